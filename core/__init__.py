@@ -1,0 +1,1 @@
+"""Threadscope's core: crawl engine, events, metrics, test site and experiments. Never imports Qt."""

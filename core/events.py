@@ -1,0 +1,181 @@
+"""Typed, immutable events and the stream that carries them from workers to subscribers.
+
+Every event the engine publishes is declared here. Workers publish from any thread and never
+block: each subscriber has its own bounded buffer, and when a subscriber falls behind, new
+events are dropped for it and counted rather than slowing a worker down.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class CrawlState(str, Enum):
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    FINISHED = "finished"
+
+
+class WorkerState(str, Enum):
+    IDLE = "idle"
+    FETCHING = "fetching"
+    PARSING = "parsing"
+    WAITING = "waiting"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """Why one URL failed: a short machine-readable kind and a human message."""
+
+    kind: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    """One record per URL; ``as_dict`` gives the JSONL keys."""
+
+    url: str
+    parent: str | None
+    depth: int
+    status: int | None
+    bytes: int
+    elapsed_ms: float
+    links: int
+    error: ErrorInfo | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "parent": self.parent,
+            "depth": self.depth,
+            "status": self.status,
+            "bytes": self.bytes,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "links": self.links,
+            "error": self.error.as_dict() if self.error else None,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    t: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrawlStateChanged(Event):
+    state: CrawlState
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerStarted(Event):
+    name: str
+    ident: int
+    native_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerStopped(Event):
+    name: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerStateChanged(Event):
+    name: str
+    state: WorkerState
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchStarted(Event):
+    worker: str
+    url: str
+    depth: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchFinished(Event):
+    worker: str
+    result: PageResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadsChanged(Event):
+    old: int
+    new: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notice(Event):
+    """Something a person should see: a memory warning, links dropped, a robots decision."""
+
+    level: str
+    message: str
+
+
+class Subscription:
+    """One subscriber's bounded buffer; drain it from the consuming thread."""
+
+    def __init__(self, stream: EventStream, maxlen: int) -> None:
+        self._stream = stream
+        self._buffer: deque[Event] = deque()
+        self._maxlen = maxlen
+        self.dropped = 0
+
+    def _offer(self, event: Event) -> None:
+        if len(self._buffer) >= self._maxlen:
+            self.dropped += 1
+            return
+        self._buffer.append(event)
+
+    def drain(self, max_items: int | None = None) -> list[Event]:
+        """Take up to ``max_items`` buffered events (all when None), oldest first."""
+        buffer = self._buffer
+        count = len(buffer) if max_items is None else min(max_items, len(buffer))
+        return [buffer.popleft() for _ in range(count)]
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    def close(self) -> None:
+        self._stream.unsubscribe(self)
+
+
+class EventStream:
+    """Fan-out of events to any number of subscribers; ``publish`` never blocks."""
+
+    def __init__(self) -> None:
+        self._subscribers: tuple[Subscription, ...] = ()
+        self._lock = threading.Lock()
+
+    def subscribe(self, maxlen: int = 100_000) -> Subscription:
+        sub = Subscription(self, maxlen)
+        with self._lock:
+            self._subscribers = (*self._subscribers, sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subscribers = tuple(s for s in self._subscribers if s is not sub)
+
+    def publish(self, event: Event) -> None:
+        for sub in self._subscribers:
+            sub._offer(event)
+
+    @property
+    def active(self) -> bool:
+        """False when nobody listens, so publishers can skip building events."""
+        return bool(self._subscribers)
