@@ -92,7 +92,12 @@ class CrawlSettings:
         object.__setattr__(self, "allowed_hosts", hosts)
 
     def replace(self, **changes: object) -> CrawlSettings:
-        """A copy with some fields changed, validated again."""
+        """A copy with some fields changed, validated again.
+
+        New start URLs with no explicit ``allowed_hosts`` re-derive the scope from them.
+        """
+        if "start_urls" in changes and "allowed_hosts" not in changes:
+            changes["allowed_hosts"] = ()
         return dataclasses.replace(self, **changes)
 
 
