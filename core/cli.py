@@ -194,6 +194,7 @@ def _print_summary(reason, stats, elapsed, cpu, sampler, statuses, error_kinds) 
     rss = sampler.series("rss_mib")
     peak_rss = float(rss.max()) if len(rss) else 0.0
     peak_threads = sampler.series("py_threads")
+    kinds = ", ".join(f"{k} {n}" for k, n in error_kinds.most_common())
     lines = [
         f"finished: {reason}",
         f"pages     {pages} in {elapsed:.2f} s ({rate:.0f} pages/s, {cpu_ms:.2f} CPU ms/page)",

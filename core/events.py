@@ -11,11 +11,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class CrawlState(str, Enum):
+class CrawlState(StrEnum):
     IDLE = "idle"
     RUNNING = "running"
     PAUSED = "paused"
@@ -23,7 +23,7 @@ class CrawlState(str, Enum):
     FINISHED = "finished"
 
 
-class WorkerState(str, Enum):
+class WorkerState(StrEnum):
     IDLE = "idle"
     FETCHING = "fetching"
     PARSING = "parsing"
