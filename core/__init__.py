@@ -1,1 +1,1 @@
-"""Threadscope's core: crawl engine, events, metrics, test site and experiments. Never imports Qt."""
+"""Threadscope's core: engine, events, metrics, test site, experiments. Never imports Qt."""

@@ -198,12 +198,7 @@ def _print_summary(reason, stats, elapsed, cpu, sampler, statuses, error_kinds) 
     lines = [
         f"finished: {reason}",
         f"pages     {pages} in {elapsed:.2f} s ({rate:.0f} pages/s, {cpu_ms:.2f} CPU ms/page)",
-        f"errors    {stats.errors}"
-        + (
-            f"  ({', '.join(f'{k} {n}' for k, n in error_kinds.most_common())})"
-            if error_kinds
-            else ""
-        ),
+        f"errors    {stats.errors}" + (f"  ({kinds})" if kinds else ""),
         f"status    {', '.join(f'{k}: {n}' for k, n in sorted(statuses.items())) or '-'}",
         f"bytes     {stats.bytes / 1_048_576:.1f} MiB",
         f"visited   {stats.visited} URLs, {stats.dropped_links} links dropped",
