@@ -1,0 +1,232 @@
+"""Four live charts on one linked time axis, fed from the metrics sampler's ring buffers.
+
+Follows pyqtgraph's live-plot conventions (see its scrollingPlots / PlotSpeedTest examples):
+curves are created once and refreshed with ``setData`` from one QTimer; peak downsampling and
+clip-to-view keep an hour of 10 Hz samples cheap to draw. The view follows the newest data until
+the user pans or zooms; ``follow()`` returns to following.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from gui.palette import MARKER_COLOR, SERIES_COLORS
+
+REFRESH_MS = 100
+FOLLOW_SPAN_S = 120.0
+MIN_SPAN_S = 10.0
+MAX_MARKERS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSpec:
+    name: str
+    title: str
+    axis_label: str
+    unit: str
+    series: tuple[tuple[str, str], ...]  # (metric key, legend name)
+
+
+CHARTS: tuple[ChartSpec, ...] = (
+    ChartSpec(
+        "threads",
+        "Threads",
+        "threads",
+        "",
+        (
+            ("py_threads", "Python threads alive"),
+            ("busy_workers", "busy workers"),
+            ("os_threads", "OS threads"),
+        ),
+    ),
+    ChartSpec(
+        "queue",
+        "URL queue",
+        "URLs",
+        "",
+        (("frontier", "frontier depth"), ("in_flight", "in-flight requests")),
+    ),
+    ChartSpec("memory", "Memory", "RSS", "MiB", (("rss_mib", "process RSS"),)),
+    ChartSpec(
+        "throughput",
+        "Throughput",
+        "rate",
+        "1/s",
+        (("pages_per_s", "pages/s"), ("errors_per_s", "errors/s")),
+    ),
+)
+
+
+def configure_pyqtgraph() -> None:
+    """Light background, dark text: readable in screenshots and exported PNGs."""
+    pg.setConfigOptions(background="w", foreground="k", antialias=False)
+
+
+def _axis_label(plot: pg.PlotItem, side: str, text: str, unit: str) -> None:
+    # The SI prefix would turn 1500 MiB into "1.5 kMiB"; the units here are already chosen.
+    plot.getAxis(side).enableAutoSIPrefix(False)
+    plot.setLabel(side, text, units=unit or None)
+
+
+class ChartPanel(QWidget):
+    """The four charts; ``followingChanged`` tells the window when to offer "Follow"."""
+
+    followingChanged = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.layout_widget)
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._markers: deque[tuple[float, list[pg.InfiniteLine]]] = deque()
+        self._following = True
+        self._programmatic = False
+        self._last_stamp: tuple[int, float] | None = None
+        self._times: Callable[[], np.ndarray] | None = None
+        self._series: Callable[[str], np.ndarray] | None = None
+        first: pg.PlotItem | None = None
+        for i, spec in enumerate(CHARTS):
+            plot = self.layout_widget.addPlot(row=i // 2, col=i % 2, title=spec.title)
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+            plot.addLegend(offset=(8, 4), labelTextSize="8pt")
+            _axis_label(plot, "left", spec.axis_label, spec.unit)
+            _axis_label(plot, "bottom", "time", "s")
+            plot.setMenuEnabled(False)
+            view = plot.getViewBox()
+            view.setAutoVisible(y=True)
+            view.enableAutoRange(axis="y")
+            view.setLimits(xMin=0)
+            view.setMouseEnabled(x=True, y=False)
+            view.sigRangeChangedManually.connect(self._on_manual_range)
+            if first is None:
+                first = plot
+            else:
+                plot.setXLink(first)
+            for j, (key, legend) in enumerate(spec.series):
+                color = SERIES_COLORS[j % len(SERIES_COLORS)]
+                self.curves[key] = plot.plot(name=legend, pen=pg.mkPen(color, width=2))
+            self.plots[spec.name] = plot
+        self._apply_x_range(0.0)
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+
+    @property
+    def first_plot(self) -> pg.PlotItem:
+        return self.plots[CHARTS[0].name]
+
+    def set_source(
+        self, times: Callable[[], np.ndarray], series: Callable[[str], np.ndarray]
+    ) -> None:
+        """Where samples come from (the sampler's ``times`` and ``series``); starts the timer."""
+        self._times = times
+        self._series = series
+        self.timer.start()
+
+    @property
+    def following(self) -> bool:
+        return self._following
+
+    def follow(self) -> None:
+        self._set_following(True)
+        self._last_stamp = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """One redraw: skipped when no new sample has arrived."""
+        if self._times is None:
+            return
+        times = self._times()
+        if len(times) == 0:
+            return
+        stamp = (len(times), float(times[-1]))
+        if stamp == self._last_stamp:
+            return
+        self._last_stamp = stamp
+        for key, curve in self.curves.items():
+            values = self._series(key)
+            n = min(len(values), len(times))
+            curve.setData(times[-n:], values[-n:]) if n else curve.setData([], [])
+        if self._following:
+            self._apply_x_range(float(times[-1]))
+        self._drop_markers_before(float(times[0]))
+
+    def add_marker(self, t: float, text: str) -> None:
+        """A labelled vertical line at ``t`` (chart seconds) on every chart."""
+        position = 0.92 - 0.14 * (len(self._markers) % 4)
+        lines = []
+        for plot in self.plots.values():
+            line = pg.InfiniteLine(
+                pos=t,
+                angle=90,
+                movable=False,
+                pen=pg.mkPen(MARKER_COLOR, width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
+                label=text,
+                labelOpts={
+                    "position": position,
+                    "color": MARKER_COLOR,
+                    "fill": (255, 255, 255, 200),
+                    "anchors": [(0, 0.5), (0, 0.5)],
+                },
+            )
+            plot.addItem(line, ignoreBounds=True)
+            lines.append(line)
+        self._markers.append((t, lines))
+        while len(self._markers) > MAX_MARKERS:
+            self._remove_marker(self._markers.popleft())
+
+    def markers(self) -> list[tuple[float, str]]:
+        return [(t, lines[0].label.format) for t, lines in self._markers]
+
+    def clear_markers(self) -> None:
+        while self._markers:
+            self._remove_marker(self._markers.popleft())
+
+    def export_png(self, name: str, path: str) -> None:
+        """One chart (by ``ChartSpec.name``) as PNG at twice its on-screen width."""
+        exporter = pyqtgraph.exporters.ImageExporter(self.plots[name])
+        width = int(max(self.plots[name].width(), 400) * 2)
+        exporter.parameters()["width"] = width
+        exporter.export(path)
+
+    def export_all_png(self, path: str) -> bool:
+        return self.layout_widget.grab().save(path)
+
+    def _drop_markers_before(self, t: float) -> None:
+        while self._markers and self._markers[0][0] < t:
+            self._remove_marker(self._markers.popleft())
+
+    def _remove_marker(self, marker: tuple[float, list[pg.InfiniteLine]]) -> None:
+        for plot, line in zip(self.plots.values(), marker[1], strict=True):
+            plot.removeItem(line)
+
+    def _apply_x_range(self, newest: float) -> None:
+        right = max(newest, MIN_SPAN_S)
+        left = max(0.0, right - FOLLOW_SPAN_S)
+        self._programmatic = True
+        try:
+            self.first_plot.setXRange(left, right, padding=0.02)
+        finally:
+            self._programmatic = False
+
+    def _on_manual_range(self, *_args) -> None:
+        if not self._programmatic:
+            self._set_following(False)
+
+    def _set_following(self, on: bool) -> None:
+        if on != self._following:
+            self._following = on
+            self.followingChanged.emit(on)

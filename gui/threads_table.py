@@ -1,0 +1,168 @@
+"""The Threads tab: one row per worker thread, updated in place from engine snapshots."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import psutil
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from gui.palette import STATE_COLORS
+
+COLUMNS = (
+    "Name",
+    "Ident",
+    "Native id",
+    "Daemon",
+    "State",
+    "For (s)",
+    "Current URL",
+    "Pages",
+    "CPU (s)",
+    "Last error",
+)
+EXITED = "exited"
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRow:
+    name: str
+    ident: int | None
+    native_id: int | None
+    daemon: bool
+    state: str
+    since: float
+    url: str
+    pages: int
+    cpu_s: float | None
+    last_error: str
+
+    def cells(self, now: float) -> tuple:
+        return (
+            self.name,
+            self.ident,
+            self.native_id,
+            "yes" if self.daemon else "no",
+            self.state,
+            f"{max(0.0, now - self.since):.1f}" if self.state != EXITED else "",
+            self.url,
+            self.pages,
+            f"{self.cpu_s:.2f}" if self.cpu_s is not None else "",
+            self.last_error,
+        )
+
+
+def thread_cpu_seconds() -> dict[int, float]:
+    """CPU seconds (user + system) per native thread id of this process."""
+    try:
+        return {t.id: t.user_time + t.system_time for t in psutil.Process().threads()}
+    except psutil.Error:
+        return {}
+
+
+def row_from_worker(info: object, cpu: dict[int, float]) -> ThreadRow:
+    """Build a row from an engine ``WorkerInfo`` snapshot."""
+    error = info.last_error
+    return ThreadRow(
+        name=info.name,
+        ident=info.ident,
+        native_id=info.native_id,
+        daemon=bool(info.daemon),
+        state=str(info.state),
+        since=info.state_since,
+        url=info.url or "",
+        pages=info.pages,
+        cpu_s=cpu.get(info.native_id),
+        last_error=_error_text(error),
+    )
+
+
+def _error_text(error: object) -> str:
+    if error is None:
+        return ""
+    kind = getattr(error, "kind", None)
+    return f"{kind}: {error.message}" if kind else str(error)
+
+
+class ThreadsModel(QAbstractTableModel):
+    """Rows keyed by thread name; existing rows change in place, new ones are appended.
+
+    A worker that leaves the engine's list stays as ``exited`` until :meth:`clear`, so the
+    table still shows the last thing each thread did after a stop.
+    """
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list[ThreadRow] = []
+        self._index: dict[str, int] = {}
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row.cells(time.monotonic())[index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() in (6, 9):
+            return row.url if index.column() == 6 else row.last_error
+        if role == Qt.ItemDataRole.BackgroundRole and index.column() == 4:
+            color = STATE_COLORS.get(row.state)
+            return QBrush(QColor(color).lighter(160)) if color else None
+        return None
+
+    def row(self, name: str) -> ThreadRow | None:
+        i = self._index.get(name)
+        return self._rows[i] if i is not None else None
+
+    def rows(self) -> list[ThreadRow]:
+        return list(self._rows)
+
+    def update(self, rows: Iterable[ThreadRow]) -> None:
+        """Merge a fresh snapshot: change rows in place, append new ones, mark gone ones."""
+        seen = set()
+        new_rows = []
+        changed = False
+        for row in rows:
+            seen.add(row.name)
+            i = self._index.get(row.name)
+            if i is None:
+                new_rows.append(row)
+            elif self._rows[i] != row:
+                self._rows[i] = row
+                changed = True
+        for i, old in enumerate(self._rows):
+            if old.name not in seen and old.state != EXITED:
+                self._rows[i] = replace(old, state=EXITED, url="")
+                changed = True
+        if self._rows and (changed or self._has_live_rows()):
+            # "For (s)" ticks for live rows, so the whole range is refreshed in one signal.
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1)
+            )
+        if new_rows:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new_rows) - 1)
+            for offset, row in enumerate(new_rows):
+                self._index[row.name] = first + offset
+                self._rows.append(row)
+            self.endInsertRows()
+
+    def _has_live_rows(self) -> bool:
+        return any(r.state != EXITED for r in self._rows)
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._rows.clear()
+        self._index.clear()
+        self.endResetModel()
