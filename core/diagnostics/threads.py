@@ -1,0 +1,73 @@
+"""A dump of every thread's current Python stack, like ``py-spy dump`` but from inside."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import FrameType
+
+
+@dataclass(frozen=True, slots=True)
+class FrameInfo:
+    filename: str
+    lineno: int
+    function: str
+
+    def __str__(self) -> str:
+        return f'File "{self.filename}", line {self.lineno}, in {self.function}'
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadStack:
+    """One thread's stack, outermost frame first (the order a traceback prints)."""
+
+    ident: int
+    name: str
+    native_id: int | None
+    daemon: bool
+    frames: tuple[FrameInfo, ...]
+
+    def text(self) -> str:
+        flags = " daemon" if self.daemon else ""
+        head = f'Thread "{self.name}" ident={self.ident} native_id={self.native_id}{flags}'
+        return "\n".join([head, *(f"  {frame}" for frame in self.frames)])
+
+
+def stack_of(frame: FrameType | None) -> tuple[FrameInfo, ...]:
+    frames = []
+    while frame is not None:
+        code = frame.f_code
+        frames.append(FrameInfo(code.co_filename, frame.f_lineno, code.co_name))
+        frame = frame.f_back
+    return tuple(reversed(frames))
+
+
+def dump_threads() -> list[ThreadStack]:
+    """Every thread with a Python frame right now, named from ``threading`` when known."""
+    by_ident = {t.ident: t for t in threading.enumerate()}
+    stacks = []
+    for ident, frame in sys._current_frames().items():
+        thread = by_ident.get(ident)
+        stacks.append(
+            ThreadStack(
+                ident=ident,
+                name=thread.name if thread else f"<unknown {ident}>",
+                native_id=thread.native_id if thread else None,
+                daemon=thread.daemon if thread else False,
+                frames=stack_of(frame),
+            )
+        )
+    stacks.sort(key=lambda s: s.name)
+    return stacks
+
+
+def format_dump(stacks: Iterable[ThreadStack]) -> str:
+    return "\n\n".join(stack.text() for stack in stacks)
+
+
+def search_dump(stacks: Iterable[ThreadStack], needle: str) -> list[ThreadStack]:
+    """Threads whose name or any frame mentions ``needle`` (case-insensitive)."""
+    needle = needle.lower()
+    return [stack for stack in stacks if needle in stack.text().lower()]

@@ -1,0 +1,165 @@
+"""Repeat both variants a few times and judge the claim from the numbers.
+
+A key measure *holds* when the fixed variant moves it the way the claim says, *contradicts*
+when it moves the other way, and either counts only when the gap between the means exceeds
+twice its standard error (a rough Welch-style test; with 3 trials it separates clear effects
+from noise, nothing finer). One trial per variant cannot show spread, so it is never called
+significant unless both variants measured exactly the same every time, which needs n > 1.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from core.experiments.base import VARIANTS, Experiment, Outcome
+from core.experiments.monitor import Monitor
+
+Finding = Literal["holds", "contradicted", "not significant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    mean: float
+    stdev: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Stat:
+        mean = statistics.fmean(values)
+        stdev = statistics.stdev(values) if len(values) > 1 else 0.0
+        return cls(mean, stdev, len(values))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFinding:
+    measure: str
+    label: str
+    unit: str
+    bad: Stat
+    fixed: Stat
+    finding: Finding
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    experiment: Experiment
+    outcomes: dict[str, tuple[Outcome, ...]]  # variant -> trials
+    findings: tuple[KeyFinding, ...]
+    stopped: bool
+
+    @property
+    def verdict(self) -> str:
+        """'holds', 'contradicted', 'mixed', 'not significant' or 'stopped'."""
+        if self.stopped:
+            return "stopped"
+        kinds = {f.finding for f in self.findings}
+        if kinds == {"holds"}:
+            return "holds"
+        if kinds == {"contradicted"}:
+            return "contradicted"
+        if kinds == {"not significant"}:
+            return "not significant"
+        return "mixed"
+
+    def stat(self, variant: str, measure: str) -> Stat:
+        return Stat.of([o.values[measure] for o in self.outcomes[variant] if measure in o.values])
+
+    def summary_text(self) -> str:
+        lines = [f"Verdict: {self.verdict}."]
+        lines += [f"- {f.text}" for f in self.findings]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        exp = self.experiment
+        return {
+            "experiment": exp.name,
+            "claim": exp.claim,
+            "verdict": self.verdict,
+            "measures": [
+                {
+                    "name": m.name,
+                    "label": m.label,
+                    "unit": m.unit,
+                    "key": m.key,
+                    "better": m.better,
+                    **{
+                        v: {"mean": s.mean, "stdev": s.stdev, "n": s.n}
+                        for v in VARIANTS
+                        if (s := self.stat(v, m.name)).n
+                    },
+                }
+                for m in exp.measures
+            ],
+            "findings": [
+                {"measure": f.measure, "finding": f.finding, "text": f.text} for f in self.findings
+            ],
+            "trials": {v: [o.as_dict() for o in self.outcomes[v]] for v in VARIANTS},
+        }
+
+
+def _fmt(value: float) -> str:
+    if value == 0 or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def judge(experiment: Experiment, outcomes: dict[str, tuple[Outcome, ...]]) -> Comparison:
+    findings = []
+    stopped = any(o.stopped for trials in outcomes.values() for o in trials)
+    for spec in experiment.measures:
+        if not spec.key:
+            continue
+        bad = Stat.of([o.values[spec.name] for o in outcomes["bad"]])
+        fixed = Stat.of([o.values[spec.name] for o in outcomes["fixed"]])
+        gap = fixed.mean - bad.mean
+        error = math.sqrt(bad.stdev**2 / bad.n + fixed.stdev**2 / fixed.n)
+        if min(bad.n, fixed.n) < 2 or gap == 0 or abs(gap) <= 2 * error:
+            finding: Finding = "not significant"
+        elif (gap < 0) == (spec.better == "lower"):
+            finding = "holds"
+        else:
+            finding = "contradicted"
+        spread = f" ± {_fmt(bad.stdev)}" if bad.n > 1 else ""
+        fspread = f" ± {_fmt(fixed.stdev)}" if fixed.n > 1 else ""
+        expected = "lower" if spec.better == "lower" else "higher"
+        text = (
+            f"{spec.label}: bad {_fmt(bad.mean)}{spread} vs fixed {_fmt(fixed.mean)}{fspread}"
+            f" {spec.unit} (n={bad.n}); the claim expects fixed {expected}: {finding}"
+        )
+        if finding == "not significant" and min(bad.n, fixed.n) < 2:
+            text += " (one trial cannot show spread; repeat with more trials)"
+        findings.append(KeyFinding(spec.name, spec.label, spec.unit, bad, fixed, finding, text))
+    return Comparison(experiment, outcomes, tuple(findings), stopped)
+
+
+def compare(
+    experiment: Experiment,
+    scale: float = 1.0,
+    trials: int = 3,
+    monitor: Monitor | None = None,
+    stop: threading.Event | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> Comparison:
+    """Alternate bad and fixed ``trials`` times (alternating spreads drift over both)."""
+    if trials < 1:
+        raise ValueError("trials: must be >= 1")
+    stop = stop or threading.Event()
+    monitor = monitor or Monitor()
+    runs: dict[str, list[Outcome]] = {v: [] for v in VARIANTS}
+    for _ in range(trials):
+        for variant in VARIANTS:
+            if stop.is_set():
+                break
+            outcome = experiment.run(variant, scale=scale, monitor=monitor, stop=stop)
+            runs[variant].append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+    if stop.is_set() or not all(runs.values()):
+        return Comparison(experiment, {v: tuple(r) for v, r in runs.items()}, (), True)
+    return judge(experiment, {v: tuple(r) for v, r in runs.items()})
