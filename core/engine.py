@@ -1,0 +1,619 @@
+"""The crawl engine: a pool of named worker threads around one frontier.
+
+Each worker loops: take ``(url, parent, depth)`` from the frontier, check robots.txt and the
+per-host delay, fetch, extract links, admit the new in-scope ones, and hand them back to the
+frontier in the same call that marks its URL done. That call is also how the crawl ends: the
+frontier counts URLs queued or in hand, and when the count reaches zero every worker wakes
+and exits (no polling). Per URL a worker takes three locks: ``Frontier.get``, the engine's
+counter lock, and ``Frontier.task_done`` (plus the visited set's, once per new link).
+
+Threads: ``crawl-worker-N`` (N from 1, lowest free number) and one ``crawl-watchdog``. The
+watchdog waits for the crawl to end (finish, ``stop()``, memory limit or an engine error),
+gives in-flight requests a short grace, shuts their sockets (``Fetcher.interrupt_all``),
+joins the workers, closes the fetcher and results file, and only then reports
+``CrawlState.FINISHED``. Workers are non-daemon so a crawl always closes its sockets and
+files; like ``concurrent.futures``, an interpreter-exit hook stops any crawl still running
+so a forgotten crawl never keeps the process alive.
+
+Failures: anything raised while handling one URL becomes that URL's result (error kind
+``unexpected``) and the worker goes on; anything raised by the engine's own bookkeeping ends
+the crawl with reason ``"error: ..."``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+
+from core.events import (
+    CrawlState,
+    CrawlStateChanged,
+    ErrorInfo,
+    EventStream,
+    FetchFinished,
+    FetchStarted,
+    Notice,
+    PageResult,
+    ThreadsChanged,
+    WorkerStarted,
+    WorkerState,
+    WorkerStateChanged,
+    WorkerStopped,
+)
+from core.fetcher import Fetcher
+from core.frontier import Frontier, Item
+from core.links import extract_links
+from core.memguard import CHECK_INTERVAL, MemoryGuard
+from core.results import ResultsWriter
+from core.robots import RobotsCache
+from core.settings import CrawlSettings, SettingsError
+from core.stats import CrawlStats, WorkerInfo
+from core.urls import fingerprint, normalize
+from core.visited import VisitedSet
+
+STOP_GRACE = 0.2
+"""Seconds in-flight requests get after ``stop()`` before their sockets are shut."""
+EXIT_PATIENCE = 5.0
+"""Seconds the watchdog waits for workers after shutting sockets before it gives up on them."""
+_REINTERRUPT = 0.1
+
+_ENDED_NATURALLY = ("finished", "max_pages")
+
+
+@dataclass(slots=True, eq=False)
+class _Worker:
+    """A worker's live record; written only by its own thread (``retire`` by set_threads)."""
+
+    number: int
+    name: str
+    thread: threading.Thread | None = None
+    state: WorkerState = WorkerState.IDLE
+    url: str | None = None
+    pages: int = 0
+    last_error: str | None = None
+    since: float = 0.0
+    retire: bool = False
+
+
+class Crawler:
+    """One crawl from ``start()`` to ``FINISHED``; see the module docstring."""
+
+    def __init__(self, settings: CrawlSettings, events: EventStream | None = None) -> None:
+        self.settings = settings
+        self.events = events if events is not None else EventStream()
+        self._state = CrawlState.IDLE
+        self._reason = ""
+        self._lock = threading.Lock()  # counters, host table, the worker pool
+        self._pause_cond = threading.Condition(threading.Lock())
+        self._paused = False
+        self._parked = 0
+        self._stopping = False
+        self._ended = threading.Event()  # wakes the watchdog: finish, stop, limit or error
+        self._force = threading.Event()  # second stop(): no grace
+        self._frontier = Frontier(settings.frontier_size)
+        self._visited = VisitedSet()
+        self._fetcher: Fetcher | None = None
+        self._robots: RobotsCache | None = None
+        self._results: ResultsWriter | None = None
+        self._pool: tuple[_Worker, ...] = ()
+        self._threads: list[threading.Thread] = []
+        self._watchdog: threading.Thread | None = None
+        self._target = settings.threads
+        self._started_at = 0.0
+        self._ended_at = 0.0
+        self._pages = self._errors = self._bytes = self._skipped = 0
+        self._scheduled = 0
+        self._capped = False
+        self._host_pages: dict[str, int] = {}
+        self._host_next: dict[str, float] = {}
+        self._host_delay: dict[str, float] = {}
+        self._allowed_hosts = frozenset(settings.allowed_hosts)
+        self._count_hosts = settings.per_host_max_pages < settings.max_pages
+        self._announced_drops = False
+
+    # -- control (any thread) ----------------------------------------------------------------
+    def start(self) -> None:
+        """Queue the start URLs and start the workers and the watchdog; returns at once."""
+        with self._lock:
+            if self._state is not CrawlState.IDLE:
+                raise RuntimeError("a Crawler runs once; make a new one for a new crawl")
+            self._state = CrawlState.RUNNING
+        s = self.settings
+        self._started_at = time.monotonic()
+        self._fetcher = Fetcher(s)
+        if s.obey_robots:
+            self._robots = RobotsCache(s, self._fetcher)
+        if s.results_path:
+            self._results = ResultsWriter(s.results_path)
+        start_items = []
+        for url in s.start_urls:
+            norm = normalize(url, max_length=s.max_url_length)
+            if norm is not None and self._visited.add(fingerprint(norm)):
+                start_items.append((norm, None, 0))
+                self._scheduled += 1
+                if self._count_hosts:
+                    host = _netloc(norm)
+                    self._host_pages[host] = self._host_pages.get(host, 0) + 1
+        self._frontier.put_many(start_items)
+        _live_crawlers.add(self)
+        self._publish_state(CrawlState.RUNNING)
+        self._watchdog = threading.Thread(target=self._watch, name="crawl-watchdog")
+        self._watchdog.start()
+        if not start_items:
+            self._end("finished")
+            return
+        with self._lock:
+            workers = self._spawn(self._target)
+        for worker in workers:
+            worker.thread.start()
+
+    def pause(self) -> None:
+        """Workers finish their current URL, then park until ``resume()``."""
+        with self._lock:
+            if self._state is not CrawlState.RUNNING:
+                return
+            self._state = CrawlState.PAUSED
+        with self._pause_cond:
+            self._paused = True
+        self._frontier.wake()
+        self._publish_state(CrawlState.PAUSED)
+
+    def resume(self) -> None:
+        with self._lock:
+            if self._state is not CrawlState.PAUSED:
+                return
+            self._state = CrawlState.RUNNING
+        with self._pause_cond:
+            self._paused = False
+            self._pause_cond.notify_all()
+        self._publish_state(CrawlState.RUNNING)
+
+    def stop(self) -> None:
+        """Stop taking URLs and shut in-flight requests after a short grace; returns at once.
+
+        A second call (or a call after the crawl ended) abandons in-flight requests now.
+        """
+        if self._state is CrawlState.IDLE:
+            with self._lock:
+                self._reason = self._reason or "stopped"
+                self._state = CrawlState.FINISHED
+            return
+        if not self._end("stopped"):
+            self._force.set()
+            if self._fetcher is not None:
+                self._fetcher.interrupt_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """True when every thread this crawl started has exited."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        threads = [self._watchdog] if self._watchdog is not None else []
+        with self._lock:
+            threads += self._threads
+        for thread in threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        return not any(t.is_alive() for t in threads)
+
+    def set_threads(self, n: int) -> None:
+        """Grow the pool now, or let surplus workers exit after their current URL."""
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1024:
+            raise SettingsError("threads", f"must be from 1 to 1024, got {n!r}")
+        with self._lock:
+            old, self._target = self._target, n
+            running = self._state in (CrawlState.RUNNING, CrawlState.PAUSED)
+            if not running or self._stopping:
+                workers, shrunk = [], False
+            else:
+                active = [w for w in self._pool if not w.retire]
+                workers = self._spawn(n - len(active)) if n > len(active) else []
+                for worker in sorted(active, key=lambda w: w.number)[n:]:
+                    worker.retire = True
+                shrunk = n < len(active)
+                self._threads = [t for t in self._threads if t.is_alive() or not t.ident]
+        for worker in workers:
+            worker.thread.start()
+        if shrunk:
+            self._wake_workers()
+        if old != n and self.events.active:
+            self.events.publish(ThreadsChanged(old=old, new=n))
+
+    # -- observation (any thread) ------------------------------------------------------------
+    @property
+    def state(self) -> CrawlState:
+        return self._state
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    @property
+    def parked(self) -> int:
+        """Workers parked by ``pause()`` right now."""
+        return self._parked
+
+    def stats(self) -> CrawlStats:
+        by_state = dict.fromkeys(WorkerState, 0)
+        for worker in self._pool:
+            by_state[worker.state] += 1
+        end = self._ended_at or time.monotonic()
+        with self._lock:
+            pages, errors, nbytes, skipped = self._pages, self._errors, self._bytes, self._skipped
+        return CrawlStats(
+            pages=pages,
+            errors=errors,
+            bytes=nbytes,
+            visited=len(self._visited),
+            frontier=len(self._frontier),
+            in_flight=by_state[WorkerState.FETCHING],
+            dropped_links=self._frontier.dropped,
+            skipped=skipped,
+            threads_target=self._target,
+            workers_by_state=by_state,
+            started_at=self._started_at,
+            elapsed=end - self._started_at if self._started_at else 0.0,
+        )
+
+    def workers(self) -> list[WorkerInfo]:
+        infos = []
+        for w in self._pool:
+            thread = w.thread
+            infos.append(
+                WorkerInfo(
+                    name=w.name,
+                    ident=thread.ident,
+                    native_id=thread.native_id,
+                    daemon=thread.daemon,
+                    state=w.state,
+                    url=w.url,
+                    pages=w.pages,
+                    last_error=w.last_error,
+                    state_since=w.since,
+                )
+            )
+        return infos
+
+    # -- the pool ----------------------------------------------------------------------------
+    def _spawn(self, count: int) -> list[_Worker]:
+        """Create ``count`` worker records and threads (caller holds ``_lock``, then starts)."""
+        taken = {w.number for w in self._pool}
+        workers = []
+        number = 0
+        for _ in range(count):
+            number += 1
+            while number in taken:
+                number += 1
+            worker = _Worker(number=number, name=f"crawl-worker-{number}", since=time.monotonic())
+            worker.thread = threading.Thread(target=self._work, args=(worker,), name=worker.name)
+            workers.append(worker)
+            self._threads.append(worker.thread)
+        self._pool = (*self._pool, *workers)
+        return workers
+
+    def _work(self, w: _Worker) -> None:
+        frontier = self._frontier
+        events = self.events
+        reason = "retired"
+        try:
+            if events.active:
+                thread = threading.current_thread()
+                events.publish(
+                    WorkerStarted(name=w.name, ident=thread.ident, native_id=thread.native_id)
+                )
+            while not (self._stopping or w.retire):
+                if self._paused:
+                    self._park(w)
+                    continue
+                item = frontier.get(0)
+                if item is None:
+                    if frontier.drained or frontier.closed:
+                        break
+                    self._set_state(w, WorkerState.IDLE, None)
+                    item = frontier.get()
+                    if item is None:
+                        continue  # woken to re-check pause/stop/retire
+                self._handle(w, item)
+            if self._stopping:
+                reason = "stopped"
+        except BaseException as exc:
+            reason = f"error: {type(exc).__name__}"
+            self._fail(exc)
+        finally:
+            self._set_state(w, WorkerState.STOPPED, None)
+            with self._lock:
+                self._pool = tuple(x for x in self._pool if x is not w)
+            if events.active:
+                events.publish(WorkerStopped(name=w.name, reason=reason))
+
+    def _park(self, w: _Worker) -> None:
+        self._set_state(w, WorkerState.IDLE, None)
+        with self._pause_cond:
+            self._parked += 1
+            while self._paused and not (self._stopping or w.retire):
+                self._pause_cond.wait()
+            self._parked -= 1
+
+    def _wake_workers(self) -> None:
+        self._frontier.wake()
+        with self._pause_cond:
+            self._pause_cond.notify_all()
+
+    # -- one URL -----------------------------------------------------------------------------
+    def _handle(self, w: _Worker, item: Item) -> None:
+        url, parent, depth = item
+        links: list[str] = []
+        try:
+            result, links = self._visit(w, url, parent, depth)
+        except Exception as exc:  # a bad page must never kill a worker
+            error = ErrorInfo("unexpected", f"{type(exc).__name__}: {exc}"[:500])
+            result = PageResult(url, parent, depth, None, 0, 0.0, 0, error)
+        self._account(w, item, result, links)
+
+    def _visit(
+        self, w: _Worker, url: str, parent: str | None, depth: int
+    ) -> tuple[PageResult | None, list[str]]:
+        robots = self._robots
+        host = _netloc(url)
+        if robots is not None:
+            self._set_state(w, WorkerState.FETCHING, url)
+            if not robots.allowed(url):
+                return PageResult(
+                    url, parent, depth, None, 0, 0.0, 0, ErrorInfo("robots", "disallowed")
+                ), []
+        delay = self._delay_for(host)
+        if delay > 0 and not self._wait_turn(w, host, delay):
+            return None, []  # stopped while waiting: the URL was never fetched
+        self._set_state(w, WorkerState.FETCHING, url)
+        events = self.events
+        if events.active:
+            events.publish(FetchStarted(worker=w.name, url=url, depth=depth))
+        outcome = self._fetcher.fetch(url)
+        links: list[str] = []
+        content_type = outcome.content_type or ""
+        if outcome.error is None and outcome.body and "html" in content_type:
+            self._set_state(w, WorkerState.PARSING, url)
+            links = extract_links(
+                outcome.body,
+                outcome.final_url or url,
+                encoding=_charset(content_type),
+                max_url_length=self.settings.max_url_length,
+            )
+        result = PageResult(
+            url,
+            parent,
+            depth,
+            outcome.status,
+            outcome.bytes,
+            outcome.elapsed_ms,
+            len(links),
+            outcome.error,
+        )
+        return result, links
+
+    def _delay_for(self, host: str) -> float:
+        delay = self._host_delay.get(host)
+        if delay is None:
+            delay = self.settings.host_delay
+            if self._robots is not None:
+                delay = max(delay, self._robots.crawl_delay(host) or 0.0)
+            self._host_delay[host] = delay
+        return delay
+
+    def _wait_turn(self, w: _Worker, host: str, delay: float) -> bool:
+        """Reserve this host's next slot and sleep until it; False if the crawl ended."""
+        with self._lock:
+            now = time.monotonic()
+            turn = max(now, self._host_next.get(host, now))
+            self._host_next[host] = turn + delay
+        if turn > now:
+            self._set_state(w, WorkerState.WAITING, None)
+            if self._ended.wait(turn - now):
+                return False
+        return not self._stopping
+
+    def _account(self, w: _Worker, item: Item, result: PageResult | None, links: list[str]) -> None:
+        """Count the result, admit new links, record it, and mark the URL done."""
+        url, _, depth = item
+        new: list[Item] = []
+        if links and depth < self.settings.max_depth:
+            new = self._admit(links, url, depth + 1)
+        if result is not None:
+            skipped = result.error is not None and result.error.kind == "robots"
+            with self._lock:
+                if skipped:
+                    self._skipped += 1
+                else:
+                    self._pages += 1
+                    self._bytes += result.bytes
+                    if result.error is not None:
+                        self._errors += 1
+            if not skipped:
+                w.pages += 1
+            if result.error is not None:
+                w.last_error = f"{result.error.kind}: {result.error.message}"
+            if self._results is not None:
+                self._results.write(result)
+            if self.events.active:
+                self.events.publish(FetchFinished(worker=w.name, result=result))
+        if self._frontier.task_done(new):
+            self._end("max_pages" if self._capped else "finished")
+        elif self._frontier.dropped and not self._announced_drops:
+            self._announced_drops = True
+            self._notice("warning", "the frontier could not spill to disk; links are dropped")
+
+    def _admit(self, links: list[str], parent: str, depth: int) -> list[Item]:
+        """The links to queue: in scope, within limits, never seen before."""
+        s = self.settings
+        allowed = self._allowed_hosts
+        max_params = s.max_query_params
+        visited_add = self._visited.add
+        fresh: list[str] = []
+        refused = 0
+        for link in links:
+            netloc = _netloc(link)
+            if netloc not in allowed and _hostname(netloc) not in allowed:
+                continue
+            query = link.find("?")
+            if query >= 0 and link.count("&", query) + 1 > max_params:
+                refused += 1
+                continue
+            if visited_add(fingerprint(link)):
+                fresh.append(link)
+        items: list[Item] = []
+        with self._lock:
+            room = s.max_pages - self._scheduled
+            if self._count_hosts:
+                cap = s.per_host_max_pages
+                counts = self._host_pages
+                for link in fresh:
+                    host = _netloc(link)
+                    n = counts.get(host, 0)
+                    if n < cap and len(items) < room:
+                        counts[host] = n + 1
+                        items.append((link, parent, depth))
+            else:
+                items = [(link, parent, depth) for link in fresh[: max(room, 0)]]
+            if len(items) < len(fresh):
+                if len(items) >= room:
+                    self._capped = True
+                refused += len(fresh) - len(items)
+            self._scheduled += len(items)
+            self._skipped += refused
+        return items
+
+    def _set_state(self, w: _Worker, state: WorkerState, url: str | None) -> None:
+        if w.state is state and w.url == url:
+            return
+        changed = w.state is not state
+        w.state = state
+        w.url = url
+        if changed:
+            w.since = time.monotonic()
+            if self.events.active:
+                self.events.publish(WorkerStateChanged(name=w.name, state=state, url=url))
+
+    # -- ending ------------------------------------------------------------------------------
+    def _end(self, reason: str) -> bool:
+        """Record why the crawl ends and wake everything; False if it had already ended."""
+        with self._lock:
+            if self._ended.is_set():
+                return False
+            self._reason = reason
+            self._stopping = True
+            natural = reason in _ENDED_NATURALLY
+            if not natural:
+                self._state = CrawlState.STOPPING
+            self._ended.set()
+        self._wake_workers()
+        if not natural:
+            self._publish_state(CrawlState.STOPPING)
+        return True
+
+    def _fail(self, exc: BaseException) -> None:
+        message = f"error: {type(exc).__name__}: {exc}"
+        self._notice("error", message)
+        self._end(message)
+
+    def _watch(self) -> None:
+        """The crawl's one supervisor: memory guard, then orderly shutdown and FINISHED."""
+        try:
+            guard = MemoryGuard(self.settings.memory_limit_mb, self.settings.memory_warning_mb)
+            if guard.enabled:
+                while not self._ended.is_set():
+                    self._check_memory(guard)
+                    self._ended.wait(CHECK_INTERVAL)
+            self._ended.wait()
+            if self._reason not in _ENDED_NATURALLY:
+                self._force.wait(STOP_GRACE)
+                self._fetcher.interrupt_all()
+            self._join_workers()
+        except BaseException as exc:
+            self._fail(exc)
+        finally:
+            self._close_parts()
+            with self._lock:
+                self._ended_at = time.monotonic()
+                self._state = CrawlState.FINISHED
+            self._publish_state(CrawlState.FINISHED)
+
+    def _check_memory(self, guard: MemoryGuard) -> None:
+        verdict = guard.check()
+        if verdict is None:
+            return
+        level, rss = verdict
+        if level == "limit":
+            self._notice("error", f"memory {rss:.0f} MiB reached the limit of {guard.limit_mb} MiB")
+            self._end("memory_limit")
+        else:
+            self._notice("warning", f"memory {rss:.0f} MiB passed {guard.warning_mb} MiB")
+
+    def _join_workers(self) -> None:
+        deadline = time.monotonic() + EXIT_PATIENCE
+        while True:
+            with self._lock:
+                alive = [t for t in self._threads if t.is_alive()]
+            if not alive:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                names = ", ".join(t.name for t in alive)
+                self._notice("error", f"workers still busy after stop: {names}")
+                return
+            alive[0].join(min(_REINTERRUPT, remaining))
+            if alive[0].is_alive() and self._reason not in _ENDED_NATURALLY:
+                self._fetcher.interrupt_all()  # a request that began after the first shut-down
+
+    def _close_parts(self) -> None:
+        self._frontier.close()
+        for part in (self._fetcher, self._robots, self._results):
+            close = getattr(part, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception as exc:  # closing must not hide the crawl's own result
+                    self._notice("warning", f"closing {type(part).__name__}: {exc}")
+
+    def _publish_state(self, state: CrawlState) -> None:
+        if self.events.active:
+            self.events.publish(CrawlStateChanged(state=state, reason=self._reason))
+
+    def _notice(self, level: str, message: str) -> None:
+        if self.events.active:
+            self.events.publish(Notice(level=level, message=message))
+
+
+def _netloc(url: str) -> str:
+    """``host[:port]`` of a normalised absolute URL, by string slicing (hot path)."""
+    start = url.find("//") + 2
+    end = url.find("/", start)
+    return url[start:end] if end >= 0 else url[start:]
+
+
+def _hostname(netloc: str) -> str:
+    host = netloc.rpartition("@")[2]
+    if host.startswith("["):
+        return host[1 : host.find("]")]
+    return host.partition(":")[0]
+
+
+def _charset(content_type: str) -> str | None:
+    at = content_type.find("charset=")
+    if at < 0:
+        return None
+    return content_type[at + 8 :].split(";")[0].strip().strip("\"'") or None
+
+
+_live_crawlers: weakref.WeakSet[Crawler] = weakref.WeakSet()
+
+
+def _stop_live_crawlers() -> None:
+    """At interpreter exit, before non-daemon threads are joined: stop what is still running."""
+    for crawler in list(_live_crawlers):
+        crawler.stop()
+        crawler.stop()
+    for crawler in list(_live_crawlers):
+        crawler.join(EXIT_PATIENCE)
+
+
+threading._register_atexit(_stop_live_crawlers)

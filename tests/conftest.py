@@ -1,0 +1,43 @@
+"""Shared fixtures: embedded test sites over loopback, and a condition-based wait.
+
+Sites are session-scoped (each is one child process, started once). They are shared, so a
+test that counts requests calls ``site.reset_stats()`` first and reads ``site.stats()`` after.
+
+- ``site``: 300 plain pages, zero latency; a full crawl fetches exactly 300 page URLs.
+- ``trap_site``: 40 pages whose root also links the misbehaving ``/trap/`` routes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from core.testsite import TestSite
+
+SITE_PAGES = 300
+TRAP_SITE_PAGES = 40
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[TestSite]:
+    with TestSite(pages=SITE_PAGES) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def trap_site() -> Iterator[TestSite]:
+    with TestSite(pages=TRAP_SITE_PAGES, traps=("all",)) as running:
+        yield running
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+    """Re-check ``predicate`` until it is true (like ``qtbot.waitUntil``); fail on timeout."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+        pause.wait(0.005)

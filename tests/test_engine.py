@@ -1,0 +1,318 @@
+"""The crawl engine against the embedded test site over real loopback HTTP."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+import pytest
+from conftest import SITE_PAGES, TRAP_SITE_PAGES, wait_until
+from core.results import read_results
+
+import core.engine as engine
+from core.engine import Crawler
+from core.events import (
+    CrawlState,
+    CrawlStateChanged,
+    EventStream,
+    FetchFinished,
+    Notice,
+    ThreadsChanged,
+    WorkerStarted,
+    WorkerState,
+    WorkerStopped,
+)
+from core.sampler import MetricsSampler
+from core.settings import CrawlSettings, SettingsError
+from core.testsite import TestSite
+from core.testsite.site import Site, SiteConfig
+
+
+def crawl_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("crawl-")]
+
+
+@pytest.fixture(autouse=True)
+def no_crawl_threads_left():
+    assert crawl_threads() == []
+    yield
+    assert crawl_threads() == []
+
+
+def run(settings: CrawlSettings, timeout: float = 30.0) -> tuple[Crawler, list]:
+    """Crawl to the end and return the crawler and every event it published."""
+    events = EventStream()
+    sub = events.subscribe(maxlen=1_000_000)
+    crawler = Crawler(settings, events)
+    crawler.start()
+    assert crawler.join(timeout), "crawl did not finish in time"
+    assert crawler.state is CrawlState.FINISHED
+    return crawler, sub.drain()
+
+
+def results_of(events: list) -> list:
+    return [e.result for e in events if isinstance(e, FetchFinished)]
+
+
+def test_full_crawl_fetches_every_page_exactly_once(site, tmp_path):
+    site.reset_stats()
+    out = tmp_path / "results.jsonl"
+    crawler, events = run(CrawlSettings(site.url, threads=8, results_path=str(out)))
+    served = site.stats()
+    assert crawler.reason == "finished"
+    assert served["pages_served"] == SITE_PAGES  # the server's own count: nothing fetched twice
+    assert served["pages_distinct"] == SITE_PAGES
+    stats = crawler.stats()
+    assert stats.pages == SITE_PAGES and stats.frontier == 0 and stats.in_flight == 0
+    assert stats.visited >= SITE_PAGES
+    results = results_of(events)
+    assert len({r.url for r in results}) == len(results) == SITE_PAGES  # deduped
+    records = read_results(str(out))
+    assert len(records) == SITE_PAGES
+    assert set(records[0]) == {
+        "url",
+        "parent",
+        "depth",
+        "status",
+        "bytes",
+        "elapsed_ms",
+        "links",
+        "error",
+    }
+    assert {r["url"] for r in records} == {r.url for r in results}
+    depths = [r.depth for r in results]
+    assert depths[0] == 0 and max(depths) > 1
+    states = [e.state for e in events if isinstance(e, CrawlStateChanged)]
+    assert states == [CrawlState.RUNNING, CrawlState.FINISHED]
+    started = {e.name for e in events if isinstance(e, WorkerStarted)}
+    stopped = {e.name for e in events if isinstance(e, WorkerStopped)}
+    assert started == stopped == {f"crawl-worker-{n}" for n in range(1, 9)}
+
+
+def test_max_depth_limits_to_the_root_and_its_links(site):
+    site.reset_stats()
+    crawler, _ = run(CrawlSettings(site.url, threads=4, max_depth=1))
+    expected = {0} | set(Site(SiteConfig(pages=SITE_PAGES)).links(0))
+    assert crawler.stats().pages == len(expected)
+    assert site.stats()["pages_served"] == len(expected)
+
+
+def test_max_pages_stops_scheduling(site):
+    site.reset_stats()
+    crawler, _ = run(CrawlSettings(site.url, threads=8, max_pages=37))
+    assert crawler.reason == "max_pages"
+    assert crawler.stats().pages == 37
+    assert site.stats()["pages_served"] == 37
+    assert crawler.stats().skipped > 0
+
+
+def test_scope_keeps_the_crawl_on_allowed_hosts(site):
+    site.reset_stats()
+    # The start URL is always fetched; its links point at 127.0.0.1, which is out of scope.
+    crawler, _ = run(CrawlSettings(site.url, allowed_hosts=("localhost",)))
+    assert crawler.stats().pages == 1
+    assert site.stats()["pages_served"] == 1
+
+
+def test_robots_disallow_is_honoured():
+    with TestSite(pages=20, private_pages=5) as private_site:
+        crawler, events = run(CrawlSettings(private_site.url, threads=4))
+        served = private_site.stats()
+    assert served["by_route"].get("/robots.txt") == 1
+    assert served["private_served"] == 0
+    skipped = [r for r in results_of(events) if r.error and r.error.kind == "robots"]
+    assert skipped and all("/private/" in r.url for r in skipped)
+    assert crawler.stats().pages == 20
+
+
+def test_frontier_spill_keeps_the_crawl_complete(site):
+    site.reset_stats()
+    crawler = Crawler(CrawlSettings(site.url, threads=4, frontier_size=4))
+    crawler.start()
+    assert crawler.join(30)
+    assert crawler.stats().pages == SITE_PAGES
+    assert crawler._frontier.spilled_total > 0
+    assert site.stats()["pages_served"] == SITE_PAGES
+
+
+def test_stop_is_prompt_with_every_worker_hung(trap_site):
+    """64 requests to a route that never answers: stop() + join() well inside a second."""
+    hung = tuple(f"{trap_site.url}trap/never-answer?n={i}" for i in range(64))
+    settings = CrawlSettings(hung, threads=64, obey_robots=False, deadline=60, read_timeout=60)
+    crawler = Crawler(settings)
+    trap_site.reset_stats()
+    crawler.start()
+    wait_until(lambda: trap_site.stats()["by_route"].get("/trap/never-answer", 0) == 64)
+    assert crawler.stats().in_flight == 64
+    began = time.perf_counter()
+    crawler.stop()
+    returned = time.perf_counter() - began
+    assert crawler.join(2.0)
+    took = time.perf_counter() - began
+    assert returned < 0.05  # stop() itself never waits
+    assert took < 2.0, f"stop + join took {took:.3f} s"
+    assert crawler.reason == "stopped"
+    assert crawler.state is CrawlState.FINISHED
+
+
+def test_second_stop_abandons_in_flight_work_at_once(trap_site):
+    hung = tuple(f"{trap_site.url}trap/never-answer?m={i}" for i in range(8))
+    crawler = Crawler(CrawlSettings(hung, threads=8, obey_robots=False, deadline=60))
+    trap_site.reset_stats()
+    crawler.start()
+    wait_until(lambda: trap_site.stats()["by_route"].get("/trap/never-answer", 0) == 8)
+    began = time.perf_counter()
+    crawler.stop()
+    crawler.stop()
+    assert crawler.join(2.0)
+    assert time.perf_counter() - began < engine.STOP_GRACE + 1.0
+
+
+def test_pause_parks_workers_and_resume_completes(site):
+    site.reset_stats()
+    crawler = Crawler(CrawlSettings(site.url, threads=4, frontier_size=50))
+    crawler.start()
+    wait_until(lambda: crawler.stats().pages >= 20 or crawler.state is CrawlState.FINISHED)
+    crawler.pause()
+    if crawler.state is CrawlState.FINISHED:  # pragma: no cover - a very fast machine
+        pytest.skip("crawl finished before it could be paused")
+    wait_until(lambda: crawler.parked == 4)
+    assert crawler.state is CrawlState.PAUSED
+    assert all(w.state is WorkerState.IDLE for w in crawler.workers())
+    before = site.stats()["requests"]
+    pages = crawler.stats().pages
+    threading.Event().wait(0.1)  # an observation window (not synchronisation): nothing moves
+    assert site.stats()["requests"] == before
+    assert crawler.stats().pages == pages < SITE_PAGES
+    crawler.resume()
+    assert crawler.join(30)
+    assert crawler.reason == "finished"
+    assert site.stats()["pages_served"] == SITE_PAGES
+
+
+def test_set_threads_grows_and_shrinks_while_running(site):
+    site.reset_stats()
+    events = EventStream()
+    sub = events.subscribe()
+    crawler = Crawler(CrawlSettings(site.url, threads=2), events)
+    crawler.start()
+    crawler.pause()
+    crawler.set_threads(6)
+    wait_until(lambda: len(crawler.workers()) == 6)
+    assert sorted(w.name for w in crawler.workers()) == [f"crawl-worker-{n}" for n in range(1, 7)]
+    crawler.set_threads(3)
+    wait_until(lambda: len(crawler.workers()) == 3)
+    assert crawler.stats().threads_target == 3
+    crawler.resume()
+    assert crawler.join(30)
+    assert crawler.stats().pages == SITE_PAGES
+    changes = [(e.old, e.new) for e in sub.drain() if isinstance(e, ThreadsChanged)]
+    assert changes == [(2, 6), (6, 3)]
+    with pytest.raises(SettingsError, match="threads"):
+        crawler.set_threads(0)
+
+
+def test_misbehaving_routes_become_error_rows_and_the_crawl_completes(trap_site):
+    trap_site.reset_stats()
+    settings = CrawlSettings(
+        trap_site.url,
+        threads=16,
+        max_depth=3,
+        deadline=1.0,
+        read_timeout=1.0,
+        connect_timeout=1.0,
+        retries=0,
+        max_body_bytes=256 * 1024,
+    )
+    crawler, events = run(settings, timeout=40)
+    assert crawler.reason == "finished"
+    results = {r.url.removeprefix(trap_site.url): r for r in results_of(events)}
+    assert trap_site.stats()["pages_distinct"] == TRAP_SITE_PAGES
+    assert results["trap/status/404"].status == 404
+    assert results["trap/status/410"].status == 410
+    for path in ("trap/never-answer", "trap/redirect-loop", "trap/redirect-scheme/file"):
+        assert results[path].error is not None, path
+    assert crawler.stats().errors >= 5
+
+
+def test_a_crash_on_one_url_is_that_urls_error(site, monkeypatch):
+    real = engine.extract_links
+
+    def flaky(body, base_url, **kwargs):
+        if base_url.endswith(f"/page/{SITE_PAGES - 1}"):  # a leaf: nothing depends on it
+            raise RuntimeError("parser exploded")
+        return real(body, base_url, **kwargs)
+
+    monkeypatch.setattr(engine, "extract_links", flaky)
+    site.reset_stats()
+    crawler, events = run(CrawlSettings(site.url, threads=4))
+    assert crawler.reason == "finished"
+    bad = [r for r in results_of(events) if r.error]
+    assert [(r.error.kind, r.error.message) for r in bad] == [
+        ("unexpected", "RuntimeError: parser exploded")
+    ]
+    assert crawler.stats().pages == SITE_PAGES
+
+
+def test_an_engine_error_ends_the_crawl_with_its_reason(site, monkeypatch):
+    def broken(self, links, parent, depth):
+        raise ValueError("bookkeeping broke")
+
+    monkeypatch.setattr(Crawler, "_admit", broken)
+    crawler, events = run(CrawlSettings(site.url, threads=4))
+    assert crawler.reason == "error: ValueError: bookkeeping broke"
+    assert any(isinstance(e, Notice) and e.level == "error" for e in events)
+
+
+def test_memory_limit_stops_and_warning_is_noticed_once(site):
+    crawler, events = run(CrawlSettings(site.url, threads=2, memory_limit_mb=1))
+    assert crawler.reason == "memory_limit"
+    assert [e.level for e in events if isinstance(e, Notice)] == ["error"]
+    warn, events = run(CrawlSettings(site.url, threads=2, memory_warning_mb=1, max_pages=50))
+    assert warn.reason == "max_pages"
+    notices = [e for e in events if isinstance(e, Notice)]
+    assert len(notices) == 1 and notices[0].level == "warning" and "MiB" in notices[0].message
+
+
+def test_sampler_reads_a_live_crawl(site):
+    crawler = Crawler(CrawlSettings(site.url, threads=4))
+    sampler = MetricsSampler(source=crawler)
+    sampler.sample_once()
+    crawler.start()
+    assert crawler.join(30)
+    m = sampler.sample_once()
+    assert m["pages"] == SITE_PAGES and m["pages_per_s"] > 0
+    assert m["busy_workers"] == 0 and m["frontier"] == 0
+
+
+def test_stop_before_start_and_restart_is_refused(site):
+    crawler = Crawler(CrawlSettings(site.url))
+    crawler.stop()
+    assert crawler.join(0.1) and crawler.state is CrawlState.FINISHED
+    with pytest.raises(RuntimeError):
+        crawler.start()
+
+
+def stop_latency_trials(url: str, trials: int, threads: int = 64) -> list[float]:
+    """Benchmark helper (not a test): stop()+join() seconds with ``threads`` hung requests."""
+    out = []
+    for trial in range(trials):
+        hung = tuple(f"{url}trap/never-answer?t={trial}&i={i}" for i in range(threads))
+        crawler = Crawler(CrawlSettings(hung, threads=threads, obey_robots=False, deadline=60))
+        crawler.start()
+        wait_until(lambda c=crawler: c.stats().in_flight == threads)
+        began = time.perf_counter()
+        crawler.stop()
+        assert crawler.join(5)
+        out.append(time.perf_counter() - began)
+    return out
+
+
+if __name__ == "__main__":  # python tests/test_engine.py: stop-latency figures
+    with TestSite(pages=10, traps=("all",)) as trap:
+        figures = sorted(stop_latency_trials(trap.url, 20))
+        print(
+            f"stop+join with 64 hung: p50 {statistics.median(figures) * 1000:.0f} ms, "
+            f"max {figures[-1] * 1000:.0f} ms"
+        )
