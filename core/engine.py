@@ -26,6 +26,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 
 from core.events import (
     CrawlState,
@@ -109,7 +110,8 @@ class Crawler:
         self._host_pages: dict[str, int] = {}
         self._host_next: dict[str, float] = {}
         self._host_delay: dict[str, float] = {}
-        self._allowed_hosts = frozenset(settings.allowed_hosts)
+        allowed = frozenset(settings.allowed_hosts)
+        self._in_scope = lru_cache(maxsize=4096)(lambda netloc: _hostname(netloc) in allowed)
         self._count_hosts = settings.per_host_max_pages < settings.max_pages
         self._announced_drops = False
 
@@ -139,15 +141,12 @@ class Crawler:
         self._frontier.put_many(start_items)
         _live_crawlers.add(self)
         self._publish_state(CrawlState.RUNNING)
+        with self._lock:  # workers first: the watchdog must see every thread it joins
+            self._spawn(self._target if start_items else 0)
         self._watchdog = threading.Thread(target=self._watch, name="crawl-watchdog")
         self._watchdog.start()
         if not start_items:
             self._end("finished")
-            return
-        with self._lock:
-            workers = self._spawn(self._target)
-        for worker in workers:
-            worker.thread.start()
 
     def pause(self) -> None:
         """Workers finish their current URL, then park until ``resume()``."""
@@ -203,17 +202,15 @@ class Crawler:
         with self._lock:
             old, self._target = self._target, n
             running = self._state in (CrawlState.RUNNING, CrawlState.PAUSED)
-            if not running or self._stopping:
-                workers, shrunk = [], False
-            else:
+            shrunk = False
+            if running and not self._stopping:
                 active = [w for w in self._pool if not w.retire]
-                workers = self._spawn(n - len(active)) if n > len(active) else []
+                if n > len(active):
+                    self._spawn(n - len(active))
                 for worker in sorted(active, key=lambda w: w.number)[n:]:
                     worker.retire = True
                 shrunk = n < len(active)
-                self._threads = [t for t in self._threads if t.is_alive() or not t.ident]
-        for worker in workers:
-            worker.thread.start()
+                self._threads = [t for t in self._threads if t.is_alive()]
         if shrunk:
             self._wake_workers()
         if old != n and self.events.active:
@@ -275,8 +272,11 @@ class Crawler:
         return infos
 
     # -- the pool ----------------------------------------------------------------------------
-    def _spawn(self, count: int) -> list[_Worker]:
-        """Create ``count`` worker records and threads (caller holds ``_lock``, then starts)."""
+    def _spawn(self, count: int) -> None:
+        """Start ``count`` more workers (caller holds ``_lock``, so a concurrent end sees them).
+
+        ``Thread.start`` only waits for the thread to exist, never for this lock.
+        """
         taken = {w.number for w in self._pool}
         workers = []
         number = 0
@@ -289,7 +289,8 @@ class Crawler:
             workers.append(worker)
             self._threads.append(worker.thread)
         self._pool = (*self._pool, *workers)
-        return workers
+        for worker in workers:
+            worker.thread.start()
 
     def _work(self, w: _Worker) -> None:
         frontier = self._frontier
@@ -445,14 +446,13 @@ class Crawler:
     def _admit(self, links: list[str], parent: str, depth: int) -> list[Item]:
         """The links to queue: in scope, within limits, never seen before."""
         s = self.settings
-        allowed = self._allowed_hosts
+        in_scope = self._in_scope
         max_params = s.max_query_params
         visited_add = self._visited.add
         fresh: list[str] = []
         refused = 0
         for link in links:
-            netloc = _netloc(link)
-            if netloc not in allowed and _hostname(netloc) not in allowed:
+            if not in_scope(_netloc(link)):
                 continue
             query = link.find("?")
             if query >= 0 and link.count("&", query) + 1 > max_params:

@@ -4,7 +4,8 @@ Sites are session-scoped (each is one child process, started once). They are sha
 test that counts requests calls ``site.reset_stats()`` first and reads ``site.stats()`` after.
 
 - ``site``: 300 plain pages, zero latency; a full crawl fetches exactly 300 page URLs.
-- ``trap_site``: 40 pages whose root also links the misbehaving ``/trap/`` routes.
+- ``trap_site``: 20 pages (all within depth 2) whose root also links the ``/trap/`` index
+  of misbehaving routes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from core.testsite import TestSite
 
 SITE_PAGES = 300
-TRAP_SITE_PAGES = 40
+TRAP_SITE_PAGES = 20
 
 
 @pytest.fixture(scope="session")
