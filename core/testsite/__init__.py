@@ -5,7 +5,15 @@ runs it from the shell; site.py is the site itself, server.py/protocol.py serve 
 holds the misbehaving routes and export.py writes it out as static files for nginx.
 """
 
-from core.testsite.process import TestSite, TestSiteError
 from core.testsite.site import TRAPS, SiteConfig
 
 __all__ = ["TRAPS", "SiteConfig", "TestSite", "TestSiteError"]
+
+
+def __getattr__(name: str) -> object:
+    # Lazy, so the child process (python -m core.testsite) skips the parent-side imports.
+    if name in ("TestSite", "TestSiteError"):
+        from core.testsite import process
+
+        return getattr(process, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,13 +9,12 @@ import queue
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from core.testsite.cli import config_to_argv
 from core.testsite.site import SiteConfig
 
-_REPO_ROOT = str(Path(__file__).resolve().parents[2])
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class TestSiteError(RuntimeError):
