@@ -32,5 +32,19 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+BENCH_STAMP := $(VENV)/.bench-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	rm -f $(VENV)/.bench-* && touch $@
+
+# Writes BENCHMARKS.md and assets/bench/*.png; nginx serves the zero-latency runs.
+bench: $(BENCH_STAMP)
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; \
+		else echo "nginx is missing; run: sudo apt-get install -y nginx"; fi; }
+	$(PY) -m bench.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

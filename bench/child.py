@@ -1,0 +1,54 @@
+"""Run one crawler in this process and print one JSON line with what it cost.
+
+``python -m bench.child NAME URL --concurrency 16 --max-pages 20000``. The parent starts a fresh
+process per run, so the CPU time and peak RSS reported here belong to that crawler alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import resource
+import sys
+import time
+
+CRAWLERS = {
+    "naive": "bench.baselines.naive",
+    "threaded": "bench.baselines.threaded",
+    "aiohttp": "bench.baselines.aio",
+    "scrapy": "bench.baselines.scrapy_crawler",
+    "engine": "bench.engine_runner",
+}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.child")
+    parser.add_argument("crawler", choices=sorted(CRAWLERS))
+    parser.add_argument("url")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--max-pages", type=int, default=1_000_000)
+    parser.add_argument("--monitoring", action="store_true", help="engine: sampler + events on")
+    parser.add_argument("--metrics", help="engine: write the sampler's series as CSV here")
+    args = parser.parse_args(argv)
+    module = importlib.import_module(CRAWLERS[args.crawler])
+    options = {}
+    if args.crawler == "engine":
+        monitoring = args.monitoring or bool(args.metrics)
+        options = {"monitoring": monitoring, "metrics_path": args.metrics}
+    cpu0, t0 = _cpu_seconds(), time.perf_counter()
+    pages = module.crawl(args.url, args.concurrency, args.max_pages, **options)
+    seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = {"pages": pages, "seconds": seconds, "cpu_s": cpu, "peak_rss_mib": peak_kib / 1024}
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

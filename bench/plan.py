@@ -1,0 +1,54 @@
+"""How big each measurement is: the full bench of issue 5, or a quick one for CI."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    quick: bool
+    pages: int  # the throughput site
+    threads: int = 16
+    latency_ms: float = 20.0
+    scaling_threads: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
+    scaling_seconds: float = 6.0  # target length of one scaling point at the latency bound
+    overhead_repeats: int = 3
+    visited_urls: int = 1_000_000
+    long_pages: int = 200_000
+    long_warmup: int = 10_000
+    stop_threads: int = 64
+    stop_trials: int = 20
+
+
+FULL = Plan(quick=False, pages=20_000)
+QUICK = Plan(
+    quick=True,
+    pages=300,
+    scaling_threads=(2, 16),
+    scaling_seconds=0.5,
+    overhead_repeats=1,
+    visited_urls=20_000,
+    long_pages=1_500,
+    long_warmup=300,
+    stop_threads=8,
+    stop_trials=3,
+)
+
+CRAWLERS = ("naive", "threaded", "aiohttp", "scrapy", "engine")
+_NEEDS = {"aiohttp": "aiohttp", "scrapy": "scrapy"}
+LABELS = {
+    "naive": "naive (requests.get + html.parser)",
+    "threaded": "threaded (Session per thread + selectolax)",
+    "aiohttp": "aiohttp + asyncio (selectolax)",
+    "scrapy": "Scrapy",
+    "engine": "Threadscope engine",
+}
+
+
+def available_crawlers() -> tuple[str, ...]:
+    """The crawlers whose libraries are installed (the bench extra brings Scrapy and aiohttp)."""
+    return tuple(
+        c for c in CRAWLERS if c not in _NEEDS or importlib.util.find_spec(_NEEDS[c]) is not None
+    )

@@ -1,0 +1,174 @@
+"""The measurements of issue 5, each returning plain data for the report and the plots."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import statistics
+import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from bench import profile
+from bench.measure import ChildFailed, CrawlRun, run_crawl, run_json
+from bench.plan import Plan
+
+
+class Skipped(Exception):
+    """A section that cannot run here; the message says why, the report shows it."""
+
+
+class Server:
+    """A running site and its own count of pages served: nginx or the embedded test site."""
+
+    def __init__(self, name: str, url: str, served: Callable[[], int]) -> None:
+        self.name, self.url, self.served = name, url, served
+
+
+def embedded(pages: int, latency_ms: float) -> AbstractContextManager:
+    from core.testsite import TestSite
+
+    return TestSite(pages=pages, latency_ms=latency_ms)
+
+
+def embedded_server(site, latency_ms: float) -> Server:
+    name = f"embedded site, {latency_ms:g} ms"
+    return Server(name, site.url, lambda: site.stats()["pages_served"])
+
+
+def exported_site(pages: int) -> Path:
+    """The static export nginx serves, cached per page count and site generator version."""
+    from core.testsite.export import export_site
+    from core.testsite.site import SiteConfig
+
+    source = Path(__file__).resolve().parent.parent / "core" / "testsite" / "site.py"
+    version = hashlib.sha1(source.read_bytes()).hexdigest()[:10]
+    root = Path(tempfile.gettempdir()) / f"threadscope-bench-site-{pages}-{version}"
+    stamp = root / ".complete"
+    if not stamp.exists():
+        export_site(SiteConfig(pages=pages), root)
+        stamp.touch()
+    return root
+
+
+def crawl(plan: Plan, crawler: str, server: Server, threads: int | None = None, **kw) -> CrawlRun:
+    return run_crawl(
+        crawler,
+        server.url,
+        threads or plan.threads,
+        kw.pop("max_pages", plan.pages),
+        server.served,
+        server.name,
+        **kw,
+    )
+
+
+def throughput(plan: Plan, server: Server, crawlers: tuple[str, ...]) -> list[dict]:
+    """One run per crawler; a crawler that fails is a row with its error, the others go on."""
+    rows = []
+    for name in crawlers:
+        try:
+            rows.append(crawl(plan, name, server).as_dict())
+        except ChildFailed as exc:
+            rows.append({"crawler": name, "server": server.name, "error": str(exc)[-600:]})
+    return rows
+
+
+def scaling(plan: Plan, server: Server) -> list[CrawlRun]:
+    """Engine pages/s per thread count; each point sized to last about ``scaling_seconds``."""
+    runs = []
+    for threads in plan.scaling_threads:
+        bound = threads / (plan.latency_ms / 1000)
+        pages = min(plan.pages, max(100, int(bound * plan.scaling_seconds)))
+        runs.append(crawl(plan, "engine", server, threads, max_pages=pages))
+    return runs
+
+
+def overhead(plan: Plan, server: Server) -> dict:
+    """Engine with monitoring off and on, alternated; the medians decide."""
+    off, on = [], []
+    for _ in range(plan.overhead_repeats):
+        off.append(crawl(plan, "engine", server))
+        on.append(crawl(plan, "engine", server, extra=["--monitoring"]))
+    rate_off = statistics.median(r.pages_per_s for r in off)
+    rate_on = statistics.median(r.pages_per_s for r in on)
+    return {
+        "server": server.name,
+        "off": [r.as_dict() for r in off],
+        "on": [r.as_dict() for r in on],
+        "pages_per_s_off": rate_off,
+        "pages_per_s_on": rate_on,
+        "slowdown": 1 - rate_on / rate_off if rate_off else float("nan"),
+    }
+
+
+def window(plan: Plan) -> dict:
+    gui = Path(__file__).resolve().parent.parent / "gui"
+    missing = [name for name in ("bridge.py", "charts.py") if not (gui / name).exists()]
+    if missing:
+        raise Skipped(f"TODO — gui/{' and gui/'.join(missing)} not written yet")
+    return run_json(
+        ["bench.window_probe", "--quick" if plan.quick else "--full"],
+        timeout=300,
+        env={"QT_QPA_PLATFORM": "offscreen"},
+    )
+
+
+def visited(plan: Plan) -> dict:
+    return run_json(["bench.probes", "visited", str(plan.visited_urls)], timeout=600)
+
+
+def long_crawl(plan: Plan, workdir: Path) -> dict:
+    """RSS across a long crawl of the embedded site, from the engine's own sampler."""
+    metrics = workdir / "long-crawl-metrics.csv"
+    with embedded(plan.long_pages, 0) as site:
+        server = embedded_server(site, 0)
+        run = crawl(
+            plan, "engine", server, max_pages=plan.long_pages, extra=["--metrics", str(metrics)]
+        )
+    with metrics.open() as handle:
+        rows = [(float(r["pages"]), float(r["rss_mib"])) for r in csv.DictReader(handle)]
+    pages = [p for p, _ in rows]
+    rss = [m for _, m in rows]
+    after = [m for p, m in rows if p >= plan.long_warmup]
+    at_warmup = after[0] if after else float("nan")
+    return {
+        "run": run.as_dict(),
+        "pages": pages,
+        "rss_mib": rss,
+        "warmup_pages": plan.long_warmup,
+        "rss_at_warmup_mib": at_warmup,
+        "rss_max_after_mib": max(after) if after else float("nan"),
+        "rss_end_mib": rss[-1] if rss else float("nan"),
+        "growth": (max(after) / at_warmup - 1) if after else float("nan"),
+    }
+
+
+def stop_latency(plan: Plan) -> dict:
+    with embedded(10, 0) as site:
+        args = ["bench.probes", "stop", site.url, "--threads", str(plan.stop_threads)]
+        result = run_json([*args, "--trials", str(plan.stop_trials)], timeout=600)
+    seconds = sorted(result["seconds"])
+    result["p50"] = statistics.median(seconds)
+    result["p99"] = _percentile(seconds, 0.99)
+    result["max"] = seconds[-1]
+    return result
+
+
+def engine_profile(plan: Plan, server: Server, workdir: Path) -> dict:
+    binary = profile.py_spy()
+    if binary is None:
+        raise Skipped("py-spy is not installed (it comes with the bench extra)")
+    raw = workdir / "engine-profile.txt"
+    run = crawl(plan, "engine", server, prefix=profile.record_prefix(binary, raw))
+    folded = profile.fold(raw)
+    folded["run"] = run.as_dict()
+    return folded
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile; with 20 trials p99 is the slowest one."""
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
+    return ordered[rank - 1]

@@ -1,0 +1,42 @@
+"""A tiny ``make bench`` (``--quick``) so the harness cannot rot. No speed assertion."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_bench_writes_a_report_with_complete_crawls(tmp_path: Path) -> None:
+    out, assets = tmp_path / "BENCHMARKS.md", tmp_path / "assets"
+    command = [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)]
+    done = subprocess.run(
+        [*command, "--assets", str(assets)], cwd=ROOT, capture_output=True, text=True, timeout=55
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+
+    results = json.loads((assets / "results.json").read_text())
+    sections, pages = results["sections"], results["plan"]["pages"]
+    for name in ("throughput_fast", "throughput_latency"):
+        runs = sections[name]["data"]
+        assert {r["crawler"] for r in runs} == set(results["crawlers"])
+        for run in runs:
+            assert "error" not in run, run
+            assert run["served"] == run["pages"] == pages, run
+    for run in sections["scaling"]["data"]:
+        assert run["served"] == run["pages"] > 0, run
+    long = sections["long_crawl"]["data"]
+    assert long["run"]["served"] == results["plan"]["long_pages"]
+    visited = sections["visited"]["data"]
+    assert visited["new_reported_seen"] == visited["unseen_reported_seen"] == 0
+    stop = sections["stop"]["data"]
+    assert len(stop["seconds"]) == results["plan"]["stop_trials"]
+    assert all(left == 0 for left in stop["threads_left"])
+
+    report = out.read_text()
+    for heading in ("## 1. Throughput", "## 2. Scaling", "## 5. Memory", "## 6. Stop latency"):
+        assert heading in report
+    assert "Engine on the embedded site" in report
