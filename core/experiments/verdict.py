@@ -134,6 +134,8 @@ def judge(experiment: Experiment, outcomes: dict[str, tuple[Outcome, ...]]) -> C
         )
         if finding == "not significant" and min(bad.n, fixed.n) < 2:
             text += " (one trial cannot show spread; repeat with more trials)"
+        elif gap == 0 and bad.stdev == fixed.stdev == 0:
+            text += " (identical in every trial)"
         findings.append(KeyFinding(spec.name, spec.label, spec.unit, bad, fixed, finding, text))
     return Comparison(experiment, outcomes, tuple(findings), stopped)
 
