@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import urllib3
 
 from core.settings import SettingsError
 from core.testsite import TestSite
-from core.testsite.cli import main
+from core.testsite.cli import add_arguments, config_from_args, config_to_argv, main
 from core.testsite.export import export_site
 from core.testsite.site import TRAPS, Site, SiteConfig
 
@@ -332,3 +333,41 @@ def test_export_writes_the_same_site(tmp_path):
     assert "listen 127.0.0.1:8081;" in conf
     errors = [n for n in range(12) if site.is_error(n)]
     assert errors and all(f"location = /page/{n} {{ return 500; }}" in conf for n in errors)
+
+
+def test_config_round_trips_through_the_child_flags():
+    config = SiteConfig(
+        pages=9,
+        links_per_page=3,
+        page_bytes=100,
+        latency_ms=2.5,
+        jitter_ms=1,
+        error_rate=0.25,
+        seed=4,
+        traps=("pdf", "calendar"),
+        private_pages=2,
+        robots="huge",
+        robots_disallow=(),
+        crawl_delay=0.5,
+        port=0,
+    )
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert config_from_args(parser.parse_args(config_to_argv(config))) == config
+
+
+def test_export_subcommand(tmp_path, capsys):
+    assert main(["export", str(tmp_path), "--pages", "3"]) == 0
+    assert sorted(p.name for p in (tmp_path / "page").iterdir()) == ["1", "2"]
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_forged_host_header_stays_out_of_the_page():
+    with TestSite(pages=50, seed=1) as site:
+        host = urlsplit(site.url).netloc
+        pool = urllib3.HTTPConnectionPool(host.split(":")[0], int(host.split(":")[1]))
+        good = pool.request("GET", "/", headers={"Host": host}).data
+        forged = pool.request("GET", "/", headers={"Host": '"><script>x</script>'}).data
+        pool.close()
+    assert b"<script>" not in forged
+    assert host.upper().encode() in good

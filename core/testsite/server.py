@@ -122,8 +122,9 @@ class App:
         self.count("/" if n == 0 else "/page")
         self.pages_served += 1
         self._seen[n] = 1
-        host = req.headers.get("host")
-        body = self.site.render_page(n, f"http://{host}" if host else None)
+        host = req.headers.get("host", "")
+        origin = f"http://{host}" if _safe_host(host) else None
+        body = self.site.render_page(n, origin)
         status = 500 if self.site.is_error(n) else 200
         return Response(status, body, delay=self.latency())
 
@@ -134,6 +135,11 @@ class App:
         if mode == "404":
             return Response(404, b"no robots here\n", "text/plain")
         return Response(body=self.site.robots_txt(), content_type="text/plain")
+
+
+def _safe_host(host: str) -> bool:
+    """Only a plain host[:port] goes into absolute links (no markup from a forged header)."""
+    return bool(host) and host.isascii() and all(c.isalnum() or c in ".-:[]" for c in host)
 
 
 def _index(path: str, prefix: str, limit: int) -> int | None:
@@ -148,6 +154,7 @@ async def serve(
     config: SiteConfig, on_ready: Callable[[str], None], stop_on_stdin_eof: bool = False
 ) -> None:
     """Serve until SIGTERM/SIGINT (or stdin EOF when asked); ``on_ready`` gets the base URL."""
+    _raise_fd_limit()
     loop = asyncio.get_running_loop()
     app = App(config)
     server = await loop.create_server(
@@ -187,3 +194,16 @@ async def _watch_stdin(loop: asyncio.AbstractEventLoop, on_eof: Callable[[], Non
 
     with contextlib.suppress(OSError, ValueError, NotImplementedError):  # not a pipe
         await loop.connect_read_pipe(_Eof, sys.stdin)
+
+
+def _raise_fd_limit() -> None:
+    """Hundreds of keep-alive connections need more descriptors than a default soft limit."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65536 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
