@@ -125,7 +125,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | argparse.Namespace | None = None) -> int:
+    """Entry point; also accepts the Namespace parsed by ``threadscope testsite``."""
+    if isinstance(argv, argparse.Namespace):
+        return run(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["export"] and len(argv) > 1:
         argv = ["--export", argv[1], *argv[2:]]
