@@ -44,7 +44,8 @@ class _Report:
         if section is None:
             return "_Not run._"
         if section["status"] == "failed":
-            return f"**Failed:** `{section['error']}`"
+            last = section["error"].strip().splitlines()[-1][:300]
+            return f"**Failed:** `{last}` (full error in results.json)"
         if section["status"] == "skipped":
             return "_Skipped: " + section.get("why", "its prerequisites are missing") + "._"
         return None

@@ -1,0 +1,206 @@
+"""The window under load, offscreen: ``python -m bench.window_probe [--quick]``.
+
+Builds the real ``MainWindow``, gives its charts an hour of 10 Hz history (a ring of 36 000
+samples that keeps advancing every 100 ms), and attaches its bridge to an event stream that a
+plain thread fills at 5 000 events/s in the engine's mix (state changes, fetch started and
+finished). Meanwhile a 20 ms PreciseTimer measures how late the event loop runs it. The
+launch-to-first-paint figure comes from a second fresh process (``launch``) that opens the
+window and quits at its first Paint event, timed from that process's creation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+EVENTS_PER_S = 5_000
+HISTORY_S = 3_600.0
+SAMPLE_S = 0.1
+PROBE_MS = 20
+WORKERS = 16
+
+
+class History:
+    """An hour of samples for every metric key, advanced one sample per ``push``."""
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        n = int(HISTORY_S / SAMPLE_S)
+        self._times = np.arange(n, dtype=np.float64) * SAMPLE_S
+        phase = np.linspace(0, 60 * np.pi, n)
+        self._data = {
+            k: (50 + 40 * np.sin(phase + i)).astype(np.float64) for i, k in enumerate(keys)
+        }
+
+    def push(self) -> None:
+        self._times = np.roll(self._times, -1)
+        self._times[-1] = self._times[-2] + SAMPLE_S
+        for values in self._data.values():
+            values[:] = np.roll(values, -1)
+
+    def times(self) -> np.ndarray:
+        return self._times
+
+    def series(self, key: str) -> np.ndarray:
+        return self._data[key]
+
+
+def _feed(stream, stop: threading.Event) -> int:
+    """Publish EVENTS_PER_S in the engine's mix, paced every 10 ms; returns events sent."""
+    from core.events import FetchFinished, FetchStarted, PageResult, WorkerState, WorkerStateChanged
+
+    names = [f"crawl-worker-{i + 1}" for i in range(WORKERS)]
+    per_tick, sent, page = EVENTS_PER_S // 100, 0, 0
+    next_tick = time.monotonic()
+    while not stop.is_set():
+        for _ in range(per_tick // 5):  # five events per page
+            name, url = names[page % WORKERS], f"http://127.0.0.1:8080/page/{page}"
+            result = PageResult(url, None, 3, 200, 8192, 4.2, 10)
+            stream.publish(WorkerStateChanged(name=name, state=WorkerState.FETCHING, url=url))
+            stream.publish(FetchStarted(worker=name, url=url, depth=3))
+            stream.publish(WorkerStateChanged(name=name, state=WorkerState.PARSING, url=url))
+            stream.publish(FetchFinished(worker=name, result=result))
+            stream.publish(WorkerStateChanged(name=name, state=WorkerState.IDLE))
+            page += 1
+        sent += per_tick
+        next_tick += 0.01
+        stop.wait(max(0.0, next_tick - time.monotonic()))
+    return sent
+
+
+def load(seconds: float) -> dict:
+    from PySide6.QtCore import QSettings, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from core.events import EventStream
+    from core.sampler import KEYS
+    from gui.app import delete_now
+    from gui.window import MainWindow
+
+    app = QApplication.instance() or QApplication(["threadscope-bench"])
+    ini = Path(tempfile.mkdtemp(prefix="ts-bench-qt-")) / "settings.ini"
+    window = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat))
+    window.show()
+    history = History(KEYS)
+    window.charts.set_source(history.times, history.series)
+    stream = EventStream()
+    window.bridge.attach(stream)
+    dropped = [0]
+    window.bridge.dropped.connect(lambda total: dropped.__setitem__(0, total))
+
+    refresh_ms: list[float] = []
+
+    def advance() -> None:
+        history.push()
+        t0 = time.perf_counter()
+        window.charts.refresh()
+        refresh_ms.append(1000 * (time.perf_counter() - t0))
+
+    lateness_ms: list[float] = []
+    last = [time.perf_counter()]
+
+    def probe() -> None:
+        now = time.perf_counter()
+        lateness_ms.append(max(0.0, 1000 * (now - last[0]) - PROBE_MS))
+        last[0] = now
+
+    timers = []
+    for interval, slot in ((int(SAMPLE_S * 1000), advance), (PROBE_MS, probe)):
+        timer = QTimer()
+        timer.setTimerType(Qt.TimerType.PreciseTimer)
+        timer.setInterval(interval)
+        timer.timeout.connect(slot)
+        timers.append(timer)
+
+    stop = threading.Event()
+    sent = [0]
+    feeder = threading.Thread(target=lambda: sent.__setitem__(0, _feed(stream, stop)))
+    QTimer.singleShot(int(seconds * 1000), app.quit)
+    for timer in timers:
+        timer.start()
+    last[0] = time.perf_counter()
+    feeder.start()
+    t0 = time.perf_counter()
+    app.exec()
+    elapsed = time.perf_counter() - t0
+    stop.set()
+    feeder.join()
+    for timer in timers:
+        timer.stop()
+    window.shutdown()
+    delete_now(window)
+    lateness = sorted(lateness_ms)
+    refresh = sorted(refresh_ms)
+    return {
+        "events_per_s": EVENTS_PER_S,
+        "events_sent": sent[0],
+        "events_dropped": dropped[0],
+        "seconds": elapsed,
+        "history_s": HISTORY_S,
+        "lateness_p50_ms": statistics.median(lateness),
+        "lateness_p99_ms": lateness[min(len(lateness) - 1, int(0.99 * len(lateness)))],
+        "lateness_max_ms": lateness[-1],
+        "refresh_median_ms": statistics.median(refresh),
+        "refresh_p99_ms": refresh[min(len(refresh) - 1, int(0.99 * len(refresh)))],
+        "refresh_max_ms": refresh[-1],
+    }
+
+
+def launch() -> dict:
+    """Seconds from this process's creation to the main window's first Paint event."""
+    import psutil
+
+    created = psutil.Process().create_time()
+    from PySide6.QtCore import QEvent, QObject, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from gui.window import MainWindow
+
+    app = QApplication(["threadscope-bench"])
+    ini = Path(tempfile.mkdtemp(prefix="ts-bench-qt-")) / "settings.ini"
+    window = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat))
+    painted: list[float] = []
+
+    class FirstPaint(QObject):
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Paint and not painted:
+                painted.append(time.time() - created)
+                app.quit()
+            return False
+
+    spy = FirstPaint()
+    window.installEventFilter(spy)
+    window.show()
+    app.exec()
+    window.shutdown()
+    return {"first_paint_s": painted[0] if painted else float("nan")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.window_probe")
+    parser.add_argument("mode", nargs="?", default="all", choices=("all", "launch"))
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    if args.mode == "launch":
+        result = launch()
+    else:
+        command = [sys.executable, "-m", "bench.window_probe", "launch"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            raise SystemExit(f"launch probe failed: {done.stderr[-1500:]}")
+        result = {**load(2.0 if args.quick else 20.0), **json.loads(lines[-1])}
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
