@@ -13,7 +13,7 @@ import socket
 import struct
 import sys
 import traceback
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -64,7 +64,7 @@ def head_bytes(
     status: int,
     content_type: str | None,
     length: int | None,
-    headers: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    headers: Sequence[tuple[str, str]] = (),
     close: bool = False,
 ) -> bytes:
     reason = REASONS.get(status, "Status")
