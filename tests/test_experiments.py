@@ -107,9 +107,9 @@ def test_weak_cache_and_generator_hold_less_memory():
 
 
 def test_sessions_complete_every_request_and_close_their_server():
-    bad, fixed = both("shared-session", 0.1)  # 16 threads x 3 requests
+    bad, fixed = both("shared-session", 0.1)  # 16 threads x 6 requests
     for outcome in (bad, fixed):
-        assert outcome.values["requests"] == 48
+        assert outcome.values["requests"] == 96
         assert outcome.values["errors"] == 0
         assert outcome.values["connections_opened"] >= 1
 

@@ -76,6 +76,9 @@ class Monitor:
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
     def probe(self, name: str, read: Callable[[], float]) -> None:
         """Sample ``read()`` as series ``name`` on every tick of the current run."""
         self._probes[name] = read

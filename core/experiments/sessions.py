@@ -1,7 +1,7 @@
 """Experiment 9: one ``requests.Session`` shared by all threads vs one per thread.
 
-Traffic goes only to a small keep-alive HTTP server on 127.0.0.1 started for the run (in this
-process, so its threads show up in the thread counts and share the GIL with the clients).
+Traffic goes only to the embedded test site on 127.0.0.1 (its own process, started per run), so
+the server neither shares the GIL with the clients nor shows up in their thread counts.
 """
 
 from __future__ import annotations
@@ -9,44 +9,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
 from core.experiments.base import Context, Experiment, MeasureSpec, Variant, join_all, start_threads
+from core.testsite import TestSite
 
 CLIENTS = 16  # more than requests' default pool of 10 connections per host
-BODY = b"x" * 2048
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False
-    block_on_close = True  # server_close() joins every handler thread
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.connections = 0
-        self.count_lock = threading.Lock()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 2  # an idle keep-alive connection ends its handler thread
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.count_lock:  # type: ignore[attr-defined]
-            self.server.connections += 1  # type: ignore[attr-defined]
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(BODY)))
-        self.end_headers()
-        self.wfile.write(BODY)
-
-    def log_message(self, *_args: object) -> None:
-        pass
+PAGES = 50
+LATENCY_MS = 2.0
 
 
 class _PoolFullCounter(logging.Handler):
@@ -62,20 +33,14 @@ class _PoolFullCounter(logging.Handler):
 
 
 def _body(variant: Variant, ctx: Context) -> dict[str, float]:
-    per_client = ctx.scaled(30, minimum=3)
-    server = _Server()
-    server_thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="exp-http-server"
-    )
-    server_thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    per_client = ctx.scaled(60, minimum=3)
+    site = TestSite(pages=PAGES, page_bytes=2048, latency_ms=LATENCY_MS).start()
     shared = requests.Session()
     sessions: list[requests.Session] = [shared] if variant == "bad" else []
     local = threading.local()
     errors = [0] * CLIENTS
     done = [0] * CLIENTS
     ctx.monitor.probe("requests_done", lambda: sum(done))
-    ctx.monitor.probe("server_connections", lambda: server.connections)
     pool_log = logging.getLogger("urllib3.connectionpool")
     counter = _PoolFullCounter()
     pool_log.addHandler(counter)
@@ -90,11 +55,11 @@ def _body(variant: Variant, ctx: Context) -> dict[str, float]:
         return local.session
 
     def client(k: int) -> None:
-        for _ in range(per_client):
+        for i in range(per_client):
             if ctx.stop.is_set():
                 return
             try:
-                response = session().get(url, timeout=(2, 5))
+                response = session().get(f"{site.url}page/{(k + i) % PAGES}", timeout=(2, 5))
                 response.content  # noqa: B018 (read the body so the connection is reusable)
                 if response.status_code != 200:
                     errors[k] += 1
@@ -102,20 +67,21 @@ def _body(variant: Variant, ctx: Context) -> dict[str, float]:
                 errors[k] += 1
             done[k] += 1
 
-    start = time.perf_counter()
     try:
+        site.reset_stats()
+        start = time.perf_counter()
         join_all(start_threads(CLIENTS, client, "exp-client"), timeout=60)
         elapsed = time.perf_counter() - start
-    finally:
         for s in sessions:
             s.close()
-        server.shutdown()
-        server.server_close()
-        server_thread.join(timeout=5)
+        # the stats request arrives on a connection of its own, counted too
+        connections = site.stats()["connections_total"] - 1
+    finally:
+        site.stop()
         pool_log.removeHandler(counter)
         pool_log.propagate = propagate
     return {
-        "connections_opened": float(server.connections),
+        "connections_opened": float(connections),
         "errors": float(sum(errors)),
         "elapsed_s": elapsed,
         "pool_full_discards": float(counter.count),
