@@ -126,7 +126,7 @@ class Crawler:
         self._started_at = time.monotonic()
         self._fetcher = Fetcher(s)
         if s.obey_robots:
-            self._robots = RobotsCache(s, self._fetcher)
+            self._robots = RobotsCache(self._fetcher.fetch, s.user_agent)
         if s.results_path:
             self._results = ResultsWriter(s.results_path)
         start_items = []
@@ -359,6 +359,8 @@ class Crawler:
         if robots is not None:
             self._set_state(w, WorkerState.FETCHING, url)
             if not robots.allowed(url):
+                if self._stopping:  # robots.txt was cut off by stop(): not a verdict
+                    return None, []
                 return PageResult(
                     url, parent, depth, None, 0, 0.0, 0, ErrorInfo("robots", "disallowed")
                 ), []
