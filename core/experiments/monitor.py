@@ -4,7 +4,8 @@ A daemon-free sampling thread reads threads, RSS and CPU (psutil) plus the exper
 probes (lost updates so far, backlog, ...) at ~10 Hz into a bounded ring buffer. Listeners
 are plain callables, or an :class:`~core.events.EventStream` receiving :class:`MonitorSample`
 events, so the GUI can chart a run live without the experiment knowing about Qt. Listeners are
-called on the monitor thread and must not block.
+called on the sampling thread (or whichever thread calls
+``sample_once``) and must not block.
 """
 
 from __future__ import annotations
