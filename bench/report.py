@@ -74,7 +74,14 @@ class _Report:
             section()
         head = self.header()
         summary = self.summary()
-        return "\n".join([*head, *summary, *self.lines, *self.footer()]) + "\n"
+        return "\n".join([*head, *summary, *self.notes(), *self.lines, *self.footer()]) + "\n"
+
+    def notes(self) -> list[str]:
+        """bench/NOTES.md, written by people after reading a full run, goes in verbatim."""
+        path = Path(__file__).with_name("NOTES.md")
+        if self.plan["quick"] or not path.exists():
+            return []
+        return [path.read_text().rstrip(), ""]
 
     # --- header and summary --------------------------------------------------------------
     def header(self) -> list[str]:

@@ -159,9 +159,10 @@ def launch() -> dict:
     import psutil
 
     created = psutil.Process().create_time()
-    from PySide6.QtCore import QEvent, QObject, QSettings
+    from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from gui.app import delete_now
     from gui.window import MainWindow
 
     app = QApplication(["threadscope-bench"])
@@ -173,14 +174,16 @@ def launch() -> dict:
         def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
             if event.type() == QEvent.Type.Paint and not painted:
                 painted.append(time.time() - created)
-                app.quit()
+                QTimer.singleShot(0, app.quit)
             return False
 
     spy = FirstPaint()
     window.installEventFilter(spy)
     window.show()
     app.exec()
+    window.removeEventFilter(spy)
     window.shutdown()
+    delete_now(window)
     return {"first_paint_s": painted[0] if painted else float("nan")}
 
 
