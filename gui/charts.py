@@ -71,8 +71,11 @@ def configure_pyqtgraph() -> None:
 
 
 def _axis_label(plot: pg.PlotItem, side: str, text: str, unit: str) -> None:
+    axis = plot.getAxis(side)
     # The SI prefix would turn 1500 MiB into "1.5 kMiB"; the units here are already chosen.
-    plot.getAxis(side).enableAutoSIPrefix(False)
+    axis.enableAutoSIPrefix(False)
+    # Grid lines are drawn by the axes; minor levels tripled the cost of each repaint.
+    axis.setStyle(maxTickLevel=1)
     plot.setLabel(side, text, units=unit or None)
 
 

@@ -93,7 +93,8 @@ def test_log_records_from_any_thread_reach_the_bridge(qtbot):
     logger.setLevel(logging.INFO)
     bridge = EventBridge(buffer)
     try:
-        thread = threading.Thread(target=logger.info, args=("hello from %s", "a worker"), name="w-7")
+        args = ("hello from %s", "a worker")
+        thread = threading.Thread(target=logger.info, args=args, name="w-7")
         with qtbot.waitSignal(bridge.logRecords, timeout=2_000) as blocker:
             thread.start()
             thread.join()

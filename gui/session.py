@@ -1,0 +1,116 @@
+"""What one window runs: the metrics sampler, the embedded test site process and the crawl.
+
+No Qt here: the window polls this object from its timers. Starting the test site spawns a
+process, so it happens on a helper thread and the window polls the returned future instead of
+freezing while the child boots.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from core.engine import Crawler
+from core.events import EventStream
+from core.sampler import MetricsSampler
+from core.settings import CrawlSettings
+from core.testsite import TestSite
+from gui.controls import SiteParams
+
+log = logging.getLogger(__name__)
+
+
+class CrawlSession:
+    """Owns every thread and process the window starts; :meth:`close` ends them all."""
+
+    def __init__(self, sample_interval: float = 0.1) -> None:
+        self.sampler = MetricsSampler(interval=sample_interval)
+        # The sampler's clock starts inside its constructor; this is within microseconds of it.
+        self.t0 = time.monotonic()
+        self.sampler.start()
+        self.crawler: Crawler | None = None
+        self.run_number = 0
+        self._site: TestSite | None = None
+        self._site_params: SiteParams | None = None
+        self._site_starter = ThreadPoolExecutor(1, thread_name_prefix="threadscope-site")
+        self._scratch = Path(tempfile.mkdtemp(prefix="threadscope-"))
+
+    def chart_time(self, monotonic: float) -> float:
+        """Seconds on the charts' axis for a ``time.monotonic()`` stamp."""
+        return monotonic - self.t0
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    @property
+    def site_pid(self) -> int | None:
+        return self._site.pid if self._site is not None else None
+
+    def site_url(self, params: SiteParams) -> Future[str]:
+        """The embedded site's base URL, (re)starting it when its knobs changed."""
+        if self._site is not None and self._site_params == params:
+            done: Future[str] = Future()
+            done.set_result(self._site.url)
+            return done
+        return self._site_starter.submit(self._restart_site, params)
+
+    def _restart_site(self, params: SiteParams) -> str:
+        self._stop_site()
+        site = TestSite(
+            pages=params.pages, latency_ms=params.latency_ms, error_rate=params.error_rate
+        )
+        site.start()
+        self._site, self._site_params = site, params
+        log.info(
+            "test site (%d pages, %d ms) serving at %s", params.pages, params.latency_ms, site.url
+        )
+        return site.url
+
+    def _stop_site(self) -> None:
+        site, self._site, self._site_params = self._site, None, None
+        if site is not None:
+            site.stop()
+
+    @property
+    def results_path(self) -> Path:
+        return self._scratch / f"results-{self.run_number}.jsonl"
+
+    def new_crawler(self, settings: CrawlSettings) -> Crawler:
+        """A crawl for the sampler to watch, not yet started (subscribe to its events first:
+        the engine publishes only while someone listens). Results go to a scratch file."""
+        if self.crawler is not None and not self.crawler.join(0):
+            raise RuntimeError("a crawl is still running")
+        self.results_path.unlink(missing_ok=True)
+        self.run_number += 1
+        crawler = Crawler(
+            settings.replace(results_path=str(self.results_path)), events=EventStream()
+        )
+        self.crawler = crawler
+        self.sampler.set_source(crawler)
+        return crawler
+
+    def stop_crawl(self, timeout: float) -> bool:
+        """Stop, then abandon in-flight work if the grace is not enough; True when all exited."""
+        crawler = self.crawler
+        if crawler is None:
+            return True
+        crawler.stop()
+        if crawler.join(timeout * 0.6):
+            return True
+        crawler.stop()
+        return crawler.join(timeout * 0.4)
+
+    def close(self, timeout: float = 2.0) -> bool:
+        """End the crawl, the sampler and the site; True when every thread exited in time."""
+        deadline = time.monotonic() + timeout
+        stopped = self.stop_crawl(timeout * 0.75)
+        self.sampler.stop()
+        stopped = self.sampler.join(max(0.05, deadline - time.monotonic())) and stopped
+        self._site_starter.shutdown(wait=True, cancel_futures=True)
+        self._stop_site()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        return stopped

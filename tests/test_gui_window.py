@@ -1,0 +1,188 @@
+"""The real window crawling the real embedded test site over loopback, offscreen."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+
+import psutil
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+
+from core.events import CrawlState  # noqa: E402
+from gui.window import MainWindow  # noqa: E402
+
+
+def crawl_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("crawl-")]
+
+
+def make_window(qtbot, path, **knobs) -> MainWindow:
+    window = MainWindow(QSettings(str(path), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    controls = window.controls
+    controls.site_radio.setChecked(True)
+    controls.pages.setValue(knobs.get("pages", 3_000))
+    controls.latency_ms.setValue(knobs.get("latency_ms", 40))
+    controls.error_rate.setValue(knobs.get("error_rate", 5.0))
+    controls.fields["threads"].setValue(knobs.get("threads", 4))
+    controls.fields["max_pages"].setValue(knobs.get("max_pages", 100_000))
+    controls.obey_robots.setChecked(False)
+    return window
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path / "threadscope.ini")
+    yield window
+    window.close()
+    assert not crawl_threads()
+
+
+def actions(window: MainWindow) -> tuple[bool, bool, bool, str]:
+    return (
+        window.start_action.isEnabled(),
+        window.pause_action.isEnabled(),
+        window.stop_action.isEnabled(),
+        window.pause_action.text(),
+    )
+
+
+def start_and_wait_running(qtbot, window: MainWindow) -> None:
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: window.phase == "running", timeout=15_000)
+    qtbot.waitUntil(lambda: window.session.crawler.stats().pages > 10, timeout=10_000)
+
+
+def busy_workers_recently(window: MainWindow, samples: int = 3) -> float:
+    values = window.session.sampler.series("busy_workers")
+    return float(values[-samples:].min()) if len(values) >= samples else 0.0
+
+
+def test_start_pause_resume_stop_with_live_data(qtbot, window):
+    assert window.windowTitle().startswith("Threadscope")
+    assert actions(window) == (True, False, False, "Pause")
+    start_and_wait_running(qtbot, window)
+    assert actions(window) == (False, True, True, "Pause")
+    qtbot.waitUntil(lambda: window.threads_model.rowCount() == 4, timeout=5_000)
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=5_000)
+    qtbot.waitUntil(lambda: busy_workers_recently(window) > 0, timeout=5_000)
+    x, y = window.charts.curves["busy_workers"].getData()
+    assert x is not None and len(x) > 0 and y.max() > 0
+    assert window.threads_model.index(0, 0).data().startswith("crawl-worker-")
+
+    window.pause_action.trigger()
+    qtbot.waitUntil(lambda: window.session.crawler.state == CrawlState.PAUSED, timeout=5_000)
+    assert actions(window) == (False, True, True, "Resume")
+    qtbot.waitUntil(lambda: window.session.crawler.parked == 4, timeout=5_000)
+    paused_at = window.session.crawler.stats().pages
+
+    window.pause_action.trigger()
+    assert actions(window) == (False, True, True, "Pause")
+    qtbot.waitUntil(lambda: window.session.crawler.stats().pages > paused_at + 4, timeout=5_000)
+
+    window.stop_action.trigger()
+    assert window.phase == "stopping"
+    assert window.status_labels["state"].text() == "Stopping…"
+    assert actions(window)[:3] == (False, False, True)
+    qtbot.waitUntil(lambda: window.phase == "finished", timeout=5_000)
+    assert actions(window) == (True, False, False, "Pause")
+    assert not crawl_threads()
+    assert [text for _t, text in window.charts.markers()][:4] == [
+        "Start (4 threads)",
+        "Pause",
+        "Resume",
+        "Stop",
+    ]
+    assert "stopped" in window.status_labels["state"].text()
+
+
+def test_thread_count_changed_mid_crawl_shows_in_busy_workers(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path / "t.ini", threads=2, latency_ms=60)
+    try:
+        start_and_wait_running(qtbot, window)
+        qtbot.waitUntil(lambda: busy_workers_recently(window) == 2, timeout=5_000)
+        window.controls.fields["threads"].setValue(8)  # debounced, like a person typing
+        qtbot.waitUntil(lambda: busy_workers_recently(window) >= 6, timeout=5_000)
+        assert window.session.crawler.stats().threads_target == 8
+        assert "threads 2→8" in [text for _t, text in window.charts.markers()]
+        qtbot.waitUntil(lambda: window.threads_model.rowCount() == 8, timeout=5_000)
+    finally:
+        window.close()
+
+
+def test_invalid_url_disables_start_and_says_why(qtbot, window):
+    window.controls.url_radio.setChecked(True)
+    window.controls.url.setText("ftp://example.com/files")
+    assert not window.start_action.isEnabled()
+    label = window.controls.error_label("start_urls")
+    assert label.isVisible() and "only http and https" in label.text()
+    window.start_crawl()  # F5 with a bad form starts nothing
+    assert window.session.crawler is None and window.phase == "idle"
+    window.controls.url.setText("http://127.0.0.1:1/")
+    assert window.start_action.isEnabled() and not label.isVisible()
+
+
+def test_close_during_a_crawl_ends_every_thread_and_the_site(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path / "c.ini")
+    start_and_wait_running(qtbot, window)
+    site = psutil.Process(window.session.site_pid)
+    assert site in psutil.Process().children()
+    window.close()
+    assert not crawl_threads()
+    assert window.session.sampler.join(0)
+    assert not psutil.Process().children(recursive=True)
+    assert not site.is_running() or site.status() == psutil.STATUS_ZOMBIE
+
+
+def test_settings_round_trip(qtbot, tmp_path):
+    path = tmp_path / "round.ini"
+    first = make_window(qtbot, path, pages=777, latency_ms=12, threads=24)
+    first.controls.url.setText("http://127.0.0.1:8123/start")
+    first.controls.fields["frontier_size"].setValue(4321)
+    first.resize(760, 560)  # inside the offscreen screen (800×800): restoreGeometry clamps to it
+    first.main_splitter.setSizes([300, 400])
+    saved_sizes = first.main_splitter.sizes()
+    values = first.controls.values()
+    first.close()
+
+    second = MainWindow(QSettings(str(path), QSettings.Format.IniFormat))
+    qtbot.addWidget(second)
+    second.show()
+    try:
+        assert second.controls.values() == values
+        assert second.controls.values()["site_pages"] == 777
+        assert second.size() == first.size()
+        assert second.main_splitter.sizes() == saved_sizes
+    finally:
+        second.close()
+
+
+def test_exports_are_written_and_parse(qtbot, window, tmp_path):
+    window.controls.pages.setValue(60)
+    window.controls.latency_ms.setValue(0)
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: window.phase == "finished", timeout=20_000)
+    assert window.session.crawler.reason == "finished"
+
+    window.export_metrics(str(tmp_path / "metrics.csv"))
+    with open(tmp_path / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and float(rows[-1]["rss_mib"]) > 0 and float(rows[-1]["pages"]) == 60
+
+    window.export_results(str(tmp_path / "results.jsonl"))
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 60 and {"url", "status", "error", "depth"} <= set(records[0])
+
+    window.charts.export_png("memory", str(tmp_path / "memory.png"))
+    assert window.charts.export_all_png(str(tmp_path / "all.png"))
+    for name in ("memory.png", "all.png"):
+        image = QImage(str(tmp_path / name))
+        assert not image.isNull() and image.width() >= 400
