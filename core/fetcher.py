@@ -447,6 +447,7 @@ def _classify(exc: BaseException, flight: _Flight) -> tuple[str, str]:
 
 
 _KINDS_BY_CAUSE: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("connection", NewConnectionError),  # first: urllib3 makes it a ConnectTimeoutError too
     ("timeout", (Urllib3Timeout, TimeoutError)),
     ("reset", ConnectionResetError),
     ("incomplete", IncompleteRead),
