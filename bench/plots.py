@@ -30,7 +30,8 @@ def throughput(fast: list[dict], slow: list[dict], latency_ms: float, path: Path
         (axes[1], slow, slow[0]["server"] if slow else ""),
     ):
         names = [r["crawler"] for r in runs]
-        ax.barh(names, [r["pages_per_s"] for r in runs], color="#4C72B0")
+        bars = ax.barh(names, [r["pages_per_s"] for r in runs], color="#4C72B0")
+        ax.bar_label(bars, fmt="%.0f", padding=3)
         ax.set_title(f"pages/s, 16 concurrency — {title}")
         ax.invert_yaxis()
     if slow:
@@ -38,7 +39,8 @@ def throughput(fast: list[dict], slow: list[dict], latency_ms: float, path: Path
         axes[1].axvline(bound, color="#C44E52", linestyle="--", label=f"bound {bound:.0f}/s")
         axes[1].legend(loc="lower right")
     names = [r["crawler"] for r in fast]
-    axes[2].barh(names, [r["cpu_ms_per_page"] for r in fast], color="#55A868")
+    bars = axes[2].barh(names, [r["cpu_ms_per_page"] for r in fast], color="#55A868")
+    axes[2].bar_label(bars, fmt="%.2f", padding=3)
     axes[2].set_title("CPU ms per page (crawler process only)")
     axes[2].invert_yaxis()
     fig.tight_layout()
