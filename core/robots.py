@@ -128,7 +128,7 @@ class RobotsCache:
 def _unavailable(status: int | None, error: object | None) -> bool:
     """RFC 9309 "unavailable" (crawl freely): a 4xx but 429, no file at the end of redirects."""
     if status is None:
-        return getattr(error, "kind", "").startswith("redirect")
+        return "redirect" in getattr(error, "kind", "")
     return (400 <= status < 500 and status != 429) or (status < 400 and error is None)
 
 
