@@ -22,11 +22,6 @@ CRAWLERS = {
 }
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.child")
     parser.add_argument("crawler", choices=sorted(CRAWLERS))
@@ -41,11 +36,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.crawler == "engine":
         monitoring = args.monitoring or bool(args.metrics)
         options = {"monitoring": monitoring, "metrics_path": args.metrics}
-    cpu0, t0 = _cpu_seconds(), time.perf_counter()
+    before, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     pages = module.crawl(args.url, args.concurrency, args.max_pages, **options)
-    seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result = {"pages": pages, "seconds": seconds, "cpu_s": cpu, "peak_rss_mib": peak_kib / 1024}
+    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    result = {
+        "pages": pages,
+        "seconds": seconds,
+        "cpu_s": user + system,
+        "user_s": user,
+        "sys_s": system,
+        "peak_rss_mib": after.ru_maxrss / 1024,
+    }
     sys.stdout.write("\n" + json.dumps(result) + "\n")
     return 0
 

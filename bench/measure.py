@@ -24,6 +24,8 @@ class CrawlRun:
     served: int
     seconds: float
     cpu_s: float
+    user_s: float
+    sys_s: float
     peak_rss_mib: float
 
     @property
@@ -87,5 +89,7 @@ def run_crawl(
         served=served() - before,
         seconds=result["seconds"],
         cpu_s=result["cpu_s"],
+        user_s=result["user_s"],
+        sys_s=result["sys_s"],
         peak_rss_mib=result["peak_rss_mib"],
     )

@@ -12,7 +12,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-RATE_HZ = 250
+RATE_HZ = 500
 
 
 def py_spy() -> str | None:
@@ -70,7 +70,7 @@ def fold(raw: Path, top: int = 15) -> dict:
             continue
         n = int(count)
         raw_frames = stack.split(";")
-        if not any(f.startswith("_bootstrap_inner (") for f in raw_frames):
+        if not any("_bootstrap_inner (" in f for f in raw_frames):
             continue  # the main thread: imports and start-up, not the crawl
         frames = [_function(f) for f in raw_frames if f and "threading.py" not in f]
         if not frames:

@@ -180,8 +180,8 @@ class _Report:
         naive, aio = by_name.get("naive"), by_name.get("aiohttp")
         extra = " % of bound |" if bound else ""
         lines = [
-            "| crawler | pages (server) | pages/s | CPU ms/page | peak RSS MiB | × naive |"
-            " × aiohttp |" + extra,
+            "| crawler | pages (server) | pages/s | CPU ms/page (user/sys) | peak RSS MiB "
+            "| × naive | × aiohttp |" + extra,
             "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if bound else ""),
         ]
         for r in runs:
@@ -193,13 +193,19 @@ class _Report:
             check = "" if complete else f" ❌ (crawler said {r['pages']})"
             row = (
                 f"| {LABELS.get(r['crawler'], r['crawler'])} | {r['served']:,}{check} | "
-                f"{_fmt(r['pages_per_s'])} | {_fmt(r['cpu_ms_per_page'], 2)} | "
+                f"{_fmt(r['pages_per_s'])} | {self.cpu(r)} | "
                 f"{_fmt(r['peak_rss_mib'])} | {self.ratio(r, naive)} | {self.ratio(r, aio)} |"
             )
             if bound:
                 row += f" {r['pages_per_s'] / self.bound(r['threads']):.0%} |"
             lines.append(row)
         return lines
+
+    @staticmethod
+    def cpu(run: dict) -> str:
+        pages = run["served"] or 1
+        user, system = 1000 * run["user_s"] / pages, 1000 * run["sys_s"] / pages
+        return f"{run['cpu_ms_per_page']:.2f} ({user:.2f}/{system:.2f})"
 
     @staticmethod
     def ratio(run: dict, base: dict | None) -> str:
@@ -409,15 +415,19 @@ class _Report:
             self.add(note, "")
             return
         run = data["run"]
-        cpu_us = run["cpu_ms_per_page"] * 1000
+        gil_s = data["samples"] / data["rate_hz"]
+        us_per_page = 1e6 * gil_s / run["served"] if run["served"] else 0.0
         self.add(
-            f"py-spy `record --gil --nonblocking` at 250 Hz on one engine crawl of {run['server']} "
-            f"({run['served']:,} pages, {run['pages_per_s']:.0f} pages/s under the profiler, "
-            f"{data['samples']:,} samples). Shares are of the samples taken while one of our "
-            "threads held the GIL; µs/page spreads this run's CPU per page "
-            f"({run['cpu_ms_per_page']:.2f} ms) by those shares, an estimate.",
+            f"py-spy `record --gil --nonblocking` at {data['rate_hz']} Hz on one engine crawl of "
+            f"{run['server']} ({run['served']:,} pages, {run['pages_per_s']:.0f} pages/s under "
+            f"the profiler). Only samples where a crawl thread held the GIL count: "
+            f"{data['samples']:,} samples ≈ {gil_s:.1f} s of Python work, against "
+            f"{run['cpu_s']:.1f} s of process CPU (user {run.get('user_s', 0):.1f} s + system "
+            f"{run.get('sys_s', 0):.1f} s; the rest is kernel socket work, C code run without "
+            "the GIL and samples py-spy missed). µs/page = share × sampled GIL time / pages.",
             "",
         )
+        cpu_us = us_per_page
         for key, title in (
             ("packages", "Self time by package"),
             ("self", "Self time by function"),

@@ -165,6 +165,7 @@ def engine_profile(plan: Plan, server: Server, workdir: Path) -> dict:
     run = crawl(plan, "engine", server, prefix=profile.record_prefix(binary, raw))
     folded = profile.fold(raw)
     folded["run"] = run.as_dict()
+    folded["rate_hz"] = profile.RATE_HZ
     return folded
 
 
