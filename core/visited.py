@@ -96,20 +96,26 @@ class VisitedSet:
 
 
 def _insert_all(table: np.ndarray, values: np.ndarray) -> None:
-    """Linear-probing insert of distinct values, vectorised in rounds.
+    """Linear-probing insert of distinct values, vectorised in rounds, a batch at a time.
 
     Each round places, for every empty target slot, one of the values aiming at it; the rest
     step to the next slot. Every slot a value steps over stays occupied, so probing from its
-    home slot finds it, exactly as if it had been inserted one by one.
+    home slot finds it, exactly as if it had been inserted one by one. Batches keep the
+    temporary arrays small next to the table.
     """
     mask = np.uint64(len(table) - 1)
-    pos = values & mask
-    while values.size:
-        free = np.flatnonzero(table[pos] == _EMPTY)
-        _, first = np.unique(pos[free], return_index=True)
-        chosen = free[first]
-        table[pos[chosen]] = values[chosen]
-        keep = np.ones(values.size, dtype=bool)
-        keep[chosen] = False
-        values = values[keep]
-        pos = (pos[keep] + np.uint64(1)) & mask
+    for start in range(0, values.size, _BATCH):
+        batch = values[start : start + _BATCH]
+        pos = batch & mask
+        while batch.size:
+            free = np.flatnonzero(table[pos] == _EMPTY)
+            _, first = np.unique(pos[free], return_index=True)
+            chosen = free[first]
+            table[pos[chosen]] = batch[chosen]
+            keep = np.ones(batch.size, dtype=bool)
+            keep[chosen] = False
+            batch = batch[keep]
+            pos = (pos[keep] + np.uint64(1)) & mask
+
+
+_BATCH = 1 << 16
