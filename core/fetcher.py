@@ -172,10 +172,6 @@ class _TrackedAdapter(HTTPAdapter):
         }
 
 
-class _Cut(Exception):
-    """The flight was cut off (deadline or interrupt) between two steps."""
-
-
 class Fetcher:
     """Fetches URLs for any number of worker threads; ``close()`` when done."""
 
