@@ -52,11 +52,11 @@ def extract_links(
 ) -> LinkList:
     """Crawlable absolute URLs the page links to.
 
-    ``encoding`` is the charset from the Content-Type header; without it the parser detects
-    one from a BOM or ``<meta charset>`` and falls back to UTF-8. Undecodable bytes become
-    U+FFFD. Links are not filtered by scope: that is the caller's decision.
+    ``encoding`` is the charset from the Content-Type header; without it (or when a BOM
+    contradicts it) the parser detects one from a BOM or ``<meta charset>``, else UTF-8.
+    Undecodable bytes become U+FFFD. Links are not filtered by scope: the caller decides.
     """
-    codec = _known_codec(encoding)
+    codec = _header_codec(body, encoding)
     base = base_url
     if _looks_deep(body):
         hrefs, cut = _scan_hrefs(body, codec or "utf-8", max_links)
@@ -88,13 +88,24 @@ def extract_links(
     return links
 
 
-def _known_codec(encoding: str | None) -> str | None:
-    if not encoding:
+def _header_codec(body: bytes, encoding: str | None) -> str | None:
+    """The Content-Type charset to decode with, or None to let the parser sniff.
+
+    As in browsers, a byte-order mark wins over the header; and a UTF-16/32 label on a body
+    without NUL bytes is a mislabel, not UTF-16, so it is ignored too (an unknown label also).
+    """
+    if not encoding or body.startswith(_BOMS):
         return None
     try:
-        return codecs.lookup(encoding).name
+        name = codecs.lookup(encoding).name
     except LookupError:
         return None
+    if name.startswith(("utf-16", "utf-32")) and b"\x00" not in body[:1024]:
+        return None
+    return name
+
+
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def _looks_deep(body: bytes) -> bool:

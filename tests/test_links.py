@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 
 from core.links import extract_links
@@ -53,6 +54,15 @@ def test_declared_encoding_is_used_and_unknown_ones_ignored() -> None:
     body = '<a href="/é">x</a>'.encode("latin-1")
     assert extract_links(body, BASE, encoding="latin-1") == ["http://site.test/%C3%A9"]
     assert extract_links(body, BASE, encoding="no-such-charset") == ["http://site.test/%EF%BF%BD"]
+
+
+def test_a_bom_or_an_impossible_utf16_label_overrides_the_header() -> None:
+    body = '<a href="/é">x</a>'.encode("cp1252")
+    assert extract_links(body, BASE, encoding="utf-16") == ["http://site.test/%EF%BF%BD"]
+    bom = codecs.BOM_UTF8 + '<a href="/é">x</a>'.encode()
+    assert extract_links(bom, BASE, encoding="latin-1") == ["http://site.test/%C3%A9"]
+    real = '<a href="/é">x</a>'.encode("utf-16-le")
+    assert extract_links(real, BASE, encoding="utf-16-le") == ["http://site.test/%C3%A9"]
 
 
 def test_100k_deep_nesting_is_handled() -> None:
