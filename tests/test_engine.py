@@ -8,7 +8,6 @@ import time
 
 import pytest
 from conftest import SITE_PAGES, TRAP_SITE_PAGES, wait_until
-from core.results import read_results
 
 import core.engine as engine
 from core.engine import Crawler
@@ -17,12 +16,15 @@ from core.events import (
     CrawlStateChanged,
     EventStream,
     FetchFinished,
+    FetchStarted,
     Notice,
     ThreadsChanged,
     WorkerStarted,
     WorkerState,
+    WorkerStateChanged,
     WorkerStopped,
 )
+from core.results import read_results
 from core.sampler import MetricsSampler
 from core.settings import CrawlSettings, SettingsError
 from core.testsite import TestSite
@@ -124,6 +126,27 @@ def test_robots_disallow_is_honoured():
     skipped = [r for r in results_of(events) if r.error and r.error.kind == "robots"]
     assert skipped and all("/private/" in r.url for r in skipped)
     assert crawler.stats().pages == 20
+
+
+def test_per_host_cap_and_query_parameter_limit(site, trap_site):
+    capped, _ = run(CrawlSettings(site.url, threads=4, per_host_max_pages=10))
+    assert capped.stats().pages == 10 and capped.stats().skipped > 0
+    session = f"{trap_site.url}trap/session"  # every visit links two new ?sid= URLs
+    none, _ = run(CrawlSettings(session, max_depth=2, max_query_params=0, obey_robots=False))
+    assert none.stats().pages == 1 and none.stats().skipped == 2
+    some, _ = run(CrawlSettings(session, max_depth=2, max_query_params=1, obey_robots=False))
+    assert some.stats().pages == 1 + 2 + 4
+
+
+def test_crawl_delay_spaces_requests_to_a_host():
+    with TestSite(pages=4, crawl_delay=0.05) as slow_site:
+        crawler, events = run(CrawlSettings(slow_site.url, threads=4))
+    starts = [e.t for e in events if isinstance(e, FetchStarted)]
+    assert len(starts) == 4
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= 0.045, gaps
+    waits = [e for e in events if isinstance(e, WorkerStateChanged) and e.state == "waiting"]
+    assert waits
 
 
 def test_frontier_spill_keeps_the_crawl_complete(site):
