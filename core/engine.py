@@ -123,12 +123,15 @@ class Crawler:
                 raise RuntimeError("a Crawler runs once; make a new one for a new crawl")
             self._state = CrawlState.RUNNING
         s = self.settings
+        try:  # the one step that can fail on bad input (an unwritable path): nothing started
+            self._results = ResultsWriter(s.results_path) if s.results_path else None
+        except BaseException:
+            self._state = CrawlState.IDLE
+            raise
         self._started_at = time.monotonic()
         self._fetcher = Fetcher(s)
         if s.obey_robots:
             self._robots = RobotsCache(self._fetcher.fetch, s.user_agent)
-        if s.results_path:
-            self._results = ResultsWriter(s.results_path)
         start_items = []
         for url in s.start_urls:
             norm = normalize(url, max_length=s.max_url_length)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import threading
 import time
 
@@ -307,6 +309,32 @@ def test_sampler_reads_a_live_crawl(site):
     m = sampler.sample_once()
     assert m["pages"] == SITE_PAGES and m["pages_per_s"] > 0
     assert m["busy_workers"] == 0 and m["frontier"] == 0
+
+
+def test_a_forgotten_crawl_does_not_keep_the_process_alive(trap_site):
+    script = (
+        "from core.engine import Crawler\n"
+        "from core.settings import CrawlSettings\n"
+        f"urls = tuple('{trap_site.url}trap/never-answer?x=' + str(i) for i in range(4))\n"
+        "Crawler(CrawlSettings(urls, threads=4, obey_robots=False, deadline=60)).start()\n"
+        "print('started', flush=True)\n"
+    )
+    began = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=20
+    )
+    assert proc.returncode == 0 and "started" in proc.stdout, proc.stderr
+    assert time.perf_counter() - began < 10
+
+
+def test_unwritable_results_path_starts_nothing(site, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    crawler = Crawler(CrawlSettings(site.url, results_path=str(blocker / "results.jsonl")))
+    with pytest.raises(OSError):
+        crawler.start()
+    assert crawler.state is CrawlState.IDLE
+    assert crawler.join(0)
 
 
 def test_stop_before_start_and_restart_is_refused(site):
