@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,6 +29,7 @@ class CrawlRun:
     user_s: float
     sys_s: float
     peak_rss_mib: float
+    server_cpu_s: float = float("nan")
 
     @property
     def pages_per_s(self) -> float:
@@ -38,7 +41,11 @@ class CrawlRun:
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
-        data.update(pages_per_s=self.pages_per_s, cpu_ms_per_page=self.cpu_ms_per_page)
+        data.update(
+            pages_per_s=self.pages_per_s,
+            cpu_ms_per_page=self.cpu_ms_per_page,
+            server_cpu_ms_per_page=1000 * self.server_cpu_s / self.served if self.served else 0,
+        )
         return data
 
 
@@ -76,9 +83,11 @@ def run_crawl(
     extra: Sequence[str] = (),
     prefix: Sequence[str] = (),
     timeout: float = 1800,
+    server_pid: int | None = None,
 ) -> CrawlRun:
     """Crawl ``url`` with ``crawler`` in a fresh process; ``served()`` reads the server's count."""
     before = served()
+    server_cpu = server_cpu_seconds(server_pid)
     args = ["bench.child", crawler, url, "--concurrency", str(threads)]
     result = run_json([*args, "--max-pages", str(max_pages), *extra], timeout, prefix)
     return CrawlRun(
@@ -92,4 +101,20 @@ def run_crawl(
         user_s=result["user_s"],
         sys_s=result["sys_s"],
         peak_rss_mib=result["peak_rss_mib"],
+        server_cpu_s=server_cpu_seconds(server_pid) - server_cpu,
     )
+
+
+def server_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a server process and its children (nginx's worker)."""
+    if pid is None:
+        return float("nan")
+    try:
+        process = psutil.Process(pid)
+        total = 0.0
+        for p in (process, *process.children(recursive=True)):
+            times = p.cpu_times()
+            total += times.user + times.system
+        return total
+    except psutil.Error:
+        return float("nan")

@@ -95,6 +95,10 @@ class Nginx:
         self.__exit__()
         raise RuntimeError(f"nginx did not start on port {self.port}: {error.strip()}")
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def pages_served(self) -> int:
         """HTML pages answered with 200 so far (robots.txt and errors are not pages)."""
         path = self.tmp / "access.log"

@@ -93,9 +93,9 @@ class _Report:
             else ""
         )
         fast = (
-            "nginx " + (m["nginx"] or "")
+            f"{m['nginx']}, 1 worker process, static files"
             if self.results.get("fast_server") == "nginx"
-            else ("the embedded site at 0 ms (nginx not installed)")
+            else "the embedded site at 0 ms (nginx not installed)"
         )
         return [
             "# Benchmarks",
@@ -109,7 +109,7 @@ class _Report:
             f"| OS | {m['os']} |",
             f"| Python | {m['python']} |",
             f"| Libraries | {libs} |",
-            f"| Zero-latency server | {fast} (1 worker process, static files) |",
+            f"| Zero-latency server | {fast} |",
             "",
             "How it is measured: every crawler runs in its own process, started fresh for each "
             "run, so its CPU time (user + system, `getrusage(RUSAGE_SELF)`, from the start of the "
@@ -181,8 +181,8 @@ class _Report:
         extra = " % of bound |" if bound else ""
         lines = [
             "| crawler | pages (server) | pages/s | CPU ms/page (user/sys) | peak RSS MiB "
-            "| × naive | × aiohttp |" + extra,
-            "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if bound else ""),
+            "| × naive | × aiohttp | server CPU ms/page |" + extra,
+            "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if bound else ""),
         ]
         for r in runs:
             if "error" in r:
@@ -194,7 +194,8 @@ class _Report:
             row = (
                 f"| {LABELS.get(r['crawler'], r['crawler'])} | {r['served']:,}{check} | "
                 f"{_fmt(r['pages_per_s'])} | {self.cpu(r)} | "
-                f"{_fmt(r['peak_rss_mib'])} | {self.ratio(r, naive)} | {self.ratio(r, aio)} |"
+                f"{_fmt(r['peak_rss_mib'])} | {self.ratio(r, naive)} | {self.ratio(r, aio)} | "
+                f"{_fmt(r.get('server_cpu_ms_per_page'), 2)} |"
             )
             if bound:
                 row += f" {r['pages_per_s'] / self.bound(r['threads']):.0%} |"
@@ -227,17 +228,19 @@ class _Report:
             f"/ {latency:g} ms; CPU bound = 1 / (CPU per page measured at that point); cores "
             "used = pages/s × CPU per page (the GIL lets about one core run Python).",
             "",
-            "| threads | pages | pages/s | latency bound | CPU bound | of min bound | cores used |",
-            "|---:|---:|---:|---:|---:|---:|---:|",
+            "| threads | pages | pages/s | latency bound | CPU bound | of min bound "
+            "| crawler cores | server cores |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
         )
         for r in runs:
             lat = self.bound(r["threads"])
             cpu = 1000 / r["cpu_ms_per_page"] if r["cpu_ms_per_page"] else float("inf")
             cores = r["pages_per_s"] * r["cpu_ms_per_page"] / 1000
+            server = r["pages_per_s"] * r.get("server_cpu_ms_per_page", float("nan")) / 1000
             self.add(
                 f"| {r['threads']} | {r['served']:,} | {_fmt(r['pages_per_s'])} | "
                 f"{_fmt(lat)} | {_fmt(cpu)} | {r['pages_per_s'] / min(lat, cpu):.0%} | "
-                f"{cores:.2f} |"
+                f"{cores:.2f} | {_fmt(server, 2)} |"
             )
         self.add("")
         bend = next((r for r in runs if r["pages_per_s"] < 0.9 * self.bound(r["threads"])), None)

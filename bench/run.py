@@ -89,7 +89,7 @@ def _fast_server(plan: Plan, stack: ExitStack, results: dict) -> sections.Server
         root = sections.exported_site(plan.pages)
         server = stack.enter_context(nginx.Nginx(root))
         results["fast_server"] = "nginx"
-        return sections.Server("nginx", server.url, server.pages_served)
+        return sections.Server("nginx", server.url, server.pages_served, server.pid)
     _log(f"nginx is not installed ({nginx.APT_COMMAND}); using the embedded site at 0 ms")
     results["fast_server"] = "embedded"
     site = stack.enter_context(sections.embedded(plan.pages, 0))

@@ -21,10 +21,10 @@ class Skipped(Exception):
 
 
 class Server:
-    """A running site and its own count of pages served: nginx or the embedded test site."""
+    """A running site, its own count of pages served, and its process (for its CPU time)."""
 
-    def __init__(self, name: str, url: str, served: Callable[[], int]) -> None:
-        self.name, self.url, self.served = name, url, served
+    def __init__(self, name: str, url: str, served: Callable[[], int], pid: int) -> None:
+        self.name, self.url, self.served, self.pid = name, url, served, pid
 
 
 def embedded(pages: int, latency_ms: float) -> AbstractContextManager:
@@ -35,7 +35,7 @@ def embedded(pages: int, latency_ms: float) -> AbstractContextManager:
 
 def embedded_server(site, latency_ms: float) -> Server:
     name = f"embedded site, {latency_ms:g} ms"
-    return Server(name, site.url, lambda: site.stats()["pages_served"])
+    return Server(name, site.url, lambda: site.stats()["pages_served"], site.pid)
 
 
 def exported_site(pages: int) -> Path:
@@ -61,6 +61,7 @@ def crawl(plan: Plan, crawler: str, server: Server, threads: int | None = None, 
         kw.pop("max_pages", plan.pages),
         server.served,
         server.name,
+        server_pid=server.pid,
         **kw,
     )
 
