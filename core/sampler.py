@@ -1,9 +1,9 @@
 """Periodic process and crawl metrics kept in fixed-size ring buffers.
 
-One thread (``threadscope-sampler``) samples at a steady pace: it waits ``interval`` minus
-the time the sample took, on an Event, so ``stop()`` is immediate. All psutil calls are in
-``_sample_process``. Memory is constant: one preallocated numpy array of
-``capacity`` columns, overwritten oldest first, so an hour at 10 Hz costs about 5 MiB.
+One thread (``threadscope-sampler``) samples at a steady pace: it waits on an Event until the
+next tick is due (``interval`` minus the time the sample took), so ``stop()`` is immediate.
+All psutil calls are in ``_sample_process``. Memory is constant: one preallocated numpy array
+of ``capacity`` columns, overwritten oldest first, so an hour at 10 Hz costs about 5 MiB.
 """
 
 from __future__ import annotations
@@ -104,10 +104,16 @@ class MetricsSampler:
             self._previous = None
 
     def _run(self) -> None:
+        # Ticks are due on a fixed grid, so a late tick (the GIL was busy) does not delay the
+        # rest; after a long stall the grid restarts from now instead of bursting to catch up.
+        due = time.monotonic()
         while not self._stop.is_set():
-            started = time.monotonic()
             self.sample_once()
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+            due += self.interval
+            now = time.monotonic()
+            if due < now - self.interval:
+                due = now
+            self._stop.wait(max(0.0, due - now))
 
     # -- sampling ----------------------------------------------------------------------------
     def sample_once(self) -> dict[str, float]:
