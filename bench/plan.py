@@ -14,6 +14,7 @@ class Plan:
     latency_ms: float = 20.0
     scaling_threads: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
     scaling_seconds: float = 6.0  # target length of one scaling point at the latency bound
+    cpu_threads: tuple[int, ...] = (1, 4, 16, 64)  # CPU per page vs threads, zero latency
     overhead_repeats: int = 3
     visited_urls: int = 1_000_000
     long_pages: int = 200_000
@@ -28,6 +29,7 @@ QUICK = Plan(
     pages=300,
     scaling_threads=(2, 16),
     scaling_seconds=0.5,
+    cpu_threads=(1, 16),
     overhead_repeats=1,
     visited_urls=20_000,
     long_pages=1_500,

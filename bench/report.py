@@ -258,10 +258,29 @@ class _Report:
                 ),
                 "",
             )
+        self.cpu_by_threads()
         fast_runs = self.data("throughput_fast") or []
         fast = {r["crawler"]: r for r in fast_runs if "error" not in r}.get("engine")
         cpu_ms = fast["cpu_ms_per_page"] if fast else runs[-1]["cpu_ms_per_page"]
         self.image("scaling.png", lambda p: plots.scaling(runs, latency, cpu_ms, p))
+
+    def cpu_by_threads(self) -> None:
+        runs = self.data("cpu_by_threads")
+        note = self.status_line("cpu_by_threads")
+        if note:
+            self.add(note, "")
+            return
+        self.add(
+            f"The same engine on {runs[0]['server']} (no latency): what each extra thread costs "
+            "in CPU per page, i.e. the price of GIL hand-offs and lock contention.",
+            "",
+            "| threads | pages/s | CPU ms/page (user/sys) | crawler cores |",
+            "|---:|---:|---:|---:|",
+        )
+        for r in runs:
+            cores = r["pages_per_s"] * r["cpu_ms_per_page"] / 1000
+            self.add(f"| {r['threads']} | {_fmt(r['pages_per_s'])} | {self.cpu(r)} | {cores:.2f} |")
+        self.add("")
 
     # --- 3. monitoring overhead ----------------------------------------------------------
     def overhead(self) -> None:

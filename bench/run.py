@@ -72,7 +72,8 @@ def run(plan: Plan, assets: Path) -> dict:
 
         section("throughput_fast", lambda: _log_runs(sections.throughput(plan, fast, crawlers)))
         section("throughput_latency", lambda: _log_runs(sections.throughput(plan, slow, crawlers)))
-        section("scaling", lambda: _log_runs([r.as_dict() for r in sections.scaling(plan, slow)]))
+        section("scaling", lambda: _log_runs(_dicts(sections.scaling(plan, slow))))
+        section("cpu_by_threads", lambda: _log_runs(_dicts(sections.cpu_by_threads(plan, fast))))
         section("overhead", lambda: sections.overhead(plan, fast))
         section("window", lambda: sections.window(plan))
         section("visited", lambda: sections.visited(plan))
@@ -107,6 +108,10 @@ def _log_runs(runs: list[dict]) -> list[dict]:
                 f"{r['peak_rss_mib']:.0f} MiB, {r['threads']} threads"
             )
     return runs
+
+
+def _dicts(runs: list) -> list[dict]:
+    return [r.as_dict() for r in runs]
 
 
 def _fields(plan: Plan) -> dict:

@@ -87,6 +87,11 @@ def scaling(plan: Plan, server: Server) -> list[CrawlRun]:
     return runs
 
 
+def cpu_by_threads(plan: Plan, server: Server) -> list[CrawlRun]:
+    """Engine on the zero-latency server: what more threads cost per page (GIL hand-offs)."""
+    return [crawl(plan, "engine", server, threads) for threads in plan.cpu_threads]
+
+
 def overhead(plan: Plan, server: Server) -> dict:
     """Engine with monitoring off and on, alternated; the medians decide."""
     off, on = [], []
