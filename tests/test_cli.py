@@ -1,0 +1,113 @@
+"""The headless CLI, run as a person would: a real subprocess crawling the embedded site."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+CLI = [sys.executable, "-m", "core.cli"]
+
+
+def run_cli(*args, timeout=60):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["crawl", "--threads", "0"], "threads"),
+        (["crawl", "ftp://example.com/"], "only http and https"),
+        (["crawl", "not a url"], "start_urls"),
+        (["crawl", "--max-depth", "-2"], "max_depth"),
+        (["crawl", "--bogus"], "unrecognized arguments"),
+        (["crawl", "--threads", "many"], "invalid int value"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, words):
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert words in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_crawl_of_the_embedded_site_writes_results_and_metrics(tmp_path):
+    out, metrics = tmp_path / "r.jsonl", tmp_path / "m.csv"
+    proc = run_cli(
+        "crawl", "--site-pages", "150", "--threads", "4", "--quiet",
+        "--out", str(out), "--metrics", str(metrics),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "finished: finished" in proc.stdout
+    assert "pages     150 " in proc.stdout
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 150
+    assert len({r["url"] for r in rows}) == 150
+    assert set(rows[0]) == {
+        "url", "parent", "depth", "status", "bytes", "elapsed_ms", "links", "error"
+    }  # fmt: skip
+    assert rows[0]["depth"] == 0 and rows[0]["parent"] is None
+    with metrics.open() as f:
+        table = list(csv.DictReader(f))
+    assert table, "no metric samples"
+    assert {"t", "rss_mib", "pages", "frontier", "busy_workers"} <= set(table[0])
+    assert float(table[-1]["pages"]) <= 150
+
+
+def test_ctrl_c_stops_gracefully_with_exit_130_and_leaves_no_child(tmp_path):
+    out = tmp_path / "r.jsonl"
+    proc = subprocess.Popen(
+        [*CLI, "crawl", "--site-pages", "5000", "--site-latency-ms", "50",
+         "--threads", "4", "--quiet", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not (out.exists() and out.stat().st_size > 0):
+            assert time.monotonic() < deadline, "crawl never produced a result"
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)  # polling a file another process writes; no event to wait on
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "finished: stopped" in stdout
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive
+    lines = out.read_text().splitlines()
+    assert 0 < len(lines) < 5000
+    assert all(json.loads(line)["url"] for line in lines)
+
+
+def test_crawl_does_not_import_qt():
+    code = "import sys, core.cli; core.cli._build_parser(); print('PySide6' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_experiment_list_is_one_name_and_summary_per_line():
+    proc = run_cli("experiment", "--list")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) >= 9
+    for line in lines:
+        name, summary = line.split(maxsplit=1)
+        assert name == name.lower() and summary
+
+
+def test_module_entry_matches_console_script():
+    env = {**os.environ}
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "threadscope"), "crawl", "--threads", "0"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 2
