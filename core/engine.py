@@ -93,6 +93,7 @@ class Crawler:
         self._stopping = False
         self._ended = threading.Event()  # wakes the watchdog: finish, stop, limit or error
         self._force = threading.Event()  # second stop(): no grace
+        self._pool_changed = threading.Condition(self._lock)  # a worker left the pool
         self._frontier = Frontier(settings.frontier_size)
         self._visited = VisitedSet()
         self._fetcher: Fetcher | None = None
@@ -184,6 +185,8 @@ class Crawler:
             return
         if not self._end("stopped"):
             self._force.set()
+            with self._lock:
+                self._pool_changed.notify_all()
             if self._fetcher is not None:
                 self._fetcher.interrupt_all()
 
@@ -305,7 +308,10 @@ class Crawler:
                 events.publish(
                     WorkerStarted(name=w.name, ident=thread.ident, native_id=thread.native_id)
                 )
-            while not (self._stopping or w.retire):
+            while True:
+                seen = frontier.wakeups  # before the checks: see Frontier.get(since=)
+                if self._stopping or w.retire:
+                    break
                 if self._paused:
                     self._park(w)
                     continue
@@ -314,7 +320,7 @@ class Crawler:
                     if frontier.drained or frontier.closed:
                         break
                     self._set_state(w, WorkerState.IDLE, None)
-                    item = frontier.get()
+                    item = frontier.get(since=seen)
                     if item is None:
                         continue  # woken to re-check pause/stop/retire
                 self._handle(w, item)
@@ -327,6 +333,7 @@ class Crawler:
             self._set_state(w, WorkerState.STOPPED, None)
             with self._lock:
                 self._pool = tuple(x for x in self._pool if x is not w)
+                self._pool_changed.notify_all()
             if events.active:
                 events.publish(WorkerStopped(name=w.name, reason=reason))
 
@@ -530,7 +537,10 @@ class Crawler:
                     self._ended.wait(CHECK_INTERVAL)
             self._ended.wait()
             if self._reason not in _ENDED_NATURALLY:
-                self._force.wait(STOP_GRACE)
+                with self._lock:  # idle or parked workers leave at once: no need to wait
+                    self._pool_changed.wait_for(
+                        lambda: not self._pool or self._force.is_set(), STOP_GRACE
+                    )
                 self._fetcher.interrupt_all()
             self._join_workers()
         except BaseException as exc:
@@ -557,17 +567,18 @@ class Crawler:
         deadline = time.monotonic() + EXIT_PATIENCE
         while True:
             with self._lock:
-                alive = [t for t in self._threads if t.is_alive()]
-            if not alive:
+                left = self._pool_changed.wait_for(lambda: not self._pool, _REINTERRUPT)
+                busy = ", ".join(w.name for w in self._pool)
+                threads = list(self._threads)
+            if left:
+                break
+            if time.monotonic() >= deadline:
+                self._notice("error", f"workers still busy after stop: {busy}")
                 return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                names = ", ".join(t.name for t in alive)
-                self._notice("error", f"workers still busy after stop: {names}")
-                return
-            alive[0].join(min(_REINTERRUPT, remaining))
-            if alive[0].is_alive() and self._reason not in _ENDED_NATURALLY:
+            if self._reason not in _ENDED_NATURALLY:
                 self._fetcher.interrupt_all()  # a request that began after the first shut-down
+        for thread in threads:  # each has left the pool; only its last lines remain
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _close_parts(self) -> None:
         self._frontier.close()

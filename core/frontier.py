@@ -120,10 +120,15 @@ class Frontier:
         self._cond.notify(len(items))
 
     # -- consumers ---------------------------------------------------------------------------
-    def get(self, timeout: float | None = None) -> Item | None:
-        """The oldest item, or None on timeout, ``close()``, drain or ``wake()``."""
+    def get(self, timeout: float | None = None, since: int | None = None) -> Item | None:
+        """The oldest item, or None on timeout, ``close()``, drain or ``wake()``.
+
+        ``since``: a ``wakeups`` value read before the caller checked its own flags; a
+        ``wake()`` after that read (even one before this call) returns None at once, so a
+        wake-up that lands between the check and the wait is never lost.
+        """
         with self._cond:
-            wakeups = self._wakeups
+            wakeups = self._wakeups if since is None else since
             deadline = None
             while True:
                 if self._closed:
@@ -189,6 +194,10 @@ class Frontier:
                 self._file.close()
                 self._file = None
             self._cond.notify_all()
+
+    @property
+    def wakeups(self) -> int:
+        return self._wakeups
 
     @property
     def drained(self) -> bool:

