@@ -61,4 +61,5 @@ def describe() -> dict:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "libraries": versions,
         "nginx": _nginx_version(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }

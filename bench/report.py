@@ -92,6 +92,7 @@ class _Report:
             if (self.plan["quick"])
             else ""
         )
+        load = " / ".join(f"{x:.2f}" for x in m.get("load_average") or ()) or "–"
         fast = (
             f"{m['nginx']}, 1 worker process, static files"
             if self.results.get("fast_server") == "nginx"
@@ -107,6 +108,7 @@ class _Report:
             "|---|---|",
             f"| CPU | {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable) |",
             f"| OS | {m['os']} |",
+            f"| Load average at start (1/5/15 min) | {load} |",
             f"| Python | {m['python']} |",
             f"| Libraries | {libs} |",
             f"| Zero-latency server | {fast} |",
@@ -243,26 +245,51 @@ class _Report:
                 f"{cores:.2f} | {_fmt(server, 2)} |"
             )
         self.add("")
-        bend = next((r for r in runs if r["pages_per_s"] < 0.9 * self.bound(r["threads"])), None)
-        if bend:
-            cores = bend["pages_per_s"] * bend["cpu_ms_per_page"] / 1000
-            self.add(
-                f"The curve leaves the latency bound at {bend['threads']} threads "
-                f"({bend['pages_per_s']:.0f} pages/s, {cores:.2f} cores busy in the crawler). "
-                + (
-                    "Past that point the crawler process is CPU-bound: about one core of Python "
-                    "work under the GIL."
-                    if cores > 0.8
-                    else "The crawler is not using a full core there, so the limit is elsewhere "
-                    "(server, lock hand-offs or GIL switching; see the profile)."
-                ),
-                "",
-            )
+        self.add(self.bend(runs), "")
         self.cpu_by_threads()
         fast_runs = self.data("throughput_fast") or []
         fast = {r["crawler"]: r for r in fast_runs if "error" not in r}.get("engine")
         cpu_ms = fast["cpu_ms_per_page"] if fast else runs[-1]["cpu_ms_per_page"]
         self.image("scaling.png", lambda p: plots.scaling(runs, latency, cpu_ms, p))
+
+    def bend(self, runs: list[dict]) -> str:
+        """Where the curve leaves the bounds, and which resource was full at its best point."""
+
+        def cores(r: dict, key: str) -> float:
+            return r["pages_per_s"] * r.get(key, float("nan")) / 1000
+
+        def bound(r: dict) -> float:
+            cpu = 1000 / r["cpu_ms_per_page"] if r["cpu_ms_per_page"] else float("inf")
+            return min(self.bound(r["threads"]), cpu)
+
+        bend = next((r for r in runs if r["pages_per_s"] < 0.9 * bound(r)), None)
+        best = max(runs, key=lambda r: r["pages_per_s"])
+        client = cores(best, "cpu_ms_per_page")
+        server = cores(best, "server_cpu_ms_per_page")
+        machine = self.results["machine"]["usable_cores"] or self.results["machine"]["cores"]
+        text = (
+            "The curve stays within 10 % of the smaller bound at every point. "
+            if bend is None
+            else f"The curve first falls below 90 % of the smaller bound at {bend['threads']} "
+            f"threads ({bend['pages_per_s']:.0f} pages/s, "
+            f"{bend['pages_per_s'] / bound(bend):.0%} of it). "
+        )
+        text += (
+            f"Its best point is {best['threads']} threads at {best['pages_per_s']:.0f} pages/s, "
+            f"where the crawler used {client:.2f} cores and the server {server:.2f}, "
+            f"{client + server:.2f} of the machine's {machine}: "
+        )
+        if client + server >= 0.85 * machine:
+            return text + (
+                "the machine is full. Client and server share its cores, so the plateau is "
+                "this box's CPU, not a limit of the engine's threads."
+            )
+        if client >= 0.85:
+            return text + "the crawler is CPU-bound at about one core (the GIL)."
+        return text + (
+            "no CPU is full, so the limit is waiting: lock hand-offs, GIL switching latency or "
+            "the server's latency under load (see the profile)."
+        )
 
     def cpu_by_threads(self) -> None:
         runs = self.data("cpu_by_threads")
