@@ -5,7 +5,14 @@ per-host delay, fetch, extract links, admit the new in-scope ones, and hand them
 frontier in the same call that marks its URL done. That call is also how the crawl ends: the
 frontier counts URLs queued or in hand, and when the count reaches zero every worker wakes
 and exits (no polling). Per URL a worker takes three locks: ``Frontier.get``, the engine's
-counter lock, and ``Frontier.task_done`` (plus the visited set's, once per new link).
+lock once (counters and page budgets), and ``Frontier.task_done`` (plus the visited set's
+once per in-scope link). Events are built only when someone subscribes.
+
+Limits: links beyond ``max_depth`` are not looked at; ``max_pages`` and
+``per_host_max_pages`` are budgets spent when a URL is queued, so a crawl fetches exactly
+``max_pages`` URLs when the site has more (reason ``"max_pages"``); links refused by a
+budget or the query-parameter limit, and URLs robots.txt disallows (a result row with error
+kind ``robots``), are counted in ``CrawlStats.skipped``.
 
 Threads: ``crawl-worker-N`` (N from 1, lowest free number) and one ``crawl-watchdog``. The
 watchdog waits for the crawl to end (finish, ``stop()``, memory limit or an engine error),
@@ -426,25 +433,29 @@ class Crawler:
         return not self._stopping
 
     def _account(self, w: _Worker, item: Item, result: PageResult | None, links: list[str]) -> None:
-        """Count the result, admit new links, record it, and mark the URL done."""
+        """Count the result, admit new links, record it, and mark the URL done.
+
+        One acquisition of the engine lock per URL covers the counters and the admission.
+        """
         url, _, depth = item
-        new: list[Item] = []
+        fresh: list[str] = []
+        refused = 0
         if links and depth < self.settings.max_depth:
-            new = self._admit(links, url, depth + 1)
+            fresh, refused = self._unseen(links)
+        error = result.error if result is not None else None
+        robots_skip = error is not None and error.kind == "robots"
+        with self._lock:
+            new = self._admit(fresh, url, depth + 1) if fresh else []
+            self._skipped += refused + robots_skip
+            if result is not None and not robots_skip:
+                self._pages += 1
+                self._bytes += result.bytes
+                self._errors += error is not None
         if result is not None:
-            skipped = result.error is not None and result.error.kind == "robots"
-            with self._lock:
-                if skipped:
-                    self._skipped += 1
-                else:
-                    self._pages += 1
-                    self._bytes += result.bytes
-                    if result.error is not None:
-                        self._errors += 1
-            if not skipped:
+            if not robots_skip:
                 w.pages += 1
-            if result.error is not None:
-                w.last_error = f"{result.error.kind}: {result.error.message}"
+            if error is not None:
+                w.last_error = f"{error.kind}: {error.message}"
             if self._results is not None:
                 self._results.write(result)
             if self.events.active:
@@ -455,11 +466,10 @@ class Crawler:
             self._announced_drops = True
             self._notice("warning", "the frontier could not spill to disk; links are dropped")
 
-    def _admit(self, links: list[str], parent: str, depth: int) -> list[Item]:
-        """The links to queue: in scope, within limits, never seen before."""
-        s = self.settings
+    def _unseen(self, links: list[str]) -> tuple[list[str], int]:
+        """In-scope links never seen before, and how many a query-parameter limit refused."""
         in_scope = self._in_scope
-        max_params = s.max_query_params
+        max_params = self.settings.max_query_params
         visited_add = self._visited.add
         fresh: list[str] = []
         refused = 0
@@ -472,26 +482,28 @@ class Crawler:
                 continue
             if visited_add(fingerprint(link)):
                 fresh.append(link)
-        items: list[Item] = []
-        with self._lock:
-            room = s.max_pages - self._scheduled
-            if self._count_hosts:
-                cap = s.per_host_max_pages
-                counts = self._host_pages
-                for link in fresh:
-                    host = _netloc(link)
-                    n = counts.get(host, 0)
-                    if n < cap and len(items) < room:
-                        counts[host] = n + 1
-                        items.append((link, parent, depth))
-            else:
-                items = [(link, parent, depth) for link in fresh[: max(room, 0)]]
-            if len(items) < len(fresh):
-                if len(items) >= room:
-                    self._capped = True
-                refused += len(fresh) - len(items)
-            self._scheduled += len(items)
-            self._skipped += refused
+        return fresh, refused
+
+    def _admit(self, fresh: list[str], parent: str, depth: int) -> list[Item]:
+        """The new links that fit the page budgets (caller holds ``_lock``)."""
+        s = self.settings
+        room = max(0, s.max_pages - self._scheduled)
+        if self._count_hosts:
+            items: list[Item] = []
+            cap = s.per_host_max_pages
+            counts = self._host_pages
+            for link in fresh:
+                host = _netloc(link)
+                n = counts.get(host, 0)
+                if n < cap and len(items) < room:
+                    counts[host] = n + 1
+                    items.append((link, parent, depth))
+        else:
+            items = [(link, parent, depth) for link in fresh[:room]]
+        if len(items) < len(fresh):
+            self._capped = self._capped or len(items) >= room
+            self._skipped += len(fresh) - len(items)
+        self._scheduled += len(items)
         return items
 
     def _set_state(self, w: _Worker, state: WorkerState, url: str | None) -> None:
