@@ -185,10 +185,12 @@ class Crawler:
 
         A second call (or a call after the crawl ended) abandons in-flight requests now.
         """
-        if self._state is CrawlState.IDLE:
-            with self._lock:
-                self._reason = self._reason or "stopped"
+        with self._lock:
+            never_started = self._state is CrawlState.IDLE
+            if never_started:
+                self._reason = "stopped"
                 self._state = CrawlState.FINISHED
+        if never_started:
             return
         if not self._end("stopped"):
             self._force.set()
