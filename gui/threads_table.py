@@ -25,6 +25,7 @@ COLUMNS = (
     "Last error",
 )
 EXITED = "exited"
+STATE_BRUSHES = {state: QBrush(QColor(color).lighter(160)) for state, color in STATE_COLORS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,7 @@ class ThreadsModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[ThreadRow] = []
+        self._cells: list[tuple] = []  # display texts, formatted once per update, not per paint
         self._index: dict[str, int] = {}
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
@@ -111,14 +113,13 @@ class ThreadsModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        row = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return row.cells(time.monotonic())[index.column()]
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() in (6, 9):
-            return row.url if index.column() == 6 else row.last_error
-        if role == Qt.ItemDataRole.BackgroundRole and index.column() == 4:
-            color = STATE_COLORS.get(row.state)
-            return QBrush(QColor(color).lighter(160)) if color else None
+            return self._cells[index.row()][index.column()]
+        column = index.column()
+        if role == Qt.ItemDataRole.ToolTipRole and column in (6, 9):
+            return self._cells[index.row()][column]
+        if role == Qt.ItemDataRole.BackgroundRole and column == 4:
+            return STATE_BRUSHES.get(self._rows[index.row()].state)
         return None
 
     def row(self, name: str) -> ThreadRow | None:
@@ -145,18 +146,27 @@ class ThreadsModel(QAbstractTableModel):
             if old.name not in seen and old.state != EXITED:
                 self._rows[i] = replace(old, state=EXITED, url="")
                 changed = True
-        if self._rows and (changed or self._has_live_rows()):
+        before = len(self._rows)
+        if new_rows:
+            self.beginInsertRows(QModelIndex(), before, before + len(new_rows) - 1)
+            for offset, row in enumerate(new_rows):
+                self._index[row.name] = before + offset
+                self._rows.append(row)
+            self._format()
+            self.endInsertRows()
+        if before and (changed or self._has_live_rows()):
+            if not new_rows:
+                self._format()
             # "For (s)" ticks for live rows, so the whole range is refreshed in one signal.
             self.dataChanged.emit(
-                self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1)
+                self.index(0, 0),
+                self.index(before - 1, len(COLUMNS) - 1),
+                [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole],
             )
-        if new_rows:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(new_rows) - 1)
-            for offset, row in enumerate(new_rows):
-                self._index[row.name] = first + offset
-                self._rows.append(row)
-            self.endInsertRows()
+
+    def _format(self) -> None:
+        now = time.monotonic()
+        self._cells = [row.cells(now) for row in self._rows]
 
     def _has_live_rows(self) -> bool:
         return any(r.state != EXITED for r in self._rows)
@@ -164,5 +174,6 @@ class ThreadsModel(QAbstractTableModel):
     def clear(self) -> None:
         self.beginResetModel()
         self._rows.clear()
+        self._cells.clear()
         self._index.clear()
         self.endResetModel()

@@ -1,44 +1,61 @@
 """The Timeline tab: one row per worker thread, coloured by state over time (like VisualVM).
 
 Each worker keeps its last ``MAX_SEGMENTS`` state changes, so memory is bounded however long
-the run. Only segments inside the visible time range are drawn, one ``BarGraphItem`` per state,
+the run. Drawing is vectorised: only segments in the visible time range, at most one per screen
+pixel per lane (the last state in that pixel, stretched over it), one ``BarGraphItem`` per state,
 rebuilt a few times a second while the tab is visible. Hovering shows the URL and duration.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QTimer
 from PySide6.QtGui import QCursor
-from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolTip, QVBoxLayout, QWidget
 
 from core.events import WorkerStarted, WorkerStateChanged, WorkerStopped
 from gui.palette import STATE_COLORS
 
-MAX_SEGMENTS = 400
+MAX_SEGMENTS = 5_000
 REFRESH_MS = 250
 ROW_HEIGHT = 0.8
+LABEL_PX = 14  # vertical pixels one lane label needs
+
+
+STATES = tuple(STATE_COLORS)
+STATE_CODES = {state: code for code, state in enumerate(STATES)}
 
 
 @dataclass(slots=True)
 class _Lane:
-    """State changes of one worker: parallel deques of start time, state and URL."""
+    """State changes of one worker: parallel bounded deques of start time, state code, URL."""
 
-    starts: deque
-    states: deque
-    urls: deque
+    starts: deque = field(default_factory=lambda: deque(maxlen=MAX_SEGMENTS))
+    codes: deque = field(default_factory=lambda: deque(maxlen=MAX_SEGMENTS))
+    urls: deque = field(default_factory=lambda: deque(maxlen=MAX_SEGMENTS))
     ended: float | None = None
 
     def add(self, t: float, state: str, url: str) -> None:
         self.starts.append(t)
-        self.states.append(state)
+        self.codes.append(STATE_CODES.get(state, 0))
         self.urls.append(url)
+
+    def arrays(self, now: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, ends, codes) of every kept segment."""
+        n = len(self.starts)
+        starts = np.fromiter(self.starts, dtype=float, count=n)
+        ends = np.empty_like(starts)
+        ends[:-1] = starts[1:]
+        if n:
+            ends[-1] = self.ended if self.ended is not None else now
+        return starts, ends, np.fromiter(self.codes, dtype=np.int8, count=n)
 
     def segment_at(self, t: float, now: float) -> tuple[str, str, float, float] | None:
         starts = list(self.starts)
@@ -48,7 +65,7 @@ class _Lane:
         end = starts[i + 1] if i + 1 < len(starts) else (self.ended or now)
         if t > end:
             return None
-        return self.states[i], self.urls[i], starts[i], end
+        return STATES[self.codes[i]], self.urls[i], starts[i], end
 
 
 class TimelineView(QWidget):
@@ -67,27 +84,41 @@ class TimelineView(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.setLabel("bottom", "time", units="s")
-        self.plot.getViewBox().setMouseEnabled(x=True, y=False)
+        self.plot.setLabel("left", "worker")
+        # x follows the charts (see follow_x); panning happens there.
+        self.plot.getViewBox().setMouseEnabled(x=False, y=False)
         self.plot.getViewBox().invertY(True)
-        legend = self.plot.addLegend(offset=(-8, 4), colCount=len(STATE_COLORS))
         self._bars: dict[str, pg.BarGraphItem] = {}
+        key = QHBoxLayout()
+        key.addWidget(QLabel("Worker state over time (hover a segment for its URL):"))
         for state, color in STATE_COLORS.items():
             bars = pg.BarGraphItem(x0=[], width=[], y0=[], height=[], brush=color, pen=None)
             self.plot.addItem(bars)
-            legend.addItem(bars, state)
             self._bars[state] = bars
+            swatch = QLabel(f'<span style="color:{color}">■</span> {state}')
+            key.addWidget(swatch)
+        key.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(4, 2, 0, 0)
+        layout.addLayout(key)
         layout.addWidget(self.plot_widget)
         self.plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plot.getViewBox().sigXRangeChanged.connect(self._mark_dirty)
+        self.plot.getViewBox().sigResized.connect(self._label_lanes)
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
 
-    def link_x(self, plot: pg.PlotItem) -> None:
-        self.plot.setXLink(plot)
+    def follow_x(self, plot: pg.PlotItem) -> None:
+        """Show the same time span as ``plot``.
+
+        Not ``setXLink``: pyqtgraph aligns linked views pixel by pixel on screen, which would
+        give this wider view a different span than the charts above it.
+        """
+        plot.getViewBox().sigXRangeChanged.connect(
+            lambda _view, x_range: self.plot.setXRange(*x_range, padding=0)
+        )
 
     def clear(self) -> None:
         self._lanes.clear()
@@ -126,38 +157,51 @@ class TimelineView(QWidget):
         if not self._dirty or not self.isVisible():
             return
         self._dirty = False
-        left, right = self.plot.getViewBox().viewRange()[0]
-        columns: dict[str, tuple[list, list, list]] = {s: ([], [], []) for s in self._bars}
+        view = self.plot.getViewBox()
+        left, right = view.viewRange()[0]
+        pixel = max((right - left) / max(view.width(), 1.0), 1e-9)
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         for row, name in enumerate(self._order):
-            lane = self._lanes[name]
-            starts = list(lane.starts)
-            ends = starts[1:] + [lane.ended if lane.ended is not None else self._now]
-            for start, end, state in zip(starts, ends, lane.states, strict=True):
-                if end < left or start > right or state not in columns:
-                    continue
-                x0, widths, ys = columns[state]
-                x0.append(start)
-                widths.append(max(end - start, 0.0))
-                ys.append(row - ROW_HEIGHT / 2)
-        for state, (x0, widths, ys) in columns.items():
+            starts, ends, codes = self._lanes[name].arrays(self._now)
+            visible = (ends >= left) & (starts <= right)
+            starts, ends, codes = starts[visible], ends[visible], codes[visible]
+            if not len(starts):
+                continue
+            # One segment per pixel: keep the last of each pixel, starting where the first began.
+            px = np.floor((starts - left) / pixel)
+            last = np.flatnonzero(np.r_[px[1:] != px[:-1], True])
+            first = np.r_[0, last[:-1] + 1]
+            parts.append((starts[first], ends[last], codes[last], np.full(len(last), row)))
+        if parts:
+            x0, x1, codes, rows = (np.concatenate(column) for column in zip(*parts, strict=True))
+        else:
+            x0 = x1 = rows = np.empty(0)
+            codes = np.empty(0, dtype=np.int8)
+        for code, state in enumerate(STATES):
+            chosen = codes == code
             self._bars[state].setOpts(
-                x0=np.asarray(x0, dtype=float),
-                width=np.asarray(widths, dtype=float),
-                y0=np.asarray(ys, dtype=float),
+                x0=x0[chosen],
+                width=np.maximum(x1[chosen] - x0[chosen], 0.0),
+                y0=rows[chosen] - ROW_HEIGHT / 2,
                 height=ROW_HEIGHT,
             )
 
     def _lane(self, name: str) -> _Lane:
         lane = self._lanes.get(name)
         if lane is None:
-            lane = _Lane(
-                deque(maxlen=MAX_SEGMENTS), deque(maxlen=MAX_SEGMENTS), deque(maxlen=MAX_SEGMENTS)
-            )
+            lane = _Lane()
             self._lanes[name] = lane
             self._order.append(name)
-            self.plot.getAxis("left").setTicks([list(enumerate(self._order))])
+            self._label_lanes()
             self.plot.setYRange(-0.5, len(self._order) - 0.5, padding=0.02)
         return lane
+
+    def _label_lanes(self, *_args) -> None:
+        """Label every lane when they fit, every n-th when they would overlap."""
+        height = max(1.0, self.plot.getViewBox().height())
+        stride = max(1, math.ceil(len(self._order) * LABEL_PX / height))
+        ticks = [(i, name.removeprefix("crawl-worker-")) for i, name in enumerate(self._order)]
+        self.plot.getAxis("left").setTicks([ticks[::stride]])
 
     def _mark_dirty(self, *_args) -> None:
         self._dirty = True

@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
         self.results_model = ResultsModel(parent=self)
         self.log_model = LogModel(parent=self)
         self.timeline = TimelineView(self.session.chart_time)
-        self.timeline.link_x(self.charts.first_plot)
+        self.timeline.follow_x(self.charts.first_plot)
         self._build_actions()
         self._build_layout()
         self._build_status_bar()
@@ -187,6 +187,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.threads_view = self._table(self.threads_model)
         self.threads_view.horizontalHeader().setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
+        self.threads_view.horizontalHeader().setStretchLastSection(False)
+        # Sized once per new row rather than ResizeToContents, which re-measures on every tick.
+        self.threads_model.rowsInserted.connect(self.threads_view.resizeColumnsToContents)
         self.tabs.addTab(self.threads_view, "Threads")
         self.tabs.addTab(self.timeline, "Timeline")
         self.tabs.addTab(self._results_tab(), "Results")
@@ -314,6 +317,7 @@ class MainWindow(QMainWindow):
             self._set_phase("idle")
             QMessageBox.warning(self, "Threadscope", f"Could not start the crawl:\n{exc}")
             return
+        self.statusBar().clearMessage()
         self._set_phase("running")
         self.marker(f"Start ({settings.threads} threads)")
         log.info("crawl of %s started with %d threads", settings.start_urls[0], settings.threads)

@@ -72,6 +72,7 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=5_000, help="synthetic events per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--latency-ms", type=int, default=0, help="test site latency (crawl mode)")
     parser.add_argument("--tab", default="Timeline", help="tab shown while measuring")
     args = parser.parse_args()
 
@@ -108,7 +109,7 @@ def main() -> int:
         publisher.start()
     else:
         window.controls.pages.setValue(1_000_000)
-        window.controls.latency_ms.setValue(0)
+        window.controls.latency_ms.setValue(args.latency_ms)
         window.controls.fields["threads"].setValue(args.threads)
         window.controls.fields["max_pages"].setValue(10_000_000)
         window.controls.obey_robots.setChecked(False)
@@ -131,6 +132,7 @@ def main() -> int:
 
     QTimer.singleShot(int(warmup * 1000), begin)
     QTimer.singleShot(int((warmup + args.seconds) * 1000), finish)
+    gui_cpu_started = time.thread_time()
     app.exec()
 
     pages = window.session.crawler.stats().pages if window.session.crawler else 0
@@ -139,8 +141,9 @@ def main() -> int:
     delete_now(window)
     values = np.asarray(lateness)
     rate = sent[0] / (args.seconds + warmup) if args.mode == "synthetic" else pages
+    gui_cpu = time.thread_time() - gui_cpu_started
     print(
-        f"mode={args.mode} tab={args.tab} ticks={len(values)} "
+        f"mode={args.mode} tab={args.tab} ticks={len(values)} gui_thread_cpu={gui_cpu:.1f}s "
         f"{'events/s' if args.mode == 'synthetic' else 'pages'}={rate:,.0f} {dropped}\n"
         f"lateness ms: p50={np.percentile(values, 50):.1f} p99={np.percentile(values, 99):.1f} "
         f"max={values.max():.1f}"

@@ -1,6 +1,7 @@
 """Render the real window mid-crawl at 1280×800 and save it as assets/screenshot.png.
 
-Run offscreen: ``QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [out.png]``.
+Run offscreen: ``QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [out.png]``
+(the other tabs go to ``out-N.png`` next to it).
 It crawls the embedded test site, changes the thread count and runs a GC part-way so the
 markers show, then grabs the window. Uses a throw-away QSettings file.
 """
@@ -48,9 +49,12 @@ def main(out: str) -> int:
         pump(app, 5)
         window.collect_garbage()
         pump(app, 3)
-        window.tabs.setCurrentIndex(0)
-        pump(app, 0.5)
-        ok = window.grab().save(out)
+        ok = True
+        for index in reversed(range(window.tabs.count())):
+            window.tabs.setCurrentIndex(index)
+            pump(app, 0.5)
+            target = out if index == 0 else f"{out.removesuffix('.png')}-{index}.png"
+            ok = window.grab().save(target) and ok
         window.close()
         delete_now(window)
     print(f"wrote {out}" if ok else f"could not write {out}")
