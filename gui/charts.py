@@ -106,7 +106,7 @@ class ChartPanel(QWidget):
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
             legend = plot.addLegend(
-                offset=(6, 4), labelTextSize="8pt", brush=(255, 255, 255, 220), pen="#cccccc"
+                offset=(6, 4), labelTextSize="8pt", brush=(255, 255, 255, 170), pen="#cccccc"
             )
             legend.setZValue(1_000)  # above marker labels
             _axis_label(plot, "left", spec.axis_label, spec.unit)
@@ -192,7 +192,9 @@ class ChartPanel(QWidget):
                     "position": position,
                     "color": MARKER_COLOR,
                     "fill": (255, 255, 255, 200),
-                    "anchors": [(0, 0.5), (0, 0.5)],
+                    # pyqtgraph picks the first in the left half of the view, the second in
+                    # the right: the label stays on the side of the line that has room.
+                    "anchors": [(0, 0.5), (1, 0.5)],
                 },
             )
             plot.addItem(line, ignoreBounds=True)

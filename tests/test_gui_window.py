@@ -113,6 +113,13 @@ def test_thread_count_changed_mid_crawl_shows_in_busy_workers(qtbot, tmp_path):
         assert window.session.crawler.stats().threads_target == 8
         assert "threads 2→8" in [text for _t, text in window.charts.markers()]
         qtbot.waitUntil(lambda: window.threads_model.rowCount() == 8, timeout=5_000)
+        window.stop_action.trigger()
+        assert window.stop_action.text() == "Stop now" and window.stop_action.isEnabled()
+        window.stop_action.trigger()  # a second Stop abandons in-flight requests
+        qtbot.waitUntil(lambda: window.phase == "finished", timeout=5_000)
+        assert not crawl_threads()
+        texts = [text for _t, text in window.charts.markers()]
+        assert texts[-3:-1] == ["Stop", "Abandon in-flight"]
     finally:
         window.close()
 
