@@ -1,9 +1,11 @@
 """The Timeline tab: one row per worker thread, coloured by state over time (like VisualVM).
 
-Each worker keeps its last ``MAX_SEGMENTS`` state changes, so memory is bounded however long
-the run. Drawing is vectorised: only segments in the visible time range, at most one per screen
-pixel per lane (the last state in that pixel, stretched over it), one ``BarGraphItem`` per state,
-rebuilt a few times a second while the tab is visible. Hovering shows the URL and duration.
+Each worker keeps its last state changes, at most ``MAX_SEGMENTS`` per lane and
+``TOTAL_SEGMENTS`` over all lanes (a lane's share shrinks as lanes are added), so memory is
+bounded however long the run and however many threads. Drawing is vectorised: only segments
+in the visible time range, at most one per screen pixel per lane (the last state in that
+pixel, stretched over it), one ``BarGraphItem`` per state, rebuilt a few times a second while
+the tab is visible. Hovering shows the URL and duration.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from core.events import WorkerStarted, WorkerStateChanged, WorkerStopped
 from gui.palette import STATE_COLORS
 
 MAX_SEGMENTS = 5_000
+TOTAL_SEGMENTS = 200_000
+MIN_SEGMENTS = 50
 REFRESH_MS = 250
 ROW_HEIGHT = 0.8
 LABEL_PX = 14  # vertical pixels one lane label needs
@@ -41,6 +45,13 @@ class _Lane:
     codes: deque = field(default_factory=lambda: deque(maxlen=MAX_SEGMENTS))
     urls: deque = field(default_factory=lambda: deque(maxlen=MAX_SEGMENTS))
     ended: float | None = None
+
+    def limit(self, maxlen: int) -> None:
+        """Keep at most the newest ``maxlen`` segments from now on."""
+        if self.starts.maxlen != maxlen:
+            self.starts = deque(self.starts, maxlen=maxlen)
+            self.codes = deque(self.codes, maxlen=maxlen)
+            self.urls = deque(self.urls, maxlen=maxlen)
 
     def add(self, t: float, state: str, url: str) -> None:
         self.starts.append(t)
@@ -190,6 +201,9 @@ class TimelineView(QWidget):
         lane = self._lanes.get(name)
         if lane is None:
             lane = _Lane()
+            share = max(MIN_SEGMENTS, min(MAX_SEGMENTS, TOTAL_SEGMENTS // (len(self._lanes) + 1)))
+            for other in (lane, *self._lanes.values()):
+                other.limit(share)
             self._lanes[name] = lane
             self._order.append(name)
             self._label_lanes()

@@ -248,3 +248,18 @@ def test_timeline_segments_answer_hover_queries(qtbot):
     assert view.segment_at("w1", 0.5) is None
     assert view.segment_at("w1", 9.0) is None  # the worker stopped at 4 s
     assert len(view._bars["fetching"].opts["x0"]) == 1
+
+
+def test_timeline_memory_is_shared_out_across_lanes(qtbot, monkeypatch):
+    monkeypatch.setattr("gui.timeline.TOTAL_SEGMENTS", 1_000)
+    view = TimelineView(lambda t: t)
+    qtbot.addWidget(view)
+    events = [WorkerStarted(name=f"w{i}", ident=i, native_id=i, t=1.0) for i in range(10)]
+    events += [
+        WorkerStateChanged(name="w0", state=WorkerState.FETCHING, url=f"u{i}", t=2.0 + i)
+        for i in range(500)
+    ]
+    view.add_events(events)
+    lane = view._lanes["w0"]
+    assert lane.starts.maxlen == 100 and len(lane.starts) == 100
+    assert lane.urls[-1] == "u499"  # the newest are kept
