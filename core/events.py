@@ -44,7 +44,10 @@ class ErrorInfo:
 
 @dataclass(frozen=True, slots=True)
 class PageResult:
-    """One record per URL; ``as_dict`` gives the JSONL keys."""
+    """One record per URL; ``as_dict`` gives the JSONL keys.
+
+    ``truncated``: the body was longer than ``max_body_bytes`` (decoded) and was cut there.
+    """
 
     url: str
     parent: str | None
@@ -54,6 +57,7 @@ class PageResult:
     elapsed_ms: float
     links: int
     error: ErrorInfo | None = None
+    truncated: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,7 @@ class PageResult:
             "elapsed_ms": round(self.elapsed_ms, 3),
             "links": self.links,
             "error": self.error.as_dict() if self.error else None,
+            "truncated": self.truncated,
         }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
+from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -96,11 +97,24 @@ def _header_codec(body: bytes, encoding: str | None) -> str | None:
     """
     if not encoding or body.startswith(_BOMS):
         return None
-    try:
-        name = codecs.lookup(encoding).name
-    except LookupError:
+    name = _text_codec(encoding) if len(encoding) <= 40 else None  # labels are short
+    if name is None or (name.startswith(("utf-16", "utf-32")) and b"\x00" not in body[:1024]):
         return None
-    if name.startswith(("utf-16", "utf-32")) and b"\x00" not in body[:1024]:
+    return name
+
+
+@lru_cache(maxsize=256)
+def _text_codec(label: str) -> str | None:
+    """The codec a charset label names, if it decodes bytes to text with "replace".
+
+    ``codecs.lookup`` also knows bytes-to-bytes codecs ("base64", "rot13", "zlib") and
+    codecs that refuse "replace" ("idna", "undefined"); a page labelled with one of those
+    would make ``bytes.decode`` raise, so such a label counts as no label.
+    """
+    try:
+        name = codecs.lookup(label).name
+        b"<a>".decode(name, "replace")
+    except (LookupError, UnicodeError):
         return None
     return name
 

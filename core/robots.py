@@ -38,13 +38,14 @@ class RobotsResponse(Protocol):
 
 
 class _Entry:
-    __slots__ = ("ready", "verdict", "rules", "expires")
+    __slots__ = ("ready", "verdict", "rules", "expires", "why")
 
     def __init__(self) -> None:
         self.ready = threading.Event()
         self.verdict = _DISALLOW
         self.rules: Protego | None = None
         self.expires = float("inf")
+        self.why = "robots.txt not known yet: disallowed this time"
 
 
 class RobotsCache:
@@ -72,6 +73,16 @@ class RobotsCache:
         if entry.verdict == _RULES:
             return entry.rules.can_fetch(url, self._agent)
         return entry.verdict == _ALLOW
+
+    def why_disallowed(self, url: str) -> str:
+        """Why ``allowed(url)`` said no, for the person reading the error row."""
+        with self._lock:
+            entry = self._entries.get(_origin(url))
+        if entry is None:
+            return "robots.txt could not be read (interrupted): disallowed this time"
+        if entry.verdict == _RULES:
+            return "disallowed by robots.txt"
+        return entry.why
 
     def crawl_delay(self, host: str) -> float | None:
         """The site's Crawl-delay for this agent; ``host`` is ``host[:port]`` or any URL."""
@@ -122,6 +133,7 @@ class RobotsCache:
         elif _unavailable(status, error):
             entry.verdict = _ALLOW
         else:
+            entry.why = f"{_failure(status, error)}: disallow all per RFC 9309"
             entry.expires = time.monotonic() + self._error_ttl
 
 
@@ -130,6 +142,18 @@ def _unavailable(status: int | None, error: object | None) -> bool:
     if status is None:
         return "redirect" in getattr(error, "kind", "")
     return (400 <= status < 500 and status != 429) or (status < 400 and error is None)
+
+
+def _failure(status: int | None, error: object | None) -> str:
+    """ "robots.txt answered 503" or "robots.txt unreachable (connection refused)"."""
+    if status is not None:
+        return f"robots.txt answered {status}"
+    kind = getattr(error, "kind", None)
+    if kind is None:
+        return "robots.txt could not be fetched"
+    message = getattr(error, "message", "").lower()
+    detail = "connection refused" if "refused" in message else kind.replace("_", " ")
+    return f"robots.txt unreachable ({detail})"
 
 
 def _text(body: bytes, limit: int) -> str:

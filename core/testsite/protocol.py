@@ -126,7 +126,15 @@ class Connection(asyncio.Protocol):
     # used by async routes ---------------------------------------------------------------
     @property
     def closed(self) -> bool:
-        return self._closing or self.lost is None or self.lost.done()
+        """True once we closed, the client went away, or a send failed.
+
+        A failed send (the client reset the socket) closes the transport at once but reports
+        ``connection_lost`` only on the next loop turn; a route writing in a loop would until
+        then get asyncio's "socket.send() raised exception." warning on every write.
+        """
+        if self._closing or self.lost is None or self.lost.done():
+            return True
+        return self.transport.is_closing()
 
     def write(self, data: bytes) -> None:
         if not self.closed:

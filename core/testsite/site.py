@@ -48,6 +48,7 @@ TRAPS: dict[str, tuple[str, str]] = {
     "binary-html": ("/trap/binary-html", "64 KiB of random bytes served as text/html"),
     "bad-utf8": ("/trap/bad-utf8", "charset=utf-8 with invalid UTF-8 sequences, plus links"),
     "wrong-charset": ("/trap/wrong-charset", "header says utf-16, meta says koi8-r, bytes cp1252"),
+    "codec-label": ("/trap/codec-label", "charset=base64 (a codec, not a text encoding)"),
     "pdf": ("/trap/pdf", "application/pdf"),
     "png": ("/trap/png", "image/png"),
     "malformed": ("/trap/malformed", "broken HTML: unclosed tags, bad attributes, stray <"),

@@ -306,6 +306,10 @@ class TrapRoutes:
         ).encode("cp1252")
         return Response(body=body, content_type="text/html; charset=utf-16")
 
+    def r_codec_label(self, req, conn, rest):
+        body = _page("Codec label", '<a href="/page/1">one</a>')
+        return Response(body=body, content_type="text/html; charset=base64")
+
     def r_pdf(self, req, conn, rest):
         return Response(body=_PDF, content_type="application/pdf")
 
