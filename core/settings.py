@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DEFAULT_USER_AGENT = "Threadscope/0.1 (+threaded crawl lab)"
+STRATEGIES = ("bounded", "pool", "recursive", "thread-per-url")
+"""How the crawl schedules URLs on threads (``core.strategies`` implements each)."""
+MAX_RECURSIVE_DEPTH = 500
+"""The recursive strategies recurse once per link level; this keeps clear of the recursion limit."""
 
 
 class SettingsError(ValueError):
@@ -49,6 +53,7 @@ class CrawlSettings:
     memory_limit_mb: int = 0
     memory_warning_mb: int = 0
     strategy: str = "bounded"
+    max_spawned_threads: int = 2000
 
     def __post_init__(self) -> None:
         urls = self.start_urls
@@ -81,6 +86,20 @@ class CrawlSettings:
         _at_least("memory_warning_mb", self.memory_warning_mb, 0)
         if self.memory_limit_mb and self.memory_warning_mb > self.memory_limit_mb:
             raise SettingsError("memory_warning_mb", "must not be above memory_limit_mb")
+        if self.strategy not in STRATEGIES:
+            raise SettingsError(
+                "strategy", f"must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
+            )
+        _at_least("max_spawned_threads", self.max_spawned_threads, 1, upper=10_000)
+        if (
+            self.strategy in ("recursive", "thread-per-url")
+            and self.max_depth > MAX_RECURSIVE_DEPTH
+        ):
+            raise SettingsError(
+                "max_depth",
+                f"the {self.strategy} strategy recurses once per level; at most "
+                f"{MAX_RECURSIVE_DEPTH}, got {self.max_depth}",
+            )
         if not self.user_agent.strip():
             raise SettingsError("user_agent", "must not be empty")
         hosts = self.allowed_hosts

@@ -1,0 +1,42 @@
+"""How a crawl schedules URLs on threads; ``CrawlSettings.strategy`` picks one.
+
+Every strategy runs the engine's one per-URL pipeline (``Crawler.handle``) and only decides
+which thread handles which URL when, and when the crawl has run out of work:
+
+- ``bounded``: fixed workers around a bounded frontier (the engine's own design);
+- ``pool``: a dispatcher feeding an unbounded ``queue.Queue`` into a ``ThreadPoolExecutor``;
+- ``recursive``: a few threads recursing depth-first, no pool, no queue;
+- ``thread-per-url``: a new thread per discovered link, up to a hard cap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.strategies.base import Strategy
+from core.strategies.bounded import Bounded
+from core.strategies.pool import Pool
+from core.strategies.recursive import Recursive
+from core.strategies.thread_per_url import ThreadPerUrl
+
+if TYPE_CHECKING:
+    from core.engine import Crawler
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    cls.name: cls for cls in (Bounded, Pool, Recursive, ThreadPerUrl)
+}
+
+
+def make_strategy(name: str, crawl: Crawler) -> Strategy:
+    return STRATEGIES[name](crawl)
+
+
+__all__ = [
+    "STRATEGIES",
+    "Bounded",
+    "Pool",
+    "Recursive",
+    "Strategy",
+    "ThreadPerUrl",
+    "make_strategy",
+]

@@ -1,0 +1,85 @@
+"""``recursive``: a few threads, each recursing depth-first into the links it finds.
+
+The tutorial design (the article's ``SimpleCrawler``), with real links and a real end: no
+pool and no queue; ``settings.threads`` threads share the engine's lock-protected visited set
+(a link belongs to the thread that saw it first). With at least as many start URLs as
+threads, thread *i* takes every *n*-th start URL. With fewer (usually one), ``crawl-worker-1``
+crawls the start URLs, deals the links they yield round-robin to itself and threads
+2..n, then each recurses into its share; so a root with fewer links than threads leaves
+threads unused. Recursion is real (one Python frame per link level, visible in a thread
+dump) and bounded by ``max_depth`` (at most ``MAX_RECURSIVE_DEPTH``). Memory is not
+bounded: each frame holds the links of its page still to visit. Shares are fixed at the
+start, so threads finish unevenly and ``set_threads`` is not supported. The crawl is over
+when the last thread returns.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from core.frontier import Item
+from core.strategies.base import Strategy
+
+if TYPE_CHECKING:
+    from core.engine import Crawler, _Worker
+
+Body = Callable[["_Worker", list[Item]], None]
+
+
+class Recursive(Strategy):
+    name = "recursive"
+
+    def __init__(self, crawl: Crawler) -> None:
+        super().__init__(crawl)
+        self._lock = threading.Lock()
+        self._alive = 0
+        self._started = 0
+
+    def start(self, items: list[Item]) -> None:
+        n = self.crawl.settings.threads
+        if len(items) >= n:
+            self._launch([items[i::n] for i in range(n)], self._walk)
+        else:
+            self._launch([items], self._seed)
+
+    def _launch(self, shares: list[list[Item]], body: Body) -> None:
+        for share in shares:
+            with self._lock:
+                self._alive += 1
+                self._started += 1
+                name = f"crawl-worker-{self._started}"
+            started = self.crawl.start_worker(name, lambda w, s=share: self._run(w, body, s))
+            if started is None:  # the crawl is ending
+                self._exit()
+
+    def _run(self, w: _Worker, body: Body, share: list[Item]) -> None:
+        body(w, share)  # an exception ends the whole crawl (the engine's ``fail``)
+        self._exit()
+
+    def _exit(self) -> None:
+        with self._lock:
+            self._alive -= 1
+            last = self._alive == 0
+        if last:
+            self.crawl.finish()
+
+    def _seed(self, w: _Worker, items: list[Item]) -> None:
+        crawl = self.crawl
+        found: list[Item] = []
+        for item in items:
+            if not crawl.checkpoint(w):
+                return
+            found += crawl.handle(w, item)
+        n = crawl.settings.threads
+        shares = [found[i::n] for i in range(n)]
+        self._launch([share for share in shares[1:] if share], self._walk)
+        self._walk(w, shares[0])
+
+    def _walk(self, w: _Worker, items: list[Item]) -> None:
+        crawl = self.crawl
+        for item in items:
+            if not crawl.checkpoint(w):
+                return
+            self._walk(w, crawl.handle(w, item))

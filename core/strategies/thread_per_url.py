@@ -1,0 +1,93 @@
+"""``thread-per-url``: a new ``threading.Thread`` for every discovered link, up to a hard cap.
+
+The design that shows thread explosion: each thread (``crawl-spawn-N``, N counting up)
+handles one URL and starts a new thread for each new link it finds. At most
+``settings.max_spawned_threads`` spawned threads are alive at once (counted from just before
+``Thread.start`` to the end of the thread's body, so the count is exact). When the cap is
+reached, or the OS refuses a thread, the finder crawls the link itself, depth-first by
+recursion ("caller runs"): links never wait in a queue, nothing is dropped, and a thread
+never blocks waiting for a slot (blocking would deadlock once every live thread is a parent
+waiting for a slot its children cannot free). Recursion is bounded by ``max_depth``. The
+crawl is over when the last spawned thread returns. ``set_threads`` is not supported; the
+cap is ``max_spawned_threads``, also reported as the thread target.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from core.frontier import Item
+from core.strategies.base import Strategy
+
+if TYPE_CHECKING:
+    from core.engine import Crawler, _Worker
+
+
+class ThreadPerUrl(Strategy):
+    name = "thread-per-url"
+
+    def __init__(self, crawl: Crawler) -> None:
+        super().__init__(crawl)
+        self.cap = crawl.settings.max_spawned_threads
+        self._lock = threading.Lock()
+        self._alive = 0
+        self._spawned = 0
+        self.peak_alive = 0
+        self.inline = 0  # links crawled by their finder because the cap was reached
+        self._refused = False
+
+    def threads_target(self) -> int:
+        return self.cap
+
+    def start(self, items: list[Item]) -> None:
+        if not self._spawn(lambda w: self._fork_all(w, items)):
+            raise RuntimeError("could not start the first crawl thread")
+
+    def _spawn(self, body) -> bool:
+        """Start a thread running ``body`` if a slot is free; False if not (or stopping)."""
+        with self._lock:
+            if self._alive >= self.cap:
+                return False
+            self._alive += 1
+            self._spawned += 1
+            self.peak_alive = max(self.peak_alive, self._alive)
+            name = f"crawl-spawn-{self._spawned}"
+        try:
+            started = self.crawl.start_worker(name, lambda w: self._run(w, body))
+        except RuntimeError:  # "can't start new thread": the OS's own cap
+            started = None
+            if not self._refused:
+                self._refused = True
+                self.crawl.notice("warning", "the OS refused a thread; finders crawl inline")
+        if started is None:
+            self._exit()
+            return self.crawl.stopping  # stopping: the link is abandoned, not run inline
+        return True
+
+    def _run(self, w: _Worker, body) -> None:
+        body(w)  # an exception ends the whole crawl (the engine's ``fail``)
+        self._exit()
+
+    def _exit(self) -> None:
+        with self._lock:
+            self._alive -= 1
+            last = self._alive == 0
+        if last:
+            self.crawl.finish()
+
+    def _fork_all(self, w: _Worker, items: list[Item]) -> None:
+        for item in items:
+            if not self.crawl.checkpoint(w):
+                return
+            if not self._spawn(lambda child, item=item: self._visit(child, item)):
+                with self._lock:
+                    self.inline += 1
+                self._visit(w, item)
+
+    def _visit(self, w: _Worker, item: Item) -> None:
+        if self.crawl.checkpoint(w):
+            self._fork_all(w, self.crawl.handle(w, item))
+
+    def backlog(self) -> int:
+        return 0
