@@ -143,11 +143,15 @@ def _run_crawl(args: argparse.Namespace) -> int:
         interrupts = _InterruptCounter()
         statuses: Counter[str] = Counter()
         error_kinds: Counter[str] = Counter()
+        refused: list[str] = []  # robots.txt refusals: rows in the results, not fetched pages
 
         def tally() -> None:
             for event in results.drain():
                 if isinstance(event, FetchFinished):
                     result = event.result
+                    if result.error and result.error.kind == "robots":
+                        refused.append(result.error.message)
+                        continue
                     statuses[str(result.status) if result.status else "none"] += 1
                     if result.error:
                         error_kinds[result.error.kind] += 1
@@ -181,13 +185,16 @@ def _run_crawl(args: argparse.Namespace) -> int:
         if args.metrics:
             sampler.to_csv(args.metrics)
         stats = crawler.stats()
-        _print_summary(crawler.reason, stats, elapsed, cpu, sampler, statuses, error_kinds)
+        _print_summary(crawler.reason, stats, elapsed, cpu, sampler, statuses, error_kinds, refused)
         if crawler.reason.startswith("error"):
             return EXIT_ERROR
         return EXIT_INTERRUPTED if interrupts.count else EXIT_OK
 
 
-def _print_summary(reason, stats, elapsed, cpu, sampler, statuses, error_kinds) -> None:
+def _print_summary(reason, stats, elapsed, cpu, sampler, statuses, error_kinds, refused) -> None:
+    """Counts agree with ``CrawlStats``: ``pages`` are fetched URLs (errors among them);
+    URLs robots.txt refused were never fetched, so they are counted with the links a limit
+    refused under ``skipped`` (they still get a results row with error kind ``robots``)."""
     pages = stats.pages
     rate = pages / elapsed if elapsed > 0 else 0.0
     cpu_ms = 1000 * cpu / pages if pages else 0.0
@@ -199,6 +206,8 @@ def _print_summary(reason, stats, elapsed, cpu, sampler, statuses, error_kinds) 
         f"finished: {reason}",
         f"pages     {pages} in {elapsed:.2f} s ({rate:.0f} pages/s, {cpu_ms:.2f} CPU ms/page)",
         f"errors    {stats.errors}" + (f"  ({kinds})" if kinds else ""),
+        f"skipped   {stats.skipped}  (robots.txt {len(refused)}, limits "
+        f"{stats.skipped - len(refused)})" + (f": {refused[0]}" if refused else ""),
         f"status    {', '.join(f'{k}: {n}' for k, n in sorted(statuses.items())) or '-'}",
         f"bytes     {stats.bytes / 1_048_576:.1f} MiB",
         f"visited   {stats.visited} URLs, {stats.dropped_links} links dropped",

@@ -6,6 +6,9 @@ crawl does not grow by hundreds of MiB in a second).
 
 from __future__ import annotations
 
+import ctypes
+import sys
+
 import psutil
 
 CHECK_INTERVAL = 0.5
@@ -36,3 +39,43 @@ class MemoryGuard:
             self._warned = True
             return "warning", rss
         return None
+
+
+# -- giving memory back ----------------------------------------------------------------------
+# glibc gives each thread that mallocs while another holds the main arena a new arena (up to
+# 8 per core) and keeps their free pages mapped. A crawl starts and ends dozens of threads,
+# so over 100 start/stop cycles RSS crept from 49 to 63 MiB with threads and files flat.
+# Capping arenas at 2 and trimming after each crawl keeps it within 3 % (see tests/test_soak).
+# Python's own small objects come from pymalloc under the GIL, so two arenas cost no speed.
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt parameter, from <malloc.h>
+
+
+def _glibc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        libc.malloc_trim, libc.mallopt  # noqa: B018 - musl has neither
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _glibc()
+
+
+def cap_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Limit glibc to ``arenas`` malloc arenas; True when done (no-op off glibc)."""
+    return _LIBC is not None and _LIBC.mallopt(_M_ARENA_MAX, arenas) == 1
+
+
+def release_free_memory() -> bool:
+    """Hand the allocator's free pages back to the OS (``malloc_trim(0)``) on glibc.
+
+    Called when a crawl has joined its threads: what they freed is otherwise kept mapped.
+    """
+    return _LIBC is not None and bool(_LIBC.malloc_trim(0))
+
+
+cap_malloc_arenas()

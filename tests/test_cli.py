@@ -50,7 +50,7 @@ def test_crawl_of_the_embedded_site_writes_results_and_metrics(tmp_path):
     assert len(rows) == 150
     assert len({r["url"] for r in rows}) == 150
     assert set(rows[0]) == {
-        "url", "parent", "depth", "status", "bytes", "elapsed_ms", "links", "error"
+        "url", "parent", "depth", "status", "bytes", "elapsed_ms", "links", "error", "truncated"
     }  # fmt: skip
     assert rows[0]["depth"] == 0 and rows[0]["parent"] is None
     with metrics.open() as f:
@@ -58,6 +58,20 @@ def test_crawl_of_the_embedded_site_writes_results_and_metrics(tmp_path):
     assert table, "no metric samples"
     assert {"t", "rss_mib", "pages", "frontier", "busy_workers"} <= set(table[0])
     assert float(table[-1]["pages"]) <= 150
+
+
+def test_an_unreachable_robots_txt_is_a_skip_that_says_why(tmp_path):
+    """Nothing listens on port 1: robots.txt cannot be read, so RFC 9309 says disallow all."""
+    out = tmp_path / "r.jsonl"
+    proc = run_cli("crawl", "http://127.0.0.1:1/", "--quiet", "--retries", "0", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "pages     0 " in proc.stdout
+    assert "errors    0\n" in proc.stdout
+    why = "robots.txt unreachable (connection refused): disallow all per RFC 9309"
+    assert f"skipped   1  (robots.txt 1, limits 0): {why}" in proc.stdout
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["error"] == {"kind": "robots", "message": why}
+    assert row["status"] is None
 
 
 def test_ctrl_c_stops_gracefully_with_exit_130_and_leaves_no_child(tmp_path):

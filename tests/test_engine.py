@@ -83,6 +83,7 @@ def test_full_crawl_fetches_every_page_exactly_once(site, tmp_path):
         "elapsed_ms",
         "links",
         "error",
+        "truncated",
     }
     assert {r["url"] for r in records} == {r.url for r in results}
     depths = [r.depth for r in results]
@@ -159,7 +160,7 @@ def test_frontier_spill_keeps_the_crawl_complete(site):
     crawler.start()
     assert crawler.join(30)
     assert crawler.stats().pages == SITE_PAGES
-    assert crawler._strategy.frontier.spilled_total > 0
+    assert crawler._frontier.spilled_total > 0
     assert site.stats()["pages_served"] == SITE_PAGES
 
 
