@@ -208,6 +208,17 @@ class MainWindow(QMainWindow):
         self.main_splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.main_splitter)
 
+    @staticmethod
+    def _stick_to_bottom(view: QTableView) -> None:
+        """Keep showing the newest rows while the user is at the bottom, like a terminal."""
+        bar = view.verticalScrollBar()
+        at_bottom = [True]
+        model = view.model()
+        model.rowsAboutToBeInserted.connect(
+            lambda *_: at_bottom.__setitem__(0, bar.value() >= bar.maximum())
+        )
+        model.rowsInserted.connect(lambda *_: at_bottom[0] and view.scrollToBottom())
+
     def _table(self, model) -> QTableView:
         view = QTableView()
         view.setModel(model)
@@ -223,6 +234,7 @@ class MainWindow(QMainWindow):
         self.results_filter = PredicateFilter(self)
         self.results_filter.setSourceModel(self.results_model)
         self.results_view = self._table(self.results_filter)
+        self._stick_to_bottom(self.results_view)
         self.results_view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.results_view.horizontalHeader().setStretchLastSection(False)
         self.errors_only = QCheckBox("Errors only")
@@ -241,6 +253,7 @@ class MainWindow(QMainWindow):
         self.log_filter = PredicateFilter(self)
         self.log_filter.setSourceModel(self.log_model)
         self.log_view = self._table(self.log_filter)
+        self._stick_to_bottom(self.log_view)
         self.log_level = QComboBox()
         self.log_level.addItems(LEVELS)
         self.log_level.setCurrentText("INFO")
@@ -285,6 +298,11 @@ class MainWindow(QMainWindow):
         self.bridge.pagesFinished.connect(self._on_pages)
         self.bridge.workerEvents.connect(self.timeline.add_events)
         self.bridge.notice.connect(self._on_notice)
+        # React at once rather than at the next poll, but after the bridge's tick has finished.
+        self.bridge.stateChanged.connect(lambda *_: QTimer.singleShot(0, self.poll))
+        self.bridge.threadsChanged.connect(
+            lambda old, new: self.statusBar().showMessage(f"Worker threads: {old} → {new}", 5_000)
+        )
         self.bridge.dropped.connect(self._on_dropped)
         self.bridge.logRecords.connect(self.log_model.append)
 

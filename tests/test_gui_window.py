@@ -177,6 +177,7 @@ def test_exports_are_written_and_parse(qtbot, window, tmp_path):
     window.start_action.trigger()
     qtbot.waitUntil(lambda: window.phase == "finished", timeout=20_000)
     assert window.session.crawler.reason == "finished"
+    qtbot.waitUntil(lambda: window.session.sampler.latest().get("pages") == 60, timeout=2_000)
 
     window.export_metrics(str(tmp_path / "metrics.csv"))
     with open(tmp_path / "metrics.csv", newline="") as handle:
