@@ -1,12 +1,16 @@
-"""The crawl engine: a pool of named worker threads around one frontier.
+"""The crawl engine: one crawl's settings, shared state, per-URL pipeline and shutdown.
 
-Each worker loops: take ``(url, parent, depth)`` from the frontier, check robots.txt and the
-per-host delay, fetch, extract links, admit the new in-scope ones, and hand them back to the
-frontier in the same call that marks its URL done. That call is also how the crawl ends: the
-frontier counts URLs queued or in hand, and when the count reaches zero every worker wakes
-and exits (no polling). Per URL a worker takes three locks: ``Frontier.get``, the engine's
-lock once (counters and page budgets), and ``Frontier.task_done`` (plus the visited set's
-once per in-scope link). Events are built only when someone subscribes.
+How URLs are scheduled on threads is a *strategy* (``settings.strategy``, see
+``core.strategies``): ``bounded`` (the default: a fixed pool of named workers around one
+bounded frontier, see ``core/strategies/bounded.py``), ``pool``, ``recursive`` and
+``thread-per-url``. Every strategy runs the same per-URL pipeline, :meth:`Crawler.handle`:
+check robots.txt and the per-host delay, fetch, extract links, count and publish the result,
+and return the new in-scope, never-seen links that fit the budgets, for the strategy to
+schedule. The strategy also tells the engine when the crawl has run out of work
+(:meth:`Crawler.finish`). So all strategies publish the same events, honour the same limits
+and stop the same way. Per URL the pipeline takes the engine's lock once (counters and page
+budgets; plus the visited set's once per in-scope link). Events are built only when someone
+subscribes.
 
 Limits: links beyond ``max_depth`` are not looked at; ``max_pages`` and
 ``per_host_max_pages`` are budgets spent when a URL is queued, so a crawl fetches exactly
@@ -14,13 +18,14 @@ Limits: links beyond ``max_depth`` are not looked at; ``max_pages`` and
 budget or the query-parameter limit, and URLs robots.txt disallows (a result row with error
 kind ``robots``), are counted in ``CrawlStats.skipped``.
 
-Threads: ``crawl-worker-N`` (N from 1, lowest free number) and one ``crawl-watchdog``. The
-watchdog waits for the crawl to end (finish, ``stop()``, memory limit or an engine error),
-gives in-flight requests a short grace, shuts their sockets (``Fetcher.interrupt_all``),
-joins the workers, closes the fetcher and results file, and only then reports
-``CrawlState.FINISHED``. Workers are non-daemon so a crawl always closes its sockets and
-files; like ``concurrent.futures``, an interpreter-exit hook stops any crawl still running
-so a forgotten crawl never keeps the process alive.
+Threads: the strategy's workers (``crawl-worker-N``; ``crawl-worker_N`` in the ``pool``
+strategy's executor, plus its ``crawl-dispatcher``; ``crawl-spawn-N``) and one
+``crawl-watchdog``. The watchdog waits for the crawl to end (finish, ``stop()``, memory limit
+or an engine error), gives in-flight requests a short grace, shuts their sockets
+(``Fetcher.interrupt_all``), joins the workers, closes the fetcher and results file, and
+only then reports ``CrawlState.FINISHED``. Workers are non-daemon so a crawl always closes
+its sockets and files; like ``concurrent.futures``, an interpreter-exit hook stops any crawl
+still running so a forgotten crawl never keeps the process alive.
 
 Failures: anything raised while handling one URL becomes that URL's result (error kind
 ``unexpected``) and the worker goes on; anything raised by the engine's own bookkeeping ends
@@ -32,6 +37,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -51,13 +57,14 @@ from core.events import (
     WorkerStopped,
 )
 from core.fetcher import Fetcher
-from core.frontier import Frontier, Item
+from core.frontier import Item
 from core.links import extract_links
 from core.memguard import CHECK_INTERVAL, MemoryGuard, release_free_memory
 from core.results import ResultsWriter
 from core.robots import RobotsCache
 from core.settings import CrawlSettings, SettingsError
 from core.stats import CrawlStats, WorkerInfo
+from core.strategies import make_strategy
 from core.urls import fingerprint, normalize
 from core.visited import VisitedSet
 
@@ -72,7 +79,10 @@ _ENDED_NATURALLY = ("finished", "max_pages")
 
 @dataclass(slots=True, eq=False)
 class _Worker:
-    """A worker's live record; written only by its own thread (``retire`` by set_threads)."""
+    """A worker's live record; written only by its own thread (``retire`` by set_threads).
+
+    Strategies get one per thread that runs the pipeline and pass it to :meth:`Crawler.handle`.
+    """
 
     number: int
     name: str
@@ -101,7 +111,6 @@ class Crawler:
         self._ended = threading.Event()  # wakes the watchdog: finish, stop, limit or error
         self._force = threading.Event()  # second stop(): no grace
         self._pool_changed = threading.Condition(self._lock)  # a worker left the pool
-        self._frontier = Frontier(settings.frontier_size)
         self._visited = VisitedSet()
         self._fetcher: Fetcher | None = None
         self._robots: RobotsCache | None = None
@@ -109,7 +118,8 @@ class Crawler:
         self._pool: tuple[_Worker, ...] = ()
         self._threads: list[threading.Thread] = []
         self._watchdog: threading.Thread | None = None
-        self._target = settings.threads
+        self._strategy = make_strategy(settings.strategy, self)
+        self._target = self._strategy.threads_target()
         self._started_at = 0.0
         self._ended_at = 0.0
         self._pages = self._errors = self._bytes = self._skipped = 0
@@ -121,7 +131,6 @@ class Crawler:
         allowed = frozenset(settings.allowed_hosts)
         self._in_scope = lru_cache(maxsize=4096)(lambda netloc: _hostname(netloc) in allowed)
         self._count_hosts = settings.per_host_max_pages < settings.max_pages
-        self._announced_drops = False
 
     # -- control (any thread) ----------------------------------------------------------------
     def start(self) -> None:
@@ -149,11 +158,10 @@ class Crawler:
                 if self._count_hosts:
                     host = _netloc(norm)
                     self._host_pages[host] = self._host_pages.get(host, 0) + 1
-        self._frontier.put_many(start_items)
         _live_crawlers.add(self)
         self._publish_state(CrawlState.RUNNING)
-        with self._lock:  # workers first: the watchdog must see every thread it joins
-            self._spawn(self._target if start_items else 0)
+        if start_items:  # workers first: the watchdog must see every thread it joins
+            self._strategy.start(start_items)
         self._watchdog = threading.Thread(target=self._watch, name="crawl-watchdog")
         self._watchdog.start()
         if not start_items:
@@ -167,7 +175,7 @@ class Crawler:
             self._state = CrawlState.PAUSED
         with self._pause_cond:
             self._paused = True
-        self._frontier.wake()
+        self._strategy.wake()
         self._publish_state(CrawlState.PAUSED)
 
     def resume(self) -> None:
@@ -210,10 +218,25 @@ class Crawler:
             thread.join(remaining)
         return not any(t.is_alive() for t in threads)
 
+    @property
+    def resizable(self) -> bool:
+        """Whether :meth:`set_threads` can change this crawl's strategy while it runs."""
+        return self._strategy.resizable
+
     def set_threads(self, n: int) -> None:
-        """Grow the pool now, or let surplus workers exit after their current URL."""
+        """Grow the pool now, or let surplus workers exit after their current URL.
+
+        Only the ``bounded`` strategy can (see ``resizable``); the others keep their thread
+        count and publish a warning ``Notice``.
+        """
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1024:
             raise SettingsError("threads", f"must be from 1 to 1024, got {n!r}")
+        if not self._strategy.resizable:
+            self._notice(
+                "warning",
+                f"the {self.settings.strategy} strategy cannot change its thread count",
+            )
+            return
         with self._lock:
             old, self._target = self._target, n
             running = self._state in (CrawlState.RUNNING, CrawlState.PAUSED)
@@ -221,7 +244,7 @@ class Crawler:
             if running and not self._stopping:
                 active = [w for w in self._pool if not w.retire]
                 if n > len(active):
-                    self._spawn(n - len(active))
+                    self._spawn(n - len(active), self._strategy.work)
                 for worker in sorted(active, key=lambda w: w.number)[n:]:
                     worker.retire = True
                 shrunk = n < len(active)
@@ -257,9 +280,9 @@ class Crawler:
             errors=errors,
             bytes=nbytes,
             visited=len(self._visited),
-            frontier=len(self._frontier),
+            frontier=self._strategy.backlog(),
             in_flight=by_state[WorkerState.FETCHING],
-            dropped_links=self._frontier.dropped,
+            dropped_links=self._strategy.dropped(),
             skipped=skipped,
             threads_target=self._target,
             workers_by_state=by_state,
@@ -286,8 +309,95 @@ class Crawler:
             )
         return infos
 
-    # -- the pool ----------------------------------------------------------------------------
-    def _spawn(self, count: int) -> None:
+    # -- for strategies (core/strategies): worker lifecycle and the pipeline -----------------
+    @property
+    def stopping(self) -> bool:
+        """True once the crawl is ending: strategies take no new URL."""
+        return self._stopping
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def spawn_workers(self, count: int, body: Callable[[_Worker], None]) -> None:
+        """Start ``count`` workers ``crawl-worker-N`` (lowest free N) running ``body(worker)``."""
+        with self._lock:
+            if not self._stopping:
+                self._spawn(count, body)
+
+    def start_worker(self, name: str, body: Callable[[_Worker], None]) -> _Worker | None:
+        """Start one worker thread called ``name``; None when the crawl is ending.
+
+        Raises ``RuntimeError`` when the OS refuses a new thread.
+        """
+        worker = _Worker(number=0, name=name, since=time.monotonic())
+        worker.thread = threading.Thread(target=self._run, args=(worker, body), name=name)
+        with self._lock:
+            if self._stopping:
+                return None
+            worker.thread.start()  # under the lock, so a concurrent end sees it
+            self._pool = (*self._pool, worker)
+            self._add_thread(worker.thread)
+        return worker
+
+    def start_thread(self, name: str, target: Callable[[], None]) -> None:
+        """Start a helper thread of the crawl that is not a worker (``join`` waits for it)."""
+
+        def run() -> None:
+            try:
+                target()
+            except BaseException as exc:
+                self.fail(exc)
+
+        thread = threading.Thread(target=run, name=name)
+        with self._lock:
+            thread.start()
+            self._add_thread(thread)
+
+    def adopt_worker(self) -> _Worker:
+        """Register the calling thread (one a strategy did not start itself) as a worker."""
+        thread = threading.current_thread()
+        worker = _Worker(number=0, name=thread.name, thread=thread, since=time.monotonic())
+        with self._lock:
+            self._pool = (*self._pool, worker)
+        self._announce(worker)
+        return worker
+
+    def release_worker(self, w: _Worker, reason: str) -> None:
+        """An adopted worker has finished (its thread has exited or will take no more URLs)."""
+        self._set_state(w, WorkerState.STOPPED, None)
+        with self._lock:
+            self._pool = tuple(x for x in self._pool if x is not w)
+            self._pool_changed.notify_all()
+        if self.events.active:
+            self.events.publish(WorkerStopped(name=w.name, reason=reason))
+
+    def checkpoint(self, w: _Worker | None) -> bool:
+        """Between two URLs: park while paused; False once the crawl is ending (or ``w`` retired).
+
+        ``w`` None parks a helper thread (a dispatcher) without counting it as a worker.
+        """
+        if self._paused:
+            self._park(w)
+        return not (self._stopping or (w is not None and w.retire))
+
+    def finish(self) -> None:
+        """The strategy has no URL left, queued or in hand: the crawl ends naturally."""
+        self._end("max_pages" if self._capped else "finished")
+
+    def fail(self, exc: BaseException) -> None:
+        """The strategy's own bookkeeping failed: end the crawl with reason ``error: ...``."""
+        message = f"error: {type(exc).__name__}: {exc}"
+        self._notice("error", message)
+        self._end(message)
+
+    def notice(self, level: str, message: str) -> None:
+        self._notice(level, message)
+
+    def set_state(self, w: _Worker, state: WorkerState, url: str | None) -> None:
+        self._set_state(w, state, url)
+
+    def _spawn(self, count: int, body: Callable[[_Worker], None]) -> None:
         """Start ``count`` more workers (caller holds ``_lock``, so a concurrent end sees them).
 
         ``Thread.start`` only waits for the thread to exist, never for this lock.
@@ -300,67 +410,67 @@ class Crawler:
             while number in taken:
                 number += 1
             worker = _Worker(number=number, name=f"crawl-worker-{number}", since=time.monotonic())
-            worker.thread = threading.Thread(target=self._work, args=(worker,), name=worker.name)
+            worker.thread = threading.Thread(
+                target=self._run, args=(worker, body), name=worker.name
+            )
             workers.append(worker)
-            self._threads.append(worker.thread)
+            self._add_thread(worker.thread)
         self._pool = (*self._pool, *workers)
         for worker in workers:
             worker.thread.start()
 
-    def _work(self, w: _Worker) -> None:
-        frontier = self._frontier
-        events = self.events
+    def _add_thread(self, thread: threading.Thread) -> None:
+        """Remember a thread for ``join`` (caller holds ``_lock``); forget exited ones at times."""
+        threads = self._threads
+        threads.append(thread)
+        if len(threads) >= 64 and len(threads) > 2 * len(self._pool) + 8:
+            self._threads = [t for t in threads if t.is_alive()]
+
+    def _run(self, w: _Worker, body: Callable[[_Worker], None]) -> None:
+        """A worker thread: announce it, run the strategy's ``body``, always say goodbye."""
         reason = "retired"
         try:
-            if events.active:
-                thread = threading.current_thread()
-                events.publish(
-                    WorkerStarted(name=w.name, ident=thread.ident, native_id=thread.native_id)
-                )
-            while True:
-                seen = frontier.wakeups  # before the checks: see Frontier.get(since=)
-                if self._stopping or w.retire:
-                    break
-                if self._paused:
-                    self._park(w)
-                    continue
-                item = frontier.get(0)
-                if item is None:
-                    if frontier.drained or frontier.closed:
-                        break
-                    self._set_state(w, WorkerState.IDLE, None)
-                    item = frontier.get(since=seen)
-                    if item is None:
-                        continue  # woken to re-check pause/stop/retire
-                self._handle(w, item)
+            self._announce(w)
+            body(w)
             if self._stopping:
                 reason = "stopped"
+            elif not w.retire:
+                reason = "done"
         except BaseException as exc:
             reason = f"error: {type(exc).__name__}"
-            self._fail(exc)
+            self.fail(exc)
         finally:
-            self._set_state(w, WorkerState.STOPPED, None)
-            with self._lock:
-                self._pool = tuple(x for x in self._pool if x is not w)
-                self._pool_changed.notify_all()
-            if events.active:
-                events.publish(WorkerStopped(name=w.name, reason=reason))
+            self.release_worker(w, reason)
 
-    def _park(self, w: _Worker) -> None:
-        self._set_state(w, WorkerState.IDLE, None)
+    def _announce(self, w: _Worker) -> None:
+        if self.events.active:
+            thread = threading.current_thread()
+            self.events.publish(
+                WorkerStarted(name=w.name, ident=thread.ident, native_id=thread.native_id)
+            )
+
+    def _park(self, w: _Worker | None) -> None:
+        if w is not None:
+            self._set_state(w, WorkerState.IDLE, None)
         with self._pause_cond:
-            self._parked += 1
-            while self._paused and not (self._stopping or w.retire):
+            self._parked += w is not None
+            while self._paused and not (self._stopping or (w is not None and w.retire)):
                 self._pause_cond.wait()
-            self._parked -= 1
+            self._parked -= w is not None
 
     def _wake_workers(self) -> None:
-        self._frontier.wake()
+        self._strategy.wake()
         with self._pause_cond:
             self._pause_cond.notify_all()
 
     # -- one URL -----------------------------------------------------------------------------
-    def _handle(self, w: _Worker, item: Item) -> None:
+    def handle(self, w: _Worker, item: Item) -> list[Item]:
+        """The per-URL pipeline every strategy runs; returns the new links to schedule.
+
+        Robots.txt and host delay, fetch, parse, count and publish the result (and write it
+        to ``results_path``), then the in-scope links never seen before that fit the budgets,
+        as ``(url, parent, depth)`` items. Never raises for a bad page.
+        """
         url, parent, depth = item
         links: list[str] = []
         try:
@@ -368,7 +478,7 @@ class Crawler:
         except Exception as exc:  # a bad page must never kill a worker
             error = ErrorInfo("unexpected", f"{type(exc).__name__}: {exc}"[:500])
             result = PageResult(url, parent, depth, None, 0, 0.0, 0, error)
-        self._account(w, item, result, links)
+        return self._account(w, item, result, links)
 
     def _visit(
         self, w: _Worker, url: str, parent: str | None, depth: int
@@ -434,8 +544,10 @@ class Crawler:
                 return False
         return not self._stopping
 
-    def _account(self, w: _Worker, item: Item, result: PageResult | None, links: list[str]) -> None:
-        """Count the result, admit new links, record it, and mark the URL done.
+    def _account(
+        self, w: _Worker, item: Item, result: PageResult | None, links: list[str]
+    ) -> list[Item]:
+        """Count the result, record and publish it, and return the admitted new links.
 
         One acquisition of the engine lock per URL covers the counters and the admission.
         """
@@ -462,11 +574,7 @@ class Crawler:
                 self._results.write(result)
             if self.events.active:
                 self.events.publish(FetchFinished(worker=w.name, result=result))
-        if self._frontier.task_done(new):
-            self._end("max_pages" if self._capped else "finished")
-        elif self._frontier.dropped and not self._announced_drops:
-            self._announced_drops = True
-            self._notice("warning", "the frontier could not spill to disk; links are dropped")
+        return new
 
     def _unseen(self, links: list[str]) -> tuple[list[str], int]:
         """In-scope links never seen before, and how many a query-parameter limit refused."""
@@ -536,11 +644,6 @@ class Crawler:
             self._publish_state(CrawlState.STOPPING)
         return True
 
-    def _fail(self, exc: BaseException) -> None:
-        message = f"error: {type(exc).__name__}: {exc}"
-        self._notice("error", message)
-        self._end(message)
-
     def _watch(self) -> None:
         """The crawl's one supervisor: memory guard, then orderly shutdown and FINISHED."""
         try:
@@ -558,7 +661,7 @@ class Crawler:
                 self._fetcher.interrupt_all()
             self._join_workers()
         except BaseException as exc:
-            self._fail(exc)
+            self.fail(exc)
         finally:
             self._close_parts()
             with self._lock:
@@ -595,7 +698,7 @@ class Crawler:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _close_parts(self) -> None:
-        self._frontier.close()
+        self._strategy.close()
         for part in (self._fetcher, self._robots, self._results):
             close = getattr(part, "close", None)
             if close is not None:

@@ -160,7 +160,7 @@ def test_frontier_spill_keeps_the_crawl_complete(site):
     crawler.start()
     assert crawler.join(30)
     assert crawler.stats().pages == SITE_PAGES
-    assert crawler._frontier.spilled_total > 0
+    assert crawler._strategy.frontier.spilled_total > 0
     assert site.stats()["pages_served"] == SITE_PAGES
 
 
