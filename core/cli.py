@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 
-from core.settings import CrawlSettings, SettingsError
+from core.settings import STRATEGIES, CrawlSettings, SettingsError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -70,6 +70,18 @@ def _add_crawl_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = CrawlSettings(start_urls=("http://127.0.0.1/",))
     parser.add_argument("url", nargs="?", help="start URL; omit to crawl the embedded test site")
     parser.add_argument("--threads", type=int, default=defaults.threads, help="worker threads")
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default=defaults.strategy,
+        help="how URLs are scheduled on threads (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-spawned-threads",
+        type=int,
+        default=defaults.max_spawned_threads,
+        help="thread-per-url: cap on its threads alive at once",
+    )
     parser.add_argument("--max-pages", type=int, default=defaults.max_pages)
     parser.add_argument("--max-depth", type=int, default=defaults.max_depth)
     parser.add_argument(
@@ -100,6 +112,8 @@ def _settings_from(args: argparse.Namespace, url: str) -> CrawlSettings:
     return CrawlSettings(
         start_urls=(url,),
         threads=args.threads,
+        strategy=args.strategy,
+        max_spawned_threads=args.max_spawned_threads,
         max_pages=args.max_pages,
         max_depth=args.max_depth,
         frontier_size=args.frontier,

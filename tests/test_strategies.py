@@ -189,3 +189,10 @@ def test_set_threads_is_refused_with_a_notice_where_unsupported(site, strategy):
     notices = [e.message for e in sub.drain() if isinstance(e, Notice)]
     assert any("cannot change its thread count" in m for m in notices)
     assert Crawler(CrawlSettings(site.url)).resizable  # bounded: see test_engine
+
+
+def test_cli_crawl_takes_a_strategy(site, capsys):
+    from core.cli import main
+
+    assert main(["crawl", site.url, "--strategy", "recursive", "--threads", "3", "--quiet"]) == 0
+    assert f"pages     {SITE_PAGES} in" in capsys.readouterr().out
