@@ -49,19 +49,14 @@ def throughput(fast: list[dict], slow: list[dict], latency_ms: float, path: Path
     return path
 
 
-def scaling(runs: list[dict], latency_ms: float, cpu_ms_per_page: float, path: Path) -> Path:
+def scaling(runs: list[dict], latency_ms: float, path: Path) -> Path:
     plt = _pyplot()
     threads = [r["threads"] for r in runs]
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     ax.plot(threads, [r["pages_per_s"] for r in runs], "o-", label="engine, measured")
     ax.plot(threads, [1000 * t / latency_ms for t in threads], "--", label="latency bound")
-    if cpu_ms_per_page > 0:
-        ax.axhline(
-            1000 / cpu_ms_per_page,
-            color="#C44E52",
-            linestyle=":",
-            label=f"CPU bound 1/({cpu_ms_per_page:.2f} ms)",
-        )
+    cpu_bound = [1000 / r["cpu_ms_per_page"] for r in runs]
+    ax.plot(threads, cpu_bound, ":", color="#C44E52", label="CPU bound 1 / CPU per page")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(threads, [str(t) for t in threads])

@@ -247,10 +247,7 @@ class _Report:
         self.add("")
         self.add(self.bend(runs), "")
         self.cpu_by_threads()
-        fast_runs = self.data("throughput_fast") or []
-        fast = {r["crawler"]: r for r in fast_runs if "error" not in r}.get("engine")
-        cpu_ms = fast["cpu_ms_per_page"] if fast else runs[-1]["cpu_ms_per_page"]
-        self.image("scaling.png", lambda p: plots.scaling(runs, latency, cpu_ms, p))
+        self.image("scaling.png", lambda p: plots.scaling(runs, latency, p))
 
     def bend(self, runs: list[dict]) -> str:
         """Where the curve leaves the bounds, and which resource was full at its best point."""
