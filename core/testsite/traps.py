@@ -94,7 +94,7 @@ _PDF = (
 )
 
 _MALFORMED = (
-    b"<html><head><title>Malformed <b>title</head><body bgcolor=#fff <p>unclosed "
+    b"<html><head><title>Malformed <b>title</title><body bgcolor=#fff <p>unclosed "
     b"<a href=\"/page/1\">one<a href=/page/2 >two</a> <a href='/page/3'three</a> "
     b"<div><span><table><tr><td>cell</div></span> < stray << less-than & ampersand &bogus; "
     b'<a href="/page/4" href="/page/5">double href</a> <a hr ef="/x">broken</a> '
