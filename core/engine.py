@@ -564,7 +564,7 @@ class Crawler:
             if result is not None and not robots_skip:
                 self._pages += 1
                 self._bytes += result.bytes
-                self._errors += error is not None
+                self._errors += result.failed
         if result is not None:
             if not robots_skip:
                 w.pages += 1

@@ -59,6 +59,11 @@ class PageResult:
     error: ErrorInfo | None = None
     truncated: bool = False
 
+    @property
+    def failed(self) -> bool:
+        """An error row: the fetch failed, or the server answered 4xx/5xx."""
+        return self.error is not None or (self.status or 0) >= 400
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "url": self.url,

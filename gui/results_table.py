@@ -14,10 +14,6 @@ from gui.capped_model import CappedTableModel
 ERROR_BRUSH = QBrush(QColor("#fde2e1"))
 
 
-def is_error(result: PageResult) -> bool:
-    return result.error is not None or result.status is None or result.status >= 400
-
-
 class ResultsModel(CappedTableModel):
     COLUMNS = ("URL", "Status", "Bytes", "ms", "Depth", "Error")
 
@@ -39,4 +35,4 @@ class ResultsModel(CappedTableModel):
         return f"{error.kind}: {error.message}" if error else ""
 
     def background(self, result: PageResult):
-        return ERROR_BRUSH if is_error(result) else None
+        return ERROR_BRUSH if result.failed else None

@@ -14,6 +14,7 @@ import logging
 import shutil
 import time
 from concurrent.futures import Future
+from operator import attrgetter
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -41,7 +42,7 @@ from gui.capped_model import PredicateFilter
 from gui.charts import CHARTS, ChartPanel, configure_pyqtgraph
 from gui.controls import ControlPanel
 from gui.log_table import LEVELS, LogModel, at_least
-from gui.results_table import ResultsModel, is_error
+from gui.results_table import ResultsModel
 from gui.session import CrawlSession
 from gui.threads_table import ThreadsModel, row_from_worker, thread_cpu_seconds
 from gui.timeline import TimelineView
@@ -239,7 +240,7 @@ class MainWindow(QMainWindow):
         self.results_view.horizontalHeader().setStretchLastSection(False)
         self.errors_only = QCheckBox("Errors only")
         self.errors_only.toggled.connect(
-            lambda on: self.results_filter.set_predicate(is_error if on else None)
+            lambda on: self.results_filter.set_predicate(attrgetter("failed") if on else None)
         )
         self.results_hidden = QLabel()
         self.results_model.hiddenChanged.connect(

@@ -29,7 +29,7 @@ from gui.bridge import MAX_EVENTS_PER_TICK, EventBridge, LogBuffer  # noqa: E402
 from gui.capped_model import PredicateFilter  # noqa: E402
 from gui.charts import ChartPanel  # noqa: E402
 from gui.controls import ControlPanel  # noqa: E402
-from gui.results_table import ResultsModel, is_error  # noqa: E402
+from gui.results_table import ResultsModel  # noqa: E402
 from gui.threads_table import EXITED, ThreadsModel, row_from_worker  # noqa: E402
 from gui.timeline import TimelineView  # noqa: E402
 
@@ -126,7 +126,7 @@ def test_error_filter_shows_only_failed_rows(qtbot):
     proxy.setSourceModel(model)
     model.append([page(0), page(1, 500), page(2), page(3, None)])
     assert proxy.rowCount() == 4
-    proxy.set_predicate(is_error)
+    proxy.set_predicate(lambda r: r.failed)
     assert proxy.rowCount() == 2
     assert proxy.index(0, 5).data() == "http: status 500"
     model.append([page(4, 404)])
