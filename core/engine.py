@@ -670,15 +670,13 @@ class Crawler:
             self._publish_state(CrawlState.FINISHED)
 
     def _check_memory(self, guard: MemoryGuard) -> None:
-        verdict = guard.check()
-        if verdict is None:
-            return
-        level, rss = verdict
-        if level == "limit":
-            self._notice("error", f"memory {rss:.0f} MiB reached the limit of {guard.limit_mb} MiB")
-            self._end("memory_limit")
-        else:
-            self._notice("warning", f"memory {rss:.0f} MiB passed {guard.warning_mb} MiB")
+        for level, rss in guard.check():
+            if level == "limit":
+                limit = guard.limit_mb
+                self._notice("error", f"memory {rss:.0f} MiB reached the limit of {limit} MiB")
+                self._end("memory_limit")
+            else:
+                self._notice("warning", f"memory {rss:.0f} MiB passed {guard.warning_mb} MiB")
 
     def _join_workers(self) -> None:
         deadline = time.monotonic() + EXIT_PATIENCE

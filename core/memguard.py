@@ -30,15 +30,21 @@ class MemoryGuard:
     def rss_mib(self) -> float:
         return self._process.memory_info().rss / 1_048_576
 
-    def check(self) -> tuple[str, float] | None:
-        """``("limit", rss)``, ``("warning", rss)`` the first time, or None."""
+    def check(self) -> list[tuple[str, float]]:
+        """The levels crossed now, in order: ``("warning", rss)`` the first time, then
+        ``("limit", rss)`` whenever RSS is at or past the limit.
+
+        RSS can leap past both between two checks (one big body); the warning still comes
+        first, so a person always sees it before the stop.
+        """
         rss = self.rss_mib()
-        if self.limit_mb and rss >= self.limit_mb:
-            return "limit", rss
+        crossed = []
         if self.warning_mb and rss >= self.warning_mb and not self._warned:
             self._warned = True
-            return "warning", rss
-        return None
+            crossed.append(("warning", rss))
+        if self.limit_mb and rss >= self.limit_mb:
+            crossed.append(("limit", rss))
+        return crossed
 
 
 # -- giving memory back ----------------------------------------------------------------------
