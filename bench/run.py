@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     args.assets.mkdir(parents=True, exist_ok=True)
-    results = run(plan, args.assets)
+    results = run(plan)
     (args.assets / "results.json").write_text(json.dumps(results, indent=1, default=str))
     from bench import report
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def run(plan: Plan, assets: Path) -> dict:
+def run(plan: Plan) -> dict:
     crawlers = available_crawlers()
     results: dict = {
         "plan": _fields(plan),
