@@ -2,7 +2,7 @@
 
 ```python
 from core.experiments import EXPERIMENTS, get, compare
-exp = get("counter-race")
+exp = get("counter-race")   # EXPERIMENTS[...]; "thread-sweep" is a sweep (see sweep.py)
 outcome = exp.run("bad", scale=0.1, monitor=Monitor(events=stream), stop=stop_event)
 comparison = compare(exp, scale=1.0, trials=3)     # both variants, judged
 comparison.verdict, comparison.findings, comparison.as_dict()
@@ -19,9 +19,11 @@ from core.experiments import (
     race,
     sessions,
     thread_explosion,
+    thread_sweep,
 )
 from core.experiments.base import VARIANTS, Context, Experiment, MeasureSpec, Outcome, Variant
-from core.experiments.monitor import Monitor, MonitorSample, StuckThreadsFound
+from core.experiments.monitor import Monitor, MonitorSample, StuckThreadsFound, SweepPoint
+from core.experiments.sweep import SweepResult
 from core.experiments.verdict import Comparison, KeyFinding, Stat, compare, judge
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -36,6 +38,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         lock_granularity.EXPERIMENT,
         memory_shapes.EXPERIMENT,
         sessions.EXPERIMENT,
+        thread_sweep.EXPERIMENT,
     )
 }
 
@@ -61,6 +64,8 @@ __all__ = [
     "Outcome",
     "Stat",
     "StuckThreadsFound",
+    "SweepPoint",
+    "SweepResult",
     "Variant",
     "compare",
     "get",

@@ -6,9 +6,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from core.experiments.monitor import Monitor, MonitorSample
+
+if TYPE_CHECKING:
+    from core.experiments.sweep import SweepResult
 
 Variant = Literal["bad", "fixed"]
 VARIANTS: tuple[Variant, ...] = ("bad", "fixed")
@@ -68,17 +71,27 @@ class Context:
 
 
 Body = Callable[[Variant, Context], dict[str, float]]
+SweepRunner = Callable[..., "SweepResult"]
 
 
 @dataclass(frozen=True, slots=True)
 class Experiment:
+    """A claim under test, run either as bad vs fixed variants (``body``) or as a sweep.
+
+    A sweep experiment (``sweep`` set, no ``body``) measures the same thing at several values
+    of one parameter; ``compare()`` hands it to ``sweep(experiment, scale, trials, monitor,
+    stop, on_outcome)``, which returns a :class:`~core.experiments.sweep.SweepResult` (one
+    ``Outcome`` per point and trial) instead of a bad/fixed ``Comparison``.
+    """
+
     name: str  # kebab-case, the CLI argument
     summary: str  # one line for ``--list``
     claim: str  # the sentence under test
     measures: tuple[MeasureSpec, ...]
-    body: Body
-    bad: str  # what the bad variant does, one line
-    fixed: str  # what the fixed variant does, one line
+    body: Body | None = None
+    bad: str = ""  # what the bad variant does, one line (or, for a sweep, the low end)
+    fixed: str = ""  # what the fixed variant does, one line (or, for a sweep, the high end)
+    sweep: SweepRunner | None = None
 
     def spec(self, name: str) -> MeasureSpec:
         for measure in self.measures:
@@ -94,6 +107,8 @@ class Experiment:
         stop: threading.Event | None = None,
     ) -> Outcome:
         """Run one variant to completion (or until ``stop`` is set); never leaves threads."""
+        if self.body is None:
+            raise ValueError(f"{self.name} is a sweep; run it with compare()")
         if variant not in VARIANTS:
             raise ValueError(f"variant: must be one of {VARIANTS}, not {variant!r}")
         if not scale > 0:

@@ -9,6 +9,7 @@ import threading
 
 from core.experiments import EXPERIMENTS, get
 from core.experiments.base import VARIANTS, Outcome
+from core.experiments.sweep import SweepResult
 from core.experiments.verdict import Comparison, compare
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -35,7 +36,9 @@ def _cell(comparison: Comparison, variant: str, measure: str) -> str:
     return text + (f" ± {stat.stdev:,.2g}" if stat.n > 1 else "")
 
 
-def format_report(comparison: Comparison) -> str:
+def format_report(comparison: Comparison | SweepResult) -> str:
+    if isinstance(comparison, SweepResult):
+        return comparison.report()
     exp = comparison.experiment
     rows = [("measure", "unit", "bad", "fixed")]
     for m in exp.measures:
@@ -87,7 +90,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {outcome.variant} run done in {outcome.duration_s:.2f} s", file=sys.stderr)
 
     stop = threading.Event()
-    result: list[Comparison] = []
+    result: list[Comparison | SweepResult] = []
     runner = threading.Thread(
         target=lambda: result.append(
             compare(experiment, args.scale, args.trials, stop=stop, on_outcome=progress)

@@ -45,6 +45,17 @@ class StuckThreadsFound(Event):
     threads: tuple[StuckThread, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepPoint(Event):
+    """One measured point of a sweep experiment (``parameter`` = ``x``), for live x-y plots."""
+
+    experiment: str
+    parameter: str
+    x: float
+    trial: int
+    values: Mapping[str, float] = field(default_factory=dict)
+
+
 Listener = Callable[[Event], None]
 
 
@@ -146,6 +157,10 @@ class Monitor:
         if stuck:
             self._emit(StuckThreadsFound(experiment=experiment, variant=variant, threads=stuck))
         return sample
+
+    def publish(self, event: Event) -> None:
+        """Hand an experiment's own event (a :class:`SweepPoint`) to the listeners."""
+        self._emit(event)
 
     def _emit(self, event: Event) -> None:
         if self.events is not None:

@@ -14,10 +14,13 @@ import statistics
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from core.experiments.base import VARIANTS, Experiment, Outcome
 from core.experiments.monitor import Monitor
+
+if TYPE_CHECKING:
+    from core.experiments.sweep import SweepResult
 
 Finding = Literal["holds", "contradicted", "not significant"]
 
@@ -147,12 +150,17 @@ def compare(
     monitor: Monitor | None = None,
     stop: threading.Event | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
-) -> Comparison:
-    """Alternate bad and fixed ``trials`` times (alternating spreads drift over both)."""
+) -> Comparison | SweepResult:
+    """Alternate bad and fixed ``trials`` times (alternating spreads drift over both).
+
+    A sweep experiment runs its sweep instead and returns a ``SweepResult``.
+    """
     if trials < 1:
         raise ValueError("trials: must be >= 1")
     stop = stop or threading.Event()
     monitor = monitor or Monitor()
+    if experiment.sweep is not None:
+        return experiment.sweep(experiment, scale, trials, monitor, stop, on_outcome)
     runs: dict[str, list[Outcome]] = {v: [] for v in VARIANTS}
     for _ in range(trials):
         for variant in VARIANTS:
