@@ -4,6 +4,10 @@ One thread (``threadscope-sampler``) samples at a steady pace: it waits on an Ev
 next tick is due (``interval`` minus the time the sample took), so ``stop()`` is immediate.
 All psutil calls are in ``_sample_process``. Memory is constant: one preallocated numpy array
 of ``capacity`` columns, overwritten oldest first, so an hour at 10 Hz costs about 5 MiB.
+
+Rates (pages/s, bytes/s, errors/s) are taken over the last ``RATE_WINDOW_S`` of samples, not
+the last tick: pages finish in bursts, and over a 100 ms delta a steady 500 pages/s reads as
+anything from 0 to 1000.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import csv
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,14 +48,15 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("frontier", "Frontier", "URLs", "URLs queued, in memory and spilled to disk"),
     MetricSpec("in_flight", "In flight", "", "requests on the wire now"),
     MetricSpec("pages", "Pages", "", "URLs fetched so far"),
-    MetricSpec("pages_per_s", "Pages/s", "1/s", "pages fetched per second"),
-    MetricSpec("bytes_per_s", "Bytes/s", "B/s", "body bytes received per second"),
+    MetricSpec("pages_per_s", "Pages/s", "1/s", "pages fetched per second, over the last second"),
+    MetricSpec("bytes_per_s", "Bytes/s", "B/s", "body bytes per second, over the last second"),
     MetricSpec("errors", "Errors", "", "URLs that ended with an error"),
-    MetricSpec("errors_per_s", "Errors/s", "1/s", "errors per second"),
+    MetricSpec("errors_per_s", "Errors/s", "1/s", "errors per second, over the last second"),
     MetricSpec("visited", "Visited", "URLs", "distinct URLs seen"),
     MetricSpec("sampler_cpu_ms", "Sampler cost", "ms", "CPU time this sampler spent per tick"),
 )
 KEYS: tuple[str, ...] = tuple(spec.key for spec in METRICS)
+RATE_WINDOW_S = 1.0
 _INDEX = {key: i + 1 for i, key in enumerate(KEYS)}  # row 0 holds the times
 
 
@@ -61,7 +68,11 @@ class MetricsSampler:
     """Samples the process and an optional crawl; see the module docstring."""
 
     def __init__(
-        self, source: StatsSource | None = None, interval: float = 0.1, capacity: int = 36_000
+        self,
+        source: StatsSource | None = None,
+        interval: float = 0.1,
+        capacity: int = 36_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if interval <= 0:
             raise ValueError(f"interval must be above 0 seconds, got {interval}")
@@ -74,10 +85,12 @@ class MetricsSampler:
         self._count = 0  # samples ever written; the next goes to column count % capacity
         self._lock = threading.Lock()
         self._latest: dict[str, float] = {}
-        self._previous: tuple[float, CrawlStats] | None = None
+        # (time, stats) of the current source's recent samples, enough to span RATE_WINDOW_S.
+        self._recent: deque[tuple[float, CrawlStats]] = deque()
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # primes the counter; the first real value is a delta
-        self._t0 = time.monotonic()
+        self._clock = clock
+        self.t0 = clock()  # ``times()`` are seconds since this ``clock()`` (``time.monotonic``)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -101,7 +114,7 @@ class MetricsSampler:
         """Attach a new crawl (or none); rates restart from its first sample."""
         with self._lock:
             self._source = source
-            self._previous = None
+            self._recent.clear()
 
     def _run(self) -> None:
         # Ticks are due on a fixed grid, so a late tick (the GIL was busy) does not delay the
@@ -119,17 +132,17 @@ class MetricsSampler:
     def sample_once(self) -> dict[str, float]:
         """Take one sample now, store it, and return it."""
         cpu_started = time.thread_time()
-        now = time.monotonic()
+        now = self._clock()
         sample = self._sample_process()
         sample["py_threads"] = float(threading.active_count())
         source = self._source
         stats = source.stats() if source is not None else CrawlStats()
         sample.update(self._crawl_metrics(now, stats))
         sample["sampler_cpu_ms"] = 1000.0 * (time.thread_time() - cpu_started)
-        column = [now - self._t0, *(sample[key] for key in KEYS)]
+        column = [now - self.t0, *(sample[key] for key in KEYS)]
         with self._lock:
             if source is self._source:  # a set_source() in between restarts the rates
-                self._previous = (now, stats)
+                self._recent.append((now, stats))
             self._data[:, self._count % self.capacity] = column
             self._count += 1
             self._latest = sample
@@ -151,9 +164,14 @@ class MetricsSampler:
         parsing = by_state.get(WorkerState.PARSING, 0)
         waiting = by_state.get(WorkerState.WAITING, 0)
         pages_rate = bytes_rate = errors_rate = 0.0
-        previous = self._previous
-        if previous is not None:
-            then, before = previous
+        with self._lock:  # set_source() may clear the window meanwhile
+            recent = self._recent
+            # The reference is the newest sample at least RATE_WINDOW_S old (or the oldest kept).
+            while len(recent) > 1 and recent[1][0] <= now - RATE_WINDOW_S:
+                recent.popleft()
+            reference = recent[0] if recent else None
+        if reference is not None:
+            then, before = reference
             span = now - then
             if span > 0:
                 pages_rate = max(0, stats.pages - before.pages) / span

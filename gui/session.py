@@ -29,8 +29,7 @@ class CrawlSession:
 
     def __init__(self, sample_interval: float = 0.1) -> None:
         self.sampler = MetricsSampler(interval=sample_interval)
-        # The sampler's clock starts inside its constructor; this is within microseconds of it.
-        self.t0 = time.monotonic()
+        self.t0 = self.sampler.t0  # the charts' time zero
         self.sampler.start()
         self.crawler: Crawler | None = None
         self.run_number = 0

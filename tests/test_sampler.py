@@ -92,3 +92,22 @@ def test_thread_runs_named_and_stops_at_once():
     assert len(sampler) >= 1
     assert sampler.latest()["py_threads"] >= 1
     assert sampler.cost_ms() >= 0
+
+
+def test_rates_over_a_one_second_window_are_smooth_and_counters_stay_cumulative():
+    """Pages finishing in bursts (0, 100, 0, 100, … per 100 ms tick) are a steady 500/s."""
+    now = [0.0]
+    source = FakeSource()
+    sampler = MetricsSampler(source=source, clock=lambda: now[0])
+    pages = 0
+    for tick in range(60):
+        now[0] += 0.1
+        pages += 100 * (tick % 2)
+        source.current = CrawlStats(pages=pages, errors=pages // 10)
+        sampler.sample_once()
+    rates = sampler.series("pages_per_s")[15:]  # past the first second
+    assert rates.mean() == pytest.approx(500, rel=0.1)
+    assert rates.std() < 0.1 * rates.mean()  # over 100 ms deltas it would be 0 and 1000
+    assert sampler.series("errors_per_s")[15:].mean() == pytest.approx(50, rel=0.1)
+    assert sampler.series("pages")[-1] == pages  # the counter itself is not averaged
+    assert sampler.times()[-1] == pytest.approx(6.0)
