@@ -7,6 +7,10 @@ window, and under a busy crawl the GUI thread gets only its share of the GIL, so
 skip what pyqtgraph paints slowly: grid lines (drawn by the axes), minor tick levels and pens
 wider than one pixel. The view follows the newest data until
 the user pans or zooms; ``follow()`` returns to following.
+
+Each legend is one horizontal row between the title and the plot area, so it never covers
+data. Marker labels are staggered over a few heights: a new label takes the lowest height no
+marker close to it in time uses, so labels of nearby markers do not overlap.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 from gui.palette import MARKER_COLOR, SERIES_COLORS
 
@@ -27,6 +31,12 @@ REFRESH_MS = 100
 FOLLOW_SPAN_S = 120.0
 MIN_SPAN_S = 10.0
 MAX_MARKERS = 200
+# Heights (fractions of the plot, from the bottom) for marker labels, and how close in time
+# two markers are when their labels could collide (a label is ~100 px, a plot ~450 px wide).
+LABEL_POSITIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
+LABEL_NEAR_S = 0.3 * FOLLOW_SPAN_S
+TITLE_ROW_PX = 20
+LEGEND_ROW_PX = 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +91,18 @@ def _axis_label(plot: pg.PlotItem, side: str, text: str, unit: str) -> None:
     plot.setLabel(side, text, units=unit or None)
 
 
+def _legend_row(plot: pg.PlotItem, entries: int) -> pg.LegendItem:
+    """A one-row legend in the plot's own layout, between the title and the plot area (the
+    cell of the hidden top axis), so it takes its own space instead of covering data."""
+    legend = pg.LegendItem(colCount=entries, labelTextSize="8pt", frame=False, horSpacing=4)
+    plot.layout.removeItem(plot.getAxis("top"))  # hidden, but it holds the cell
+    plot.layout.addItem(legend, 1, 1)
+    plot.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
+    legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+    plot.layout.setRowFixedHeight(1, LEGEND_ROW_PX)
+    return legend
+
+
 class ChartPanel(QWidget):
     """The four charts; ``followingChanged`` tells the window when to offer "Follow"."""
 
@@ -102,13 +124,13 @@ class ChartPanel(QWidget):
         self._series: Callable[[str], np.ndarray] | None = None
         first: pg.PlotItem | None = None
         for i, spec in enumerate(CHARTS):
-            plot = self.layout_widget.addPlot(row=i // 2, col=i % 2, title=spec.title)
+            plot = self.layout_widget.addPlot(row=i // 2, col=i % 2)
+            plot.setTitle(spec.title, size="10pt")
+            plot.titleLabel.setMaximumHeight(TITLE_ROW_PX)
+            plot.layout.setRowFixedHeight(0, TITLE_ROW_PX)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
-            legend = plot.addLegend(
-                offset=(6, 4), labelTextSize="8pt", brush=(255, 255, 255, 170), pen="#cccccc"
-            )
-            legend.setZValue(1_000)  # above marker labels
+            legend = _legend_row(plot, len(spec.series))
             _axis_label(plot, "left", spec.axis_label, spec.unit)
             _axis_label(plot, "bottom", "time", "s")
             plot.setMenuEnabled(False)
@@ -122,10 +144,11 @@ class ChartPanel(QWidget):
                 first = plot
             else:
                 plot.setXLink(first)
-            for j, (key, legend) in enumerate(spec.series):
+            for j, (key, name) in enumerate(spec.series):
                 color = SERIES_COLORS[j % len(SERIES_COLORS)]
                 # Cosmetic 1 px pens: wider ones cost the raster engine several times more.
-                self.curves[key] = plot.plot(name=legend, pen=pg.mkPen(color, width=1))
+                self.curves[key] = plot.plot(pen=pg.mkPen(color, width=1))
+                legend.addItem(self.curves[key], name)
             self.plots[spec.name] = plot
         self._apply_x_range(0.0)
         self.timer = QTimer(self)
@@ -178,8 +201,7 @@ class ChartPanel(QWidget):
 
     def add_marker(self, t: float, text: str) -> None:
         """A labelled vertical line at ``t`` (chart seconds) on every chart."""
-        # Labels stagger in the lower half, away from the legend in the top-left corner.
-        position = 0.08 + 0.12 * (len(self._markers) % 4)
+        position = self._free_label_position(t)
         lines = []
         for plot in self.plots.values():
             line = pg.InfiniteLine(
@@ -202,6 +224,15 @@ class ChartPanel(QWidget):
         self._markers.append((t, lines))
         while len(self._markers) > MAX_MARKERS:
             self._remove_marker(self._markers.popleft())
+
+    def _free_label_position(self, t: float) -> float:
+        near = {
+            lines[0].label.orthoPos
+            for other, lines in self._markers
+            if abs(other - t) < LABEL_NEAR_S
+        }
+        free = [p for p in LABEL_POSITIONS if p not in near]
+        return free[0] if free else LABEL_POSITIONS[len(self._markers) % len(LABEL_POSITIONS)]
 
     def markers(self) -> list[tuple[float, str]]:
         return [(t, lines[0].label.format) for t, lines in self._markers]
