@@ -1,0 +1,273 @@
+"""Charts of an experiment run: the monitor's series live, and a sweep's points against x.
+
+``LiveChart`` plots every :class:`MonitorSample` on one time axis, each variant run after the
+previous one, shaded red (bad), green (fixed) or blue (a sweep point) and labelled, so the
+two designs sit side by side on the same axes. ``SweepChart`` plots pages/s and peak RSS
+against the swept thread count, with the bounds the sweep computed drawn as dashed lines.
+Both follow :mod:`gui.charts`: curves made once, refreshed with ``setData`` on a timer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from core.experiments import MonitorSample, Outcome
+from gui.charts import _axis_label
+from gui.palette import SERIES_COLORS
+
+MAX_POINTS = 20_000  # per series: ~30 minutes of 10 Hz samples
+GAP_S = 0.05  # between one variant run and the next on the time axis
+REGION_BRUSH = {"bad": (214, 39, 40, 30), "fixed": (44, 160, 44, 30)}
+OTHER_BRUSH = (31, 119, 180, 22)
+
+# plot name, title, axis label, unit
+PLOTS = (
+    ("threads", "Threads", "threads", ""),
+    ("memory", "Memory", "RSS", "MiB"),
+    ("cpu", "CPU", "CPU", "%"),
+    ("probes", "Experiment probes", "value", ""),
+)
+# monitor series -> (plot, legend); any other series is an experiment probe
+BUILTIN = {
+    "py_threads": ("threads", "Python threads"),
+    "os_threads": ("threads", "OS threads"),
+    "stuck_threads": ("threads", "stuck threads"),
+    "rss_mib": ("memory", "process RSS"),
+    "cpu_percent": ("cpu", "process CPU (100 % = one core)"),
+}
+HIDDEN_PROBES = frozenset({"threads", "pages"})  # a sweep's x and raw count: the sweep chart
+
+
+def _legend(plot: pg.PlotItem) -> None:
+    legend = plot.addLegend(
+        offset=(6, 4), labelTextSize="8pt", brush=(255, 255, 255, 170), pen="#cccccc"
+    )
+    legend.setZValue(1_000)
+
+
+def _plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str) -> pg.PlotItem:
+    plot = layout.addPlot(row=row, col=col, title=title)
+    plot.setMenuEnabled(False)
+    _legend(plot)
+    return plot
+
+
+def fmt(value: float) -> str:
+    """A measured number for a table cell: thousands separated, three significant digits."""
+    if not math.isfinite(value):
+        return "∞" if value > 0 else "—"
+    if value == 0 or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+class _Segment:
+    """One variant run on the time axis: its shaded region on every plot."""
+
+    def __init__(self, variant: str, start: float, plots: Iterable[pg.PlotItem]) -> None:
+        self.variant = variant
+        self.start = start
+        brush = REGION_BRUSH.get(variant, OTHER_BRUSH)
+        self.regions = []
+        for plot in plots:
+            region = pg.LinearRegionItem(
+                values=(start, start), movable=False, brush=brush, pen=pg.mkPen(None)
+            )
+            region.setZValue(-10)
+            plot.addItem(region, ignoreBounds=True)
+            self.regions.append(region)
+
+    def extend(self, end: float) -> None:
+        for region in self.regions:
+            region.setRegion((self.start, end))
+
+
+class LiveChart(QWidget):
+    """Monitor samples of every variant run, back to back on one time axis."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.layout_widget)
+        self.plots: dict[str, pg.PlotItem] = {}
+        for i, (name, title, label, unit) in enumerate(PLOTS):
+            plot = _plot(self.layout_widget, i // 2, i % 2, title)
+            _axis_label(plot, "left", label, unit)
+            _axis_label(plot, "bottom", "time", "s")
+            plot.getViewBox().setMouseEnabled(x=True, y=False)
+            if self.plots:
+                plot.setXLink(self.plots["threads"])
+            self.plots[name] = plot
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._data: dict[str, tuple[deque[float], deque[float]]] = {}
+        self._segments: list[_Segment] = []
+        self._last: tuple[str, float] | None = None  # (variant, elapsed) of the newest sample
+        self._offset = 0.0
+        self._end = 0.0
+        self._dirty = False
+
+    @property
+    def segments(self) -> list[tuple[str, float, float]]:
+        """(variant, start, end) of every run shown, in order."""
+        ends = [s.start for s in self._segments[1:]] + [self._end]
+        return [(s.variant, s.start, end) for s, end in zip(self._segments, ends, strict=True)]
+
+    def clear(self) -> None:
+        for segment in self._segments:
+            for plot, region in zip(self.plots.values(), segment.regions, strict=True):
+                plot.removeItem(region)
+        for key, curve in self.curves.items():
+            self.plots[BUILTIN.get(key, ("probes",))[0]].removeItem(curve)
+            for plot in self.plots.values():
+                plot.legend.removeItem(curve)
+        self.curves.clear()
+        self._data.clear()
+        self._segments.clear()
+        self._last = None
+        self._offset = self._end = 0.0
+        self._dirty = False
+
+    def series(self, key: str) -> np.ndarray:
+        """The values of ``key`` received so far (gaps between runs left out)."""
+        values = np.asarray(self._data[key][1]) if key in self._data else np.empty(0)
+        return values[np.isfinite(values)]
+
+    def add_samples(self, samples: Iterable[MonitorSample]) -> None:
+        for sample in samples:
+            new_run = (
+                self._last is None
+                or sample.variant != self._last[0]
+                or sample.elapsed < self._last[1]
+            )
+            if new_run:
+                if self._segments:
+                    self._segments[-1].extend(self._end)
+                self._offset = self._end + (GAP_S if self._segments else 0.0)
+                self._segments.append(_Segment(sample.variant, self._offset, self.plots.values()))
+                for xs, ys in self._data.values():  # break every line between two runs
+                    xs.append(math.nan)
+                    ys.append(math.nan)
+            t = self._offset + sample.elapsed
+            self._end = max(self._end, t)
+            self._last = (sample.variant, sample.elapsed)
+            for key, value in sample.values.items():
+                if key in HIDDEN_PROBES:
+                    continue
+                if key not in self._data:
+                    self._add_curve(key)
+                xs, ys = self._data[key]
+                xs.append(t)
+                ys.append(value)
+            self._dirty = True
+
+    def refresh(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        for key, (xs, ys) in self._data.items():
+            self.curves[key].setData(np.asarray(xs), np.asarray(ys), connect="finite")
+        if self._segments:
+            self._segments[-1].extend(self._end)
+
+    def _add_curve(self, key: str) -> None:
+        plot_name, legend = BUILTIN.get(key, ("probes", key.replace("_", " ")))
+        plot = self.plots[plot_name]
+        color = SERIES_COLORS[len(plot.listDataItems()) % len(SERIES_COLORS)]
+        self.curves[key] = plot.plot(name=legend, pen=pg.mkPen(color, width=1))
+        self._data[key] = (deque(maxlen=MAX_POINTS), deque(maxlen=MAX_POINTS))
+
+
+# bound measure -> legend, for the pages/s plot of a sweep
+BOUNDS = (
+    ("latency_bound", "latency bound (threads / latency)"),
+    ("cpu_bound", "crawler CPU bound (one core)"),
+    ("machine_bound", "machine bound (all cores)"),
+)
+
+
+class SweepChart(QWidget):
+    """Pages/s (log scale) and peak RSS against the swept parameter, one point per run."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.layout_widget)
+        self.rate_plot = _plot(self.layout_widget, 0, 0, "Pages/s against threads")
+        self.rss_plot = _plot(self.layout_widget, 0, 1, "Peak RSS against threads")
+        self.rate_plot.setLogMode(y=True)
+        _axis_label(self.rate_plot, "left", "pages/s (log scale)", "")
+        _axis_label(self.rss_plot, "left", "peak RSS", "MiB")
+        dash = pg.QtCore.Qt.PenStyle.DashLine
+        self.curves: dict[str, pg.PlotDataItem] = {
+            "pages_per_s": self.rate_plot.plot(
+                name="measured pages/s",
+                pen=pg.mkPen(SERIES_COLORS[0], width=2),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush=SERIES_COLORS[0],
+            ),
+            "peak_rss_mib": self.rss_plot.plot(
+                name="peak RSS",
+                pen=pg.mkPen(SERIES_COLORS[0], width=2),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush=SERIES_COLORS[0],
+            ),
+        }
+        for i, (key, legend) in enumerate(BOUNDS, start=1):
+            color = SERIES_COLORS[i % len(SERIES_COLORS)]
+            self.curves[key] = self.rate_plot.plot(
+                name=legend, pen=pg.mkPen(color, width=1, style=dash)
+            )
+        self.rss_plot.setXLink(self.rate_plot)
+        self._points: dict[float, list[Mapping[str, float]]] = {}
+        self.parameter = "threads"
+        self._set_x_axis()
+
+    def clear(self, parameter: str = "threads") -> None:
+        self.parameter = parameter
+        self._points.clear()
+        for curve in self.curves.values():
+            curve.setData([], [])
+        self._set_x_axis()
+
+    def add_outcome(self, outcome: Outcome) -> None:
+        """One measured point; points at the same x (trials) are averaged."""
+        x = outcome.values.get(self.parameter)
+        if x is None or x <= 0:
+            return
+        self._points.setdefault(float(x), []).append(outcome.values)
+        self._redraw()
+
+    def means(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """x and the mean of ``key`` over trials at each x, for finite positive values."""
+        xs, ys = [], []
+        for x in sorted(self._points):
+            values = [v[key] for v in self._points[x] if key in v and math.isfinite(v[key])]
+            if values and sum(values) > 0:
+                xs.append(x)
+                ys.append(sum(values) / len(values))
+        return np.asarray(xs), np.asarray(ys)
+
+    def _redraw(self) -> None:
+        for key, curve in self.curves.items():
+            xs, ys = self.means(key)
+            curve.setData(np.log2(xs) if len(xs) else xs, ys)
+        self._set_x_axis()
+
+    def _set_x_axis(self) -> None:
+        top = max(self._points, default=128.0)
+        ticks = [(math.log2(2**i), str(2**i)) for i in range(int(math.log2(max(top, 2))) + 1)]
+        for plot in (self.rate_plot, self.rss_plot):
+            _axis_label(plot, "bottom", f"{self.parameter} (log scale)", "")
+            plot.getAxis("bottom").setTicks([ticks])
