@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.settings import CrawlSettings, SettingsError
+from core.settings import STRATEGIES, CrawlSettings, SettingsError
 
 PLACEHOLDER_URL = "http://127.0.0.1/"  # validates the knobs before the test site has a port
 THREADS_DEBOUNCE_MS = 400
@@ -112,6 +113,19 @@ FLOAT_KNOBS = (
         "server the read timeout cannot.",
     ),
 )
+STRATEGY_TIPS = {
+    "bounded": "A fixed pool of workers around one bounded frontier (this engine's design): "
+    "memory stays bounded (the overflow spills to disk), every wait has a timeout, and the "
+    "thread count can change while it runs.",
+    "pool": "The tutorial design: one dispatcher thread feeds an unbounded queue.Queue into a "
+    "ThreadPoolExecutor. Fixed threads, but the backlog (and memory) grows with the site.",
+    "recursive": "A few threads, each recursing depth-first into the links it finds, sharing a "
+    "lock-protected visited set: no pool, no queue; threads finish unevenly and each stack "
+    "frame holds its page's remaining links.",
+    "thread-per-url": "A new thread for every discovered link: watch the thread count "
+    "explode. A hard cap (max spawned threads) keeps the machine alive; past it the finder "
+    "crawls the link itself.",
+}
 TOOLTIPS = {
     "max_body_bytes": "Bodies are streamed and cut at this size (after decompression), so one "
     "huge page cannot blow up the memory of the whole process: N threads × this bound is the "
@@ -168,6 +182,13 @@ class ControlPanel(QWidget):
         knobs = QGroupBox("Crawl")
         form = QFormLayout(knobs)
         self.fields: dict[str, QWidget] = {}
+        self.strategy = QComboBox()
+        for i, name in enumerate(STRATEGIES):
+            self.strategy.addItem(name)
+            self.strategy.setItemData(i, STRATEGY_TIPS.get(name, ""), Qt.ItemDataRole.ToolTipRole)
+        self.strategy.setToolTip(STRATEGY_TIPS[self.strategy.currentText()])
+        self.strategy.currentTextChanged.connect(self._on_strategy)
+        self._add_field(form, "strategy", "Strategy", self.strategy)
         for name, label, low, high, default, tip in INT_KNOBS:
             self.fields[name] = self._add_field(
                 form, name, label, self._spin(low, high, default, tip)
@@ -217,7 +238,12 @@ class ControlPanel(QWidget):
         url = start_url or (PLACEHOLDER_URL if self.uses_site else self.url.text())
         values = {name: widget.value() for name, widget in self.fields.items()}
         values["max_body_bytes"] *= 1024
-        return CrawlSettings(start_urls=(url,), obey_robots=self.obey_robots.isChecked(), **values)
+        return CrawlSettings(
+            start_urls=(url,),
+            obey_robots=self.obey_robots.isChecked(),
+            strategy=self.strategy.currentText(),
+            **values,
+        )
 
     def validate(self) -> bool:
         """Rebuild the settings; show the error (if any) next to its field."""
@@ -255,6 +281,7 @@ class ControlPanel(QWidget):
             target="site" if self.uses_site else "url",
             url=self.url.text(),
             obey_robots=self.obey_robots.isChecked(),
+            strategy=self.strategy.currentText(),
             site_pages=self.pages.value(),
             site_latency_ms=self.latency_ms.value(),
             site_error_rate=self.error_rate.value(),
@@ -277,6 +304,8 @@ class ControlPanel(QWidget):
                     continue
         if "url" in values:
             self.url.setText(str(values["url"]))
+        if values.get("strategy") in STRATEGIES:
+            self.strategy.setCurrentText(str(values["strategy"]))
         if "obey_robots" in values:
             self.obey_robots.setChecked(str(values["obey_robots"]).lower() in ("true", "1"))
         if values.get("target") == "url":
@@ -331,10 +360,16 @@ class ControlPanel(QWidget):
     def error_label(self, name: str) -> QLabel:
         return self._errors[name]
 
+    @property
+    def resizable(self) -> bool:
+        """Only the bounded pool can change its thread count while it runs."""
+        return self.strategy.currentText() == "bounded"
+
     def _editable_widgets(self) -> list[QWidget]:
-        widgets = [w for name, w in self.fields.items() if name != "threads"]
+        widgets = [w for name, w in self.fields.items() if name != "threads" or not self.resizable]
         return [
             *widgets,
+            self.strategy,
             self.obey_robots,
             self.site_radio,
             self.url_radio,
@@ -350,6 +385,10 @@ class ControlPanel(QWidget):
             self.url.setEnabled(not site)
             for widget in (self.pages, self.latency_ms, self.error_rate):
                 widget.setEnabled(site)
+        self.validate()
+
+    def _on_strategy(self, name: str) -> None:
+        self.strategy.setToolTip(STRATEGY_TIPS.get(name, ""))
         self.validate()
 
     def _emit_threads(self) -> None:

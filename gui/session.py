@@ -16,7 +16,8 @@ from pathlib import Path
 
 from core.engine import Crawler
 from core.events import EventStream
-from core.sampler import MetricsSampler
+from core.history import RunRecord, save_run, summarize_metrics
+from core.sampler import KEYS, MetricsSampler
 from core.settings import CrawlSettings
 from core.testsite import TestSite
 from gui.controls import SiteParams
@@ -36,6 +37,8 @@ class CrawlSession:
         self._site: TestSite | None = None
         self._site_params: SiteParams | None = None
         self._site_starter = ThreadPoolExecutor(1, thread_name_prefix="threadscope-site")
+        self._history_writer = ThreadPoolExecutor(1, thread_name_prefix="threadscope-history")
+        self._crawl_started = 0.0  # chart seconds when the current crawl was created
         self._scratch = Path(tempfile.mkdtemp(prefix="threadscope-"))
 
     def chart_time(self, monotonic: float) -> float:
@@ -89,8 +92,34 @@ class CrawlSession:
             settings.replace(results_path=str(self.results_path)), events=EventStream()
         )
         self.crawler = crawler
+        self._crawl_started = self.now()
         self.sampler.set_source(crawler)
         return crawler
+
+    def save_crawl(self) -> Future[RunRecord] | None:
+        """Save the ended crawl to the run history: its settings, the sampler's series since it
+        was created (time from its start) and a summary. The series are copied here; the files
+        are written on a helper thread, so a long crawl's CSV never stalls the window."""
+        crawler = self.crawler
+        if crawler is None:
+            return None
+        stats = crawler.stats()
+        times = self.sampler.times()
+        series = {key: self.sampler.series(key) for key in KEYS}
+        n = min(len(times), *(len(v) for v in series.values()))  # a tick may land in between
+        keep = times[:n] >= self._crawl_started
+        metrics = {"t": times[:n][keep] - self._crawl_started}
+        metrics.update({key: values[:n][keep] for key, values in series.items()})
+        summary = summarize_metrics(metrics, stats.elapsed, stats.pages, stats.errors)
+        settings = crawler.settings
+        title = (
+            f"{settings.start_urls[0]} · {settings.strategy} · {settings.threads} threads · "
+            f"{crawler.reason or 'finished'}"
+        )
+        details = {"reason": crawler.reason, "stats": stats}
+        return self._history_writer.submit(
+            save_run, "crawl", title, settings, summary, metrics, details
+        )
 
     def stop_crawl(self, timeout: float) -> bool:
         """Stop, then abandon in-flight work if the grace is not enough; True when all exited."""
@@ -110,6 +139,7 @@ class CrawlSession:
         self.sampler.stop()
         stopped = self.sampler.join(max(0.05, deadline - time.monotonic())) and stopped
         self._site_starter.shutdown(wait=True, cancel_futures=True)
+        self._history_writer.shutdown(wait=True)  # a save in progress is finished, not torn
         self._stop_site()
         shutil.rmtree(self._scratch, ignore_errors=True)
         return stopped

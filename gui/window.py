@@ -41,6 +41,8 @@ from gui.bridge import EventBridge, LogBuffer
 from gui.capped_model import PredicateFilter
 from gui.charts import CHARTS, ChartPanel, configure_pyqtgraph
 from gui.controls import ControlPanel
+from gui.experiments_panel import ExperimentsPanel
+from gui.history_view import HistoryView
 from gui.log_table import LEVELS, LogModel, at_least
 from gui.results_table import ResultsModel
 from gui.session import CrawlSession
@@ -84,6 +86,9 @@ class MainWindow(QMainWindow):
         self.log_model = LogModel(parent=self)
         self.timeline = TimelineView(self.session.chart_time)
         self.timeline.follow_x(self.charts.first_plot)
+        self.experiments = ExperimentsPanel()
+        self.history = HistoryView()
+        self._pending_save: Future | None = None
         self._build_actions()
         self._build_layout()
         self._build_status_bar()
@@ -177,6 +182,11 @@ class MainWindow(QMainWindow):
             crawl_menu.addAction(action)
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.follow_action)
+        view_menu.addSeparator()
+        for i, name in enumerate(("Crawl", "Experiments", "History")):
+            view_menu.addAction(
+                name, QKeySequence(f"Ctrl+{i + 1}"), lambda i=i: self.views.setCurrentIndex(i)
+            )
 
     def _build_layout(self) -> None:
         scroll = QScrollArea()
@@ -207,7 +217,12 @@ class MainWindow(QMainWindow):
         self.main_splitter.addWidget(scroll)
         self.main_splitter.addWidget(self.right_splitter)
         self.main_splitter.setStretchFactor(1, 1)
-        self.setCentralWidget(self.main_splitter)
+        self.views = QTabWidget()
+        self.views.setObjectName("views")
+        self.views.addTab(self.main_splitter, "Crawl")
+        self.views.addTab(self.experiments, "Experiments")
+        self.views.addTab(self.history, "History")
+        self.setCentralWidget(self.views)
 
     @staticmethod
     def _stick_to_bottom(view: QTableView) -> None:
@@ -306,6 +321,9 @@ class MainWindow(QMainWindow):
         )
         self.bridge.dropped.connect(self._on_dropped)
         self.bridge.logRecords.connect(self.log_model.append)
+        self.experiments.runningChanged.connect(lambda _on: self._update_actions())
+        self.experiments.runSaved.connect(lambda _id: self.history.refresh())
+        self.history.message.connect(lambda text: self.statusBar().showMessage(text, 5_000))
 
     # -- crawl control ----------------------------------------------------------------------
 
@@ -389,6 +407,8 @@ class MainWindow(QMainWindow):
         self._polls += 1
         if self._pending_site is not None and self._pending_site.done():
             self._site_ready(self._pending_site)
+        if self._pending_save is not None and self._pending_save.done():
+            self._saved(self._pending_save)
         crawler = self.session.crawler
         if crawler is not None and self.phase in ("running", "paused", "stopping"):
             if crawler.state not in ACTIVE_STATES and crawler.join(0):
@@ -417,7 +437,18 @@ class MainWindow(QMainWindow):
         self.bridge.detach()
         self._set_phase("finished")
         self.marker(f"Done: {reason}" if reason else "Done")
+        if not self._closed:  # closing ends the session, its history writer included
+            self._pending_save = self.session.save_crawl()
         log.info("crawl ended: %s", reason or "finished")
+
+    def _saved(self, future: Future) -> None:
+        self._pending_save = None
+        try:
+            future.result()
+        except Exception:
+            log.exception("could not save the crawl to the history")
+            return
+        self.history.refresh()
 
     def _refresh_threads(self, crawler) -> None:
         if self._polls % CPU_POLL_EVERY == 0:
@@ -454,14 +485,18 @@ class MainWindow(QMainWindow):
 
     def _set_phase(self, phase: str) -> None:
         self.phase = phase
-        self.controls.set_running(phase in ("starting", "running", "paused", "stopping"))
+        active = phase in ("starting", "running", "paused", "stopping")
+        self.controls.set_running(active)
+        self.experiments.set_crawl_active(active)
         self._update_actions()
         self._update_status(self.session.crawler)
 
     def _update_actions(self) -> None:
         phase = self.phase
         valid = self.controls.error is None
-        self.start_action.setEnabled(valid and phase in ("idle", "finished"))
+        self.start_action.setEnabled(
+            valid and phase in ("idle", "finished") and not self.experiments.running
+        )
         self.pause_action.setEnabled(phase in ("running", "paused"))
         self.pause_action.setText("Resume" if phase == "paused" else "Pause")
         self.pause_action.setIcon(
@@ -538,7 +573,8 @@ class MainWindow(QMainWindow):
         self.poll_timer.stop()
         self.charts.timer.stop()
         self.timeline.timer.stop()
-        stopped = self.session.close(CLOSE_TIMEOUT_S)
+        stopped = self.experiments.shutdown(CLOSE_TIMEOUT_S / 2)
+        stopped = self.session.close(CLOSE_TIMEOUT_S - (time.monotonic() - started)) and stopped
         self.bridge.stop()
         logging.getLogger().removeHandler(self.log_buffer)
         log.info("closed in %.2f s (all threads ended: %s)", time.monotonic() - started, stopped)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,14 @@ from core.testsite import TestSite
 
 SITE_PAGES = 300
 TRAP_SITE_PAGES = 20
+
+
+@pytest.fixture(autouse=True)
+def history_dir(tmp_path, monkeypatch) -> Path:
+    """Runs saved by the window or the experiments go to a per-test folder, never the user's."""
+    path = tmp_path / "threadscope-data"
+    monkeypatch.setenv("THREADSCOPE_DATA_DIR", str(path))
+    return path
 
 
 @pytest.fixture(scope="session")
