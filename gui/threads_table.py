@@ -1,9 +1,13 @@
-"""The Threads tab: one row per worker thread, updated in place from engine snapshots."""
+"""The Threads tab: one row per worker thread, updated in place from engine snapshots.
+
+Other threads join the table when the stuck-thread watch flags them (group ``"other"``), and
+any stuck row is highlighted with how long it has not moved in the last column.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 import psutil
@@ -23,9 +27,14 @@ COLUMNS = (
     "Pages",
     "CPU (s)",
     "Last error",
+    "Stuck (s)",
 )
+STATE_COLUMN = COLUMNS.index("State")
+STUCK_COLUMN = COLUMNS.index("Stuck (s)")
 EXITED = "exited"
 STATE_BRUSHES = {state: QBrush(QColor(color).lighter(160)) for state, color in STATE_COLORS.items()}
+STUCK_BRUSH = QBrush(QColor("#f8b4b4"))
+WORKERS = "workers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +101,9 @@ class ThreadsModel(QAbstractTableModel):
     """Rows keyed by thread name; existing rows change in place, new ones are appended.
 
     A worker that leaves the engine's list stays as ``exited`` until :meth:`clear`, so the
-    table still shows the last thing each thread did after a stop.
+    table still shows the last thing each thread did after a stop. Each :meth:`update` covers
+    one group of rows (the engine's workers by default), so the stuck watch can list other
+    threads without the next worker snapshot marking them exited.
     """
 
     def __init__(self, parent=None) -> None:
@@ -100,6 +111,8 @@ class ThreadsModel(QAbstractTableModel):
         self._rows: list[ThreadRow] = []
         self._cells: list[tuple] = []  # display texts, formatted once per update, not per paint
         self._index: dict[str, int] = {}
+        self._groups: dict[str, str] = {}
+        self._stuck: dict[str, tuple[float, str]] = {}  # name -> (seconds, where)
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._rows)
@@ -116,10 +129,16 @@ class ThreadsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._cells[index.row()][index.column()]
         column = index.column()
+        row = self._rows[index.row()]
         if role == Qt.ItemDataRole.ToolTipRole and column in (6, 9):
             return self._cells[index.row()][column]
-        if role == Qt.ItemDataRole.BackgroundRole and column == 4:
-            return STATE_BRUSHES.get(self._rows[index.row()].state)
+        if role == Qt.ItemDataRole.ToolTipRole and row.name in self._stuck:
+            seconds, where = self._stuck[row.name]
+            return f"No progress for {seconds:.1f} s, in:\n{where}"
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if column == STATE_COLUMN:
+                return STATE_BRUSHES.get(row.state)
+            return STUCK_BRUSH if row.name in self._stuck else None
         return None
 
     def row(self, name: str) -> ThreadRow | None:
@@ -129,13 +148,32 @@ class ThreadsModel(QAbstractTableModel):
     def rows(self) -> list[ThreadRow]:
         return list(self._rows)
 
-    def update(self, rows: Iterable[ThreadRow]) -> None:
-        """Merge a fresh snapshot: change rows in place, append new ones, mark gone ones."""
+    def stuck(self) -> dict[str, float]:
+        """Name -> seconds without progress, for the rows flagged now."""
+        return {name: seconds for name, (seconds, _where) in self._stuck.items()}
+
+    def set_stuck(self, stuck: Mapping[str, tuple[float, str]]) -> None:
+        """Flag rows (name -> (seconds without progress, where)); every other row is cleared."""
+        if stuck == self._stuck:
+            return
+        self._stuck = dict(stuck)
+        if self._rows:
+            self._format()
+            self.dataChanged.emit(
+                self.index(0, 0),
+                self.index(len(self._rows) - 1, len(COLUMNS) - 1),
+                [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole],
+            )
+
+    def update(self, rows: Iterable[ThreadRow], group: str = WORKERS) -> None:
+        """Merge a fresh snapshot of ``group``: change rows in place, append new ones, mark
+        the group's rows missing from it as exited."""
         seen = set()
         new_rows = []
         changed = False
         for row in rows:
             seen.add(row.name)
+            self._groups[row.name] = group
             i = self._index.get(row.name)
             if i is None:
                 new_rows.append(row)
@@ -143,6 +181,8 @@ class ThreadsModel(QAbstractTableModel):
                 self._rows[i] = row
                 changed = True
         for i, old in enumerate(self._rows):
+            if self._groups.get(old.name) != group:
+                continue
             if old.name not in seen and old.state != EXITED:
                 self._rows[i] = replace(old, state=EXITED, url="")
                 changed = True
@@ -166,7 +206,11 @@ class ThreadsModel(QAbstractTableModel):
 
     def _format(self) -> None:
         now = time.monotonic()
-        self._cells = [row.cells(now) for row in self._rows]
+        stuck = self._stuck
+        self._cells = [
+            (*row.cells(now), f"{stuck[row.name][0]:.1f}" if row.name in stuck else "")
+            for row in self._rows
+        ]
 
     def _has_live_rows(self) -> bool:
         return any(r.state != EXITED for r in self._rows)
@@ -176,4 +220,5 @@ class ThreadsModel(QAbstractTableModel):
         self._rows.clear()
         self._cells.clear()
         self._index.clear()
+        self._groups.clear()
         self.endResetModel()

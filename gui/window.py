@@ -8,7 +8,6 @@ which waits at most two seconds for every thread to end.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import shutil
@@ -41,6 +40,7 @@ from gui.bridge import EventBridge, LogBuffer
 from gui.capped_model import PredicateFilter
 from gui.charts import CHARTS, ChartPanel, configure_pyqtgraph
 from gui.controls import ControlPanel
+from gui.diagnostics_panel import DiagnosticsPanel
 from gui.experiments_panel import ExperimentsPanel
 from gui.history_view import HistoryView
 from gui.log_table import LEVELS, LogModel, at_least
@@ -88,6 +88,11 @@ class MainWindow(QMainWindow):
         self.timeline.follow_x(self.charts.first_plot)
         self.experiments = ExperimentsPanel()
         self.history = HistoryView()
+        self.diagnostics = DiagnosticsPanel(
+            self.threads_model,
+            lambda: self.session.crawler.workers() if self.session.crawler else [],
+            self.session.sampler.t0,
+        )
         self._pending_save: Future | None = None
         self._build_actions()
         self._build_layout()
@@ -183,7 +188,7 @@ class MainWindow(QMainWindow):
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.follow_action)
         view_menu.addSeparator()
-        for i, name in enumerate(("Crawl", "Experiments", "History")):
+        for i, name in enumerate(("Crawl", "Experiments", "History", "Diagnostics")):
             view_menu.addAction(
                 name, QKeySequence(f"Ctrl+{i + 1}"), lambda i=i: self.views.setCurrentIndex(i)
             )
@@ -222,6 +227,7 @@ class MainWindow(QMainWindow):
         self.views.addTab(self.main_splitter, "Crawl")
         self.views.addTab(self.experiments, "Experiments")
         self.views.addTab(self.history, "History")
+        self.views.addTab(self.diagnostics, "Diagnostics")
         self.setCentralWidget(self.views)
 
     @staticmethod
@@ -323,6 +329,9 @@ class MainWindow(QMainWindow):
         self.bridge.logRecords.connect(self.log_model.append)
         self.experiments.runningChanged.connect(lambda _on: self._update_actions())
         self.experiments.runSaved.connect(lambda _id: self.history.refresh())
+        self.diagnostics.garbageCollected.connect(
+            lambda result: self.marker(f"GC ({result.collected} freed)")
+        )
         self.history.message.connect(lambda text: self.statusBar().showMessage(text, 5_000))
 
     # -- crawl control ----------------------------------------------------------------------
@@ -393,8 +402,7 @@ class MainWindow(QMainWindow):
         self.marker(f"threads {old}→{n}")
 
     def collect_garbage(self) -> None:
-        found = gc.collect()
-        self.marker(f"GC ({found} freed)")
+        self.diagnostics.collect_garbage()  # marked on the charts through garbageCollected
 
     def marker(self, text: str) -> None:
         """A labelled line on every chart at the current time: cause next to its effect."""
@@ -573,6 +581,7 @@ class MainWindow(QMainWindow):
         self.poll_timer.stop()
         self.charts.timer.stop()
         self.timeline.timer.stop()
+        self.diagnostics.shutdown()
         stopped = self.experiments.shutdown(CLOSE_TIMEOUT_S / 2)
         stopped = self.session.close(CLOSE_TIMEOUT_S - (time.monotonic() - started)) and stopped
         self.bridge.stop()

@@ -1,0 +1,126 @@
+"""Which threads have stopped moving: crawl workers by their engine state, others by stack.
+
+A worker is stuck when it has been busy (fetching, parsing, waiting) on the same URL for longer
+than the threshold: the engine's ``state_since`` says since when. Any other thread is stuck when
+its stack has not changed for that long (:class:`core.diagnostics.StuckDetector`), except
+threads idle by design: ours (``threadscope-*``, the engine's ``crawl-*`` helpers, the
+experiment monitor), which wait on the same line between their periodic ticks, and thread-pool
+workers waiting for a task. Plain Python, no Qt: the diagnostics panel calls :meth:`check` on a
+timer.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from core.diagnostics import StuckDetector
+from core.diagnostics.threads import FrameInfo, stack_of
+from core.events import WorkerState
+from core.stats import WorkerInfo
+
+IDLE_BY_DESIGN = ("threadscope-", "crawl-", "experiment-monitor")
+BUSY_STATES = (WorkerState.FETCHING, WorkerState.PARSING, WorkerState.WAITING)
+WHERE_FRAMES = 4  # innermost frames quoted in the log and the tooltip
+
+
+@dataclass(frozen=True, slots=True)
+class StuckMark:
+    name: str
+    ident: int | None
+    native_id: int | None
+    daemon: bool
+    stuck_for_s: float
+    where: str  # innermost frames, innermost last
+    worker: bool
+
+
+def _where(frames: Sequence[FrameInfo]) -> str:
+    return "\n".join(str(frame) for frame in frames[-WHERE_FRAMES:])
+
+
+def _idle_pool_worker(frames: Sequence[FrameInfo]) -> bool:
+    """A ``ThreadPoolExecutor`` thread waiting for its next task (the queue's get is C code,
+    so ``_worker`` is the innermost Python frame)."""
+    if not frames:
+        return False
+    inner = frames[-1]
+    return inner.function == "_worker" and inner.filename.endswith(
+        ("concurrent/futures/thread.py", "concurrent\\futures\\thread.py")
+    )
+
+
+class StuckWatch:
+    def __init__(self, threshold_s: float = 5.0, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self.detector = StuckDetector(threshold_s, clock=clock)
+        # worker name -> ((state, url, pages), first seen with it): ``state_since`` moves only
+        # when the state changes, so a worker going from URL to URL in one state still moves.
+        self._workers: dict[str, tuple[tuple, float]] = {}
+
+    @property
+    def threshold_s(self) -> float:
+        return self.detector.threshold_s
+
+    @threshold_s.setter
+    def threshold_s(self, value: float) -> None:
+        if value <= 0:
+            raise ValueError("threshold_s: must be > 0")
+        self.detector.threshold_s = value
+
+    def check(self, workers: Sequence[WorkerInfo] = ()) -> list[StuckMark]:
+        """Every thread stuck now; call it periodically (each call is a fresh observation)."""
+        now = self._clock()
+        marks = self._stuck_workers(workers, now)
+        ignore = {w.ident for w in workers if w.ident is not None}
+        ignore.update(t.ident for t in threading.enumerate() if t.name.startswith(IDLE_BY_DESIGN))
+        for stuck in self.detector.check(ignore=ignore):
+            frames = stuck.stack.frames
+            if _idle_pool_worker(frames):
+                continue
+            marks.append(
+                StuckMark(
+                    name=stuck.name,
+                    ident=stuck.ident,
+                    native_id=stuck.stack.native_id,
+                    daemon=stuck.stack.daemon,
+                    stuck_for_s=stuck.stuck_for_s,
+                    where=_where(frames),
+                    worker=False,
+                )
+            )
+        return marks
+
+    def _stuck_workers(self, workers: Sequence[WorkerInfo], now: float) -> list[StuckMark]:
+        seen = {}
+        marks = []
+        frames = None
+        for info in workers:
+            key = (info.state, info.url, info.pages)
+            previous = self._workers.get(info.name)
+            first_seen = previous[1] if previous and previous[0] == key else now
+            seen[info.name] = (key, first_seen)
+            if info.state not in BUSY_STATES:
+                continue
+            stuck_for = now - max(info.state_since, first_seen)
+            if stuck_for <= self.threshold_s:
+                continue
+            frames = frames if frames is not None else sys._current_frames()
+            stack = stack_of(frames.get(info.ident)) if info.ident is not None else ()
+            where = f"{info.state} {info.url or ''}".strip()
+            marks.append(
+                StuckMark(
+                    name=info.name,
+                    ident=info.ident,
+                    native_id=info.native_id,
+                    daemon=info.daemon,
+                    stuck_for_s=stuck_for,
+                    where="\n".join(filter(None, (where, _where(stack)))),
+                    worker=True,
+                )
+            )
+        self._workers = seen
+        return marks
