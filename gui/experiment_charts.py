@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.experiments import MonitorSample, Outcome
-from gui.charts import _axis_label
+from gui.charts import LEGEND_ROW_PX, TITLE_ROW_PX, _axis_label, _legend_row
 from gui.palette import SERIES_COLORS
 
 MAX_POINTS = 20_000  # per series: ~30 minutes of 10 Hz samples
@@ -44,18 +44,16 @@ BUILTIN = {
 HIDDEN_PROBES = frozenset({"threads", "pages"})  # a sweep's x and raw count: the sweep chart
 
 
-def _legend(plot: pg.PlotItem) -> None:
-    legend = plot.addLegend(
-        offset=(6, 4), labelTextSize="8pt", brush=(255, 255, 255, 170), pen="#cccccc"
-    )
-    legend.setZValue(1_000)
-
-
-def _plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str) -> pg.PlotItem:
-    plot = layout.addPlot(row=row, col=col, title=title)
+def make_plot(
+    layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, legend_columns: int
+) -> tuple[pg.PlotItem, pg.LegendItem]:
+    """A plot styled like the crawl charts: small title, legend in its own row above the data."""
+    plot = layout.addPlot(row=row, col=col)
+    plot.setTitle(title, size="10pt")
+    plot.titleLabel.setMaximumHeight(TITLE_ROW_PX)
+    plot.layout.setRowFixedHeight(0, TITLE_ROW_PX)
     plot.setMenuEnabled(False)
-    _legend(plot)
-    return plot
+    return plot, _legend_row(plot, legend_columns)
 
 
 def fmt(value: float) -> str:
@@ -98,14 +96,16 @@ class LiveChart(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.layout_widget)
         self.plots: dict[str, pg.PlotItem] = {}
+        self.legends: dict[str, pg.LegendItem] = {}
         for i, (name, title, label, unit) in enumerate(PLOTS):
-            plot = _plot(self.layout_widget, i // 2, i % 2, title)
+            plot, self.legends[name] = make_plot(self.layout_widget, i // 2, i % 2, title, 3)
             _axis_label(plot, "left", label, unit)
             _axis_label(plot, "bottom", "time", "s")
             plot.getViewBox().setMouseEnabled(x=True, y=False)
             if self.plots:
                 plot.setXLink(self.plots["threads"])
             self.plots[name] = plot
+        self.compact = False
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._data: dict[str, tuple[deque[float], deque[float]]] = {}
         self._segments: list[_Segment] = []
@@ -113,6 +113,21 @@ class LiveChart(QWidget):
         self._offset = 0.0
         self._end = 0.0
         self._dirty = False
+
+    def set_compact(self, compact: bool) -> None:
+        """One row of threads, memory and CPU (a sweep, whose own chart needs the room), or
+        the 2×2 grid with the experiment's probes."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        grid = self.layout_widget.ci
+        for plot in self.plots.values():
+            grid.removeItem(plot)
+        names = ("threads", "memory", "cpu") if compact else tuple(self.plots)
+        for i, name in enumerate(names):
+            row, col = (0, i) if compact else (i // 2, i % 2)
+            grid.addItem(self.plots[name], row=row, col=col)
+        self.plots["probes"].setVisible(not compact)
 
     @property
     def segments(self) -> list[tuple[str, float, float]]:
@@ -125,9 +140,9 @@ class LiveChart(QWidget):
             for plot, region in zip(self.plots.values(), segment.regions, strict=True):
                 plot.removeItem(region)
         for key, curve in self.curves.items():
-            self.plots[BUILTIN.get(key, ("probes",))[0]].removeItem(curve)
-            for plot in self.plots.values():
-                plot.legend.removeItem(curve)
+            plot_name = BUILTIN.get(key, ("probes",))[0]
+            self.plots[plot_name].removeItem(curve)
+            self.legends[plot_name].removeItem(curve)
         self.curves.clear()
         self._data.clear()
         self._segments.clear()
@@ -181,7 +196,8 @@ class LiveChart(QWidget):
         plot_name, legend = BUILTIN.get(key, ("probes", key.replace("_", " ")))
         plot = self.plots[plot_name]
         color = SERIES_COLORS[len(plot.listDataItems()) % len(SERIES_COLORS)]
-        self.curves[key] = plot.plot(name=legend, pen=pg.mkPen(color, width=1))
+        self.curves[key] = plot.plot(pen=pg.mkPen(color, width=1))
+        self.legends[plot_name].addItem(self.curves[key], legend)
         self._data[key] = (deque(maxlen=MAX_POINTS), deque(maxlen=MAX_POINTS))
 
 
@@ -193,6 +209,10 @@ BOUNDS = (
 )
 
 
+# 1, 2, 5 × 10^k on the log-scale axis (positions are log10 of the value), labelled plainly
+LOG_TICKS = [(math.log10(m * 10**k), f"{m * 10**k:,}") for k in range(0, 6) for m in (1, 2, 5)]
+
+
 class SweepChart(QWidget):
     """Pages/s (log scale) and peak RSS against the swept parameter, one point per run."""
 
@@ -202,33 +222,38 @@ class SweepChart(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.layout_widget)
-        self.rate_plot = _plot(self.layout_widget, 0, 0, "Pages/s against threads")
-        self.rss_plot = _plot(self.layout_widget, 0, 1, "Peak RSS against threads")
+        self.rate_plot, rate_legend = make_plot(
+            self.layout_widget, 0, 0, "Pages/s against threads", 2
+        )
+        self.rss_plot, rss_legend = make_plot(
+            self.layout_widget, 0, 1, "Peak RSS against threads", 1
+        )
         self.rate_plot.setLogMode(y=True)
+        self.rate_plot.getAxis("left").setTicks([LOG_TICKS])
         _axis_label(self.rate_plot, "left", "pages/s (log scale)", "")
         _axis_label(self.rss_plot, "left", "peak RSS", "MiB")
         dash = pg.QtCore.Qt.PenStyle.DashLine
         self.curves: dict[str, pg.PlotDataItem] = {
             "pages_per_s": self.rate_plot.plot(
-                name="measured pages/s",
                 pen=pg.mkPen(SERIES_COLORS[0], width=2),
                 symbol="o",
                 symbolSize=6,
                 symbolBrush=SERIES_COLORS[0],
             ),
             "peak_rss_mib": self.rss_plot.plot(
-                name="peak RSS",
                 pen=pg.mkPen(SERIES_COLORS[0], width=2),
                 symbol="o",
                 symbolSize=6,
                 symbolBrush=SERIES_COLORS[0],
             ),
         }
+        self.rate_plot.layout.setRowFixedHeight(1, 2 * LEGEND_ROW_PX)  # four entries, two rows
+        rate_legend.addItem(self.curves["pages_per_s"], "measured pages/s")
         for i, (key, legend) in enumerate(BOUNDS, start=1):
             color = SERIES_COLORS[i % len(SERIES_COLORS)]
-            self.curves[key] = self.rate_plot.plot(
-                name=legend, pen=pg.mkPen(color, width=1, style=dash)
-            )
+            self.curves[key] = self.rate_plot.plot(pen=pg.mkPen(color, width=1, style=dash))
+            rate_legend.addItem(self.curves[key], legend)
+        rss_legend.addItem(self.curves["peak_rss_mib"], "peak RSS (process)")
         self.rss_plot.setXLink(self.rate_plot)
         self._points: dict[float, list[Mapping[str, float]]] = {}
         self.parameter = "threads"

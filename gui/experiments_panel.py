@@ -57,6 +57,15 @@ VERDICT_MEANING = {
     "error: this run neither supports nor refutes the claim",
     "stopped": "stopped before every variant had run: no verdict",
 }
+SWEEP_MEANING = {
+    "holds": "pages/s grew with threads under the latency bound and levelled off at a CPU "
+    "bound, as the claim says",
+    "contradicted": "measured here, pages/s did not follow the bounds the claim names",
+    "not significant": "the changes between thread counts did not exceed twice their "
+    "standard error, or no plateau was reached: this run neither supports nor refutes the "
+    "claim",
+    "stopped": "stopped before every thread count had run: no verdict",
+}
 SCALE_TIP = (
     "Multiplies the work each variant does (threads, items, iterations). At 1 a variant takes "
     "about 0.1–3 s; smaller is quicker and noisier."
@@ -177,7 +186,7 @@ class ExperimentsPanel(QWidget):
         left_layout.addWidget(self.status)
 
         charts = QWidget()
-        charts_layout = QVBoxLayout(charts)
+        self._charts_layout = charts_layout = QVBoxLayout(charts)
         charts_layout.setContentsMargins(0, 0, 0, 0)
         charts_layout.addWidget(self.bands)
         charts_layout.addWidget(self.live, 3)
@@ -264,6 +273,9 @@ class ExperimentsPanel(QWidget):
                 f"{html.escape(experiment.fixed)}"
             )
         self.sweep_chart.setVisible(is_sweep(experiment))
+        self.live.set_compact(is_sweep(experiment))
+        self._charts_layout.setStretchFactor(self.live, 2 if is_sweep(experiment) else 3)
+        self._charts_layout.setStretchFactor(self.sweep_chart, 3)
         self.bands.setText(
             "Live monitor, one shaded band per run in order: "
             + (
@@ -405,7 +417,8 @@ class ExperimentsPanel(QWidget):
         else:
             self._show_comparison(result)
         color = VERDICT_COLORS.get(result.verdict, "#000000")
-        meaning = VERDICT_MEANING.get(result.verdict, "")
+        meanings = SWEEP_MEANING if hasattr(result, "points") else VERDICT_MEANING
+        meaning = meanings.get(result.verdict, "")
         findings = [f if isinstance(f, str) else f.text for f in result.findings]
         items = "".join(f"<li>{html.escape(text)}</li>" for text in findings)
         self.verdict.setHtml(

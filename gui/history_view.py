@@ -40,7 +40,7 @@ from core.history import (
 )
 from core.sampler import METRICS
 from gui.charts import _axis_label
-from gui.experiment_charts import fmt
+from gui.experiment_charts import fmt, make_plot
 from gui.text_table import NUMERIC, TextTableModel
 
 log = logging.getLogger(__name__)
@@ -146,12 +146,9 @@ class OverlayCharts(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.layout_widget)
         self.plots: dict[str, pg.PlotItem] = {}
+        self.legends: dict[str, pg.LegendItem] = {}
         for i, (title, key, _fallback) in enumerate(OVERLAYS):
-            plot = self.layout_widget.addPlot(row=i // 2, col=i % 2, title=title)
-            plot.setMenuEnabled(False)
-            plot.addLegend(
-                offset=(6, 4), labelTextSize="8pt", brush=(255, 255, 255, 170), pen="#cccccc"
-            ).setZValue(1_000)
+            plot, self.legends[key] = make_plot(self.layout_widget, i // 2, i % 2, title, 2)
             spec = _SPECS[key]
             _axis_label(plot, "left", spec.label, spec.unit)
             _axis_label(plot, "bottom", "time since run start", "s")
@@ -159,9 +156,9 @@ class OverlayCharts(QWidget):
 
     def show_runs(self, runs: list[tuple[str, dict[str, list[float]]]]) -> None:
         """``runs``: (legend prefix, metrics) for run A and optionally run B."""
-        for plot in self.plots.values():
+        for key, plot in self.plots.items():
             plot.clear()
-            plot.legend.clear()
+            self.legends[key].clear()
         if not runs:
             return
         drawn: set[str] = set()
@@ -177,14 +174,14 @@ class OverlayCharts(QWidget):
                 if not values:
                     continue
                 drawn.add(key)
-                self.plots[key].plot(
-                    t,
-                    np.asarray(values, dtype=float),
-                    name=name,
-                    pen=pg.mkPen(color, width=1, style=style),
+                curve = self.plots[key].plot(
+                    t, np.asarray(values, dtype=float), pen=pg.mkPen(color, width=1, style=style)
                 )
+                self.legends[key].addItem(curve, name)
         for title, key, _fallback in OVERLAYS:
-            self.plots[key].setTitle(title if key in drawn else f"{title}: not recorded")
+            self.plots[key].setTitle(
+                title if key in drawn else f"{title}: not recorded", size="10pt"
+            )
 
     def curve_count(self) -> int:
         return sum(len(plot.listDataItems()) for plot in self.plots.values())
