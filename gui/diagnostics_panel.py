@@ -74,6 +74,13 @@ GC_SPAN_S = 120.0
 TOP_ALLOCATIONS = 25
 TOP_FUNCTIONS = 200
 DEFAULT_STUCK_S = 5.0
+GC_PLOTS = (
+    ("Generation 0: allocations minus deallocations since its last collection", ("gen 0",)),
+    (
+        "Generations 1 and 2: collections of the younger generation since their last",
+        ("gen 1", "gen 2"),
+    ),
+)
 OTHER = "other"  # ThreadsModel group of non-worker threads the stuck watch listed
 
 TOP_COLUMNS = (
@@ -96,7 +103,8 @@ FUNCTION_COLUMNS = (
 )
 
 
-def _table(model: RowsModel) -> QTableView:
+def _table(model: RowsModel, sort_column: int) -> QTableView:
+    """Sortable by header click; biggest ``sort_column`` first to begin with."""
     view = QTableView()
     view.setModel(model)
     view.setAlternatingRowColors(True)
@@ -109,6 +117,7 @@ def _table(model: RowsModel) -> QTableView:
     header.setStretchLastSection(False)
     for column in range(1, len(model.columns)):
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    view.sortByColumn(sort_column, Qt.SortOrder.DescendingOrder)
     return view
 
 
@@ -301,8 +310,8 @@ class DiagnosticsPanel(QTabWidget):
         self.memory_status = QLabel()
         self.allocations_model = RowsModel(TOP_COLUMNS, self)
         self.diff_model = RowsModel(DIFF_COLUMNS, self)
-        self.allocations_view = _table(self.allocations_model)
-        self.diff_view = _table(self.diff_model)
+        self.allocations_view = _table(self.allocations_model, sort_column=1)
+        self.diff_view = _table(self.diff_model, sort_column=2)
         self.diff_view.hide()
         self._update_memory_buttons()
         bar = _bar(
@@ -391,7 +400,7 @@ class DiagnosticsPanel(QTabWidget):
         if self._snapshots:
             numbers = [str(n) for n, _ in self._snapshots]
             parts.append(f"snapshots kept: #{', #'.join(numbers)}")
-        if self.diff_view.isVisibleTo(self) and len(self._snapshots) == 2:
+        if not self.diff_view.isHidden() and len(self._snapshots) == 2:
             parts.append(f"showing growth #{numbers[0]} → #{numbers[1]}")
         elif self._snapshots:
             parts.append(f"showing top sites of #{numbers[-1]}")
@@ -406,28 +415,30 @@ class DiagnosticsPanel(QTabWidget):
         )
         self.collect_button.clicked.connect(self.collect_garbage)
         self.gc_result = QLabel("Not collected yet.")
-        self.gc_plot = pg.PlotWidget()
-        plot = self.gc_plot.getPlotItem()
-        plot.setMenuEnabled(False)
-        plot.setTitle("gc.get_count(): objects waiting per generation", size="9pt")
-        plot.setLabel("bottom", "time", units="s")
-        plot.setLabel("left", "count")
-        for side in ("left", "bottom"):
-            plot.getAxis(side).enableAutoSIPrefix(False)
-        legend = plot.addLegend(offset=(-6, 4), labelTextSize="8pt", brush=(255, 255, 255, 200))
-        legend.setZValue(1_000)
-        plot.getViewBox().setMouseEnabled(x=True, y=False)
-        self.gc_curves = [
-            plot.plot(name=name, pen=pg.mkPen(SERIES_COLORS[i], width=1))
-            for i, name in enumerate(
-                (
-                    "gen 0: allocations − deallocations",
-                    "gen 1: gen-0 collections since",
-                    "gen 2: gen-1 collections since",
-                )
-            )
-        ]
-        return _page(_bar(self.collect_button, self.gc_result), self.gc_plot)
+        # gen 0 counts to its threshold (700 by default), gens 1 and 2 to 10: two scales.
+        self.gc_plots = pg.GraphicsLayoutWidget()
+        self.gc_curves = []
+        first = None
+        for row, (title, names) in enumerate(GC_PLOTS):
+            plot = self.gc_plots.addPlot(row=row, col=0)
+            plot.setTitle(title, size="9pt")
+            plot.setMenuEnabled(False)
+            plot.setLabel("left", "count")
+            plot.setLabel("bottom", "time", units="s")
+            for side in ("left", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)
+            plot.getViewBox().setMouseEnabled(x=True, y=False)
+            legend = plot.addLegend(offset=(-6, 2), labelTextSize="8pt", brush=(255, 255, 255, 200))
+            legend.setZValue(1_000)
+            if first is None:
+                first = plot
+            else:
+                plot.setXLink(first)
+            for name in names:
+                color = SERIES_COLORS[len(self.gc_curves)]
+                self.gc_curves.append(plot.plot(name=name, pen=pg.mkPen(color, width=1)))
+        self.gc_plot = first
+        return _page(_bar(self.collect_button, self.gc_result), self.gc_plots)
 
     def collect_garbage(self) -> CollectResult:
         """A full collection on the GUI thread (it stops every Python thread whichever thread
@@ -472,8 +483,7 @@ class DiagnosticsPanel(QTabWidget):
         self.export_button.clicked.connect(self._ask_export)
         self.profile_status = QLabel("Start the profile, then the crawl.")
         self.functions_model = RowsModel(FUNCTION_COLUMNS, self)
-        self.functions_view = _table(self.functions_model)
-        self.functions_view.sortByColumn(3, Qt.SortOrder.DescendingOrder)
+        self.functions_view = _table(self.functions_model, sort_column=3)
         bar = _bar(self.profile_button, self.export_button, self.profile_status)
         return _page(bar, self.functions_view)
 

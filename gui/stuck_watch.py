@@ -11,6 +11,7 @@ timer.
 
 from __future__ import annotations
 
+import linecache
 import sys
 import threading
 import time
@@ -39,7 +40,15 @@ class StuckMark:
 
 
 def _where(frames: Sequence[FrameInfo]) -> str:
-    return "\n".join(str(frame) for frame in frames[-WHERE_FRAMES:])
+    """The innermost frames like a traceback, each with its source line when readable (a
+    blocking call in C, such as ``lock.acquire``, shows only as the line that called it)."""
+    lines = []
+    for frame in frames[-WHERE_FRAMES:]:
+        lines.append(str(frame))
+        source = linecache.getline(frame.filename, frame.lineno).strip()
+        if source:
+            lines.append(f"    {source}")
+    return "\n".join(lines)
 
 
 def _idle_pool_worker(frames: Sequence[FrameInfo]) -> bool:

@@ -1,0 +1,202 @@
+"""The Diagnostics panel on real threads, a real heap and a real crawl of the test site."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import pstats
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QGuiApplication  # noqa: E402
+
+from core.diagnostics import is_tracing  # noqa: E402
+from core.engine import Crawler  # noqa: E402
+from core.events import WorkerState  # noqa: E402
+from core.settings import CrawlSettings  # noqa: E402
+from core.stats import WorkerInfo  # noqa: E402
+from gui.diagnostics_panel import DiagnosticsPanel  # noqa: E402
+from gui.threads_table import STUCK_BRUSH, STUCK_COLUMN, ThreadsModel, row_from_worker  # noqa: E402
+
+
+@pytest.fixture
+def panel(qtbot):
+    workers: list[WorkerInfo] = []
+    panel = DiagnosticsPanel(ThreadsModel(), lambda: workers, time.monotonic())
+    panel.fake_workers = workers  # what the running crawl reports, set by a test
+    qtbot.addWidget(panel)
+    panel.resize(1000, 500)
+    panel.show()
+    yield panel
+    panel.shutdown()
+    assert not is_tracing()
+    assert not [t for t in threading.enumerate() if t.name == "threadscope-jobs"]
+
+
+def _parked(names: list[str], release: threading.Event) -> list[threading.Thread]:
+    threads = [threading.Thread(target=release.wait, args=(10,), name=n) for n in names]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def test_thread_dump_names_every_live_thread_and_the_filter_narrows_it(qtbot, panel):
+    release = threading.Event()
+    threads = _parked(["diag-alpha", "diag-beta"], release)
+    try:
+        qtbot.mouseClick(panel.dump_button, Qt.MouseButton.LeftButton)
+        text = panel.dump_text.toPlainText()
+        for thread in threading.enumerate():
+            assert f'Thread "{thread.name}"' in text
+        assert panel.dump_text.isReadOnly()
+        panel.dump_filter.setText("DIAG-BETA")
+        text = panel.dump_text.toPlainText()
+        assert 'Thread "diag-beta"' in text and "in wait" in text
+        assert "diag-alpha" not in text and "MainThread" not in text
+        assert panel.dump_count.text().startswith("1 of ")
+        qtbot.mouseClick(panel.copy_button, Qt.MouseButton.LeftButton)
+        assert QGuiApplication.clipboard().text() == text
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(5)
+
+
+def test_a_thread_blocked_on_a_held_lock_is_flagged_and_logged_once(qtbot, panel, caplog):
+    caplog.set_level(logging.WARNING, logger="gui.diagnostics_panel")
+    panel.set_stuck_threshold(0.3)
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def hold() -> None:
+        with lock:
+            release.wait(10)
+
+    def blocked() -> None:
+        if lock.acquire(timeout=10):
+            lock.release()
+
+    holder = threading.Thread(target=hold, name="diag-holder")
+    holder.start()
+    waiter = threading.Thread(target=blocked, name="diag-blocked")
+    waiter.start()
+    model = panel.threads_model
+    try:
+        qtbot.waitUntil(lambda: model.stuck().get("diag-blocked", 0) > 0.6, timeout=5_000)
+        row = model.row("diag-blocked")
+        assert row is not None and row.state == "blocked"
+        i = model.rows().index(row)
+        assert float(model.index(i, STUCK_COLUMN).data()) > 0.3
+        assert model.index(i, 0).data(Qt.ItemDataRole.BackgroundRole) == STUCK_BRUSH
+        tooltip = model.index(i, 0).data(Qt.ItemDataRole.ToolTipRole)
+        assert "in blocked" in tooltip and "lock.acquire(timeout=10)" in tooltip
+        assert "diag-blocked" in panel.stuck_label.text()
+        warnings = [r.getMessage() for r in caplog.records if "diag-blocked" in r.getMessage()]
+        assert len(warnings) == 1 and "in blocked" in warnings[0]  # once, with its stack
+    finally:
+        release.set()
+        holder.join(5)
+        waiter.join(5)
+    qtbot.waitUntil(lambda: model.row("diag-blocked").state == "exited", timeout=5_000)
+    assert "diag-blocked" not in model.stuck()
+
+
+def test_a_worker_busy_on_one_url_past_the_threshold_is_flagged(qtbot, panel):
+    panel.set_stuck_threshold(0.2)
+    busy = WorkerInfo(
+        name="crawl-worker-1",
+        ident=threading.get_ident(),
+        native_id=threading.get_native_id(),
+        daemon=False,
+        state=WorkerState.FETCHING,
+        url="http://127.0.0.1:9/slow",
+        pages=3,
+        last_error=None,
+        state_since=time.monotonic() - 30,
+    )
+    idle = replace(busy, name="crawl-worker-2", state=WorkerState.IDLE, url=None)
+    panel.fake_workers[:] = [busy, idle]
+    panel.threads_model.update([row_from_worker(w, {}) for w in (busy, idle)])
+    panel.check_stuck()  # the first sighting of this (state, url, pages) starts the clock
+    assert panel.threads_model.stuck() == {}
+    qtbot.waitUntil(lambda: "crawl-worker-1" in panel.threads_model.stuck(), timeout=5_000)
+    assert "crawl-worker-2" not in panel.threads_model.stuck()  # idle by design
+    assert "http://127.0.0.1:9/slow" in panel.stuck_watch.check(panel.fake_workers)[0].where
+    panel.fake_workers[0] = replace(busy, pages=4)  # it moved on
+    panel.check_stuck()
+    assert panel.threads_model.stuck() == {}
+
+
+def test_collect_shows_what_each_generation_held(qtbot, panel):
+    class Node:
+        pass
+
+    gc.disable()
+    try:
+        for _ in range(500):
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+        del a, b
+        with qtbot.waitSignal(panel.garbageCollected) as blocker:
+            qtbot.mouseClick(panel.collect_button, Qt.MouseButton.LeftButton)
+    finally:
+        gc.enable()
+    result = blocker.args[0]
+    assert result.collected >= 1_000
+    text = panel.gc_result.text()
+    assert f"Collected {result.collected:,} objects" in text and "gen 0 / 1 / 2" in text
+    panel.setCurrentIndex(2)
+    qtbot.waitUntil(lambda: len(panel.gc_history.samples()) >= 2, timeout=5_000)
+    panel.tick()
+    x, y = panel.gc_curves[0].getData()
+    assert x is not None and len(x) >= 2 and len(panel.gc_curves) == 3
+
+
+def test_tracemalloc_top_allocations_and_diff_arrive_from_the_background(qtbot, panel):
+    panel.setCurrentIndex(1)
+    qtbot.mouseClick(panel.trace_button, Qt.MouseButton.LeftButton)
+    assert is_tracing() and panel.trace_button.text() == "Stop tracing"
+    try:
+        qtbot.mouseClick(panel.snapshot_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: panel.allocations_model.rowCount() > 0, timeout=10_000)
+        assert not panel.diff_button.isEnabled()  # one snapshot: nothing to compare yet
+        hoard = [bytes(1024) for _ in range(3_000)]  # ~3 MiB from this line
+        qtbot.mouseClick(panel.snapshot_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(panel.diff_button.isEnabled, timeout=10_000)
+        top = panel.allocations_model.rows()
+        assert top[0].size_bytes >= 3_000_000 and top[0].location.startswith(__file__)
+        qtbot.mouseClick(panel.diff_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: panel.diff_model.rowCount() > 0, timeout=10_000)
+        first = panel.diff_model.rows()[0]
+        assert first.location.startswith(__file__) and first.size_diff > 2_500_000
+        assert not panel.diff_view.isHidden() and panel.allocations_view.isHidden()
+        assert "growth #1 → #2" in panel.memory_status.text()
+        assert panel.diff_model.index(0, 2).data().startswith("+")
+        del hoard
+    finally:
+        qtbot.mouseClick(panel.trace_button, Qt.MouseButton.LeftButton)
+    assert not is_tracing()
+
+
+def test_profile_of_a_small_crawl_exports_a_prof_pstats_loads(qtbot, panel, site, tmp_path):
+    qtbot.mouseClick(panel.profile_button, Qt.MouseButton.LeftButton)
+    assert panel.profile_button.text() == "Stop profile"
+    crawler = Crawler(CrawlSettings(site.url, threads=4, max_pages=60, obey_robots=False))
+    crawler.start()
+    qtbot.waitUntil(lambda: crawler.join(0), timeout=20_000)
+    qtbot.mouseClick(panel.profile_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.functions_model.rowCount() > 0, timeout=10_000)
+    functions = [row.function for row in panel.functions_model.rows()]
+    assert any("extract_links" in f for f in functions)  # seen in the worker threads
+    rows = panel.functions_model.rows()
+    assert rows == sorted(rows, key=lambda r: r.cumtime_s, reverse=True)
+    path = panel.export_profile(tmp_path / "crawl.prof")
+    loaded = pstats.Stats(str(path))
+    assert loaded.total_calls > 0  # type: ignore[attr-defined]
+    assert any(name == "extract_links" for (_f, _l, name) in loaded.stats)  # type: ignore[attr-defined]
