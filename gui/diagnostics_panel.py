@@ -74,6 +74,7 @@ GC_SPAN_S = 120.0
 TOP_ALLOCATIONS = 25
 TOP_FUNCTIONS = 200
 DEFAULT_STUCK_S = 5.0
+STUCK_NAMED = 4  # stuck threads named in the label; the Threads table lists them all
 GC_PLOTS = (
     ("Generation 0: allocations minus deallocations since its last collection", ("gen 0",)),
     (
@@ -158,6 +159,7 @@ class DiagnosticsPanel(QTabWidget):
         self.jobs = BackgroundJobs(self)
         self.stuck_watch = StuckWatch(DEFAULT_STUCK_S)
         self._stuck_names: set[str] = set()
+        self._stuck_pending = False
         self._others: dict[str, ThreadRow] = {}  # non-worker threads listed in the table
         self._stacks: list[ThreadStack] = []
         self._snapshots: deque = deque(maxlen=2)  # (number, tracemalloc.Snapshot)
@@ -240,8 +242,32 @@ class DiagnosticsPanel(QTabWidget):
             self.stuck_after.setValue(seconds_)
 
     def check_stuck(self) -> list[StuckMark]:
-        """Flag stuck threads in the Threads table; log each once when it gets stuck."""
+        """Check now, on this thread (the timer checks on the jobs thread instead)."""
         marks = self.stuck_watch.check(self._workers())
+        self._show_stuck(marks)
+        return marks
+
+    def _check_stuck_in_background(self) -> None:
+        """Walking every stack costs ~25 µs per thread: with a thousand threads that is too
+        long for the GUI thread four times a second."""
+        if self._stuck_pending:
+            return
+        self._stuck_pending = True
+        workers = self._workers()
+        self.jobs.submit(
+            lambda: self.stuck_watch.check(workers), self._stuck_checked, self._stuck_failed
+        )
+
+    def _stuck_checked(self, marks: list[StuckMark]) -> None:
+        self._stuck_pending = False
+        self._show_stuck(marks)
+
+    def _stuck_failed(self, exc: BaseException) -> None:
+        self._stuck_pending = False
+        log.error("stuck-thread check failed: %s", exc, exc_info=exc)
+
+    def _show_stuck(self, marks: list[StuckMark]) -> None:
+        """Flag stuck threads in the Threads table; log each once when it gets stuck."""
         names = {m.name for m in marks}
         for mark in marks:
             if mark.name not in self._stuck_names:
@@ -254,12 +280,9 @@ class DiagnosticsPanel(QTabWidget):
         self._stuck_names = names
         self._list_others(marks)
         self.threads_model.set_stuck({m.name: (m.stuck_for_s, m.where) for m in marks})
-        self.stuck_label.setText(
-            "Stuck: " + ", ".join(f"{m.name} ({m.stuck_for_s:.0f} s)" for m in marks)
-            if marks
-            else ""
-        )
-        return marks
+        shown = ", ".join(f"{m.name} ({m.stuck_for_s:.0f} s)" for m in marks[:STUCK_NAMED])
+        more = f" and {len(marks) - STUCK_NAMED:,} more" if len(marks) > STUCK_NAMED else ""
+        self.stuck_label.setText(f"Stuck: {shown}{more}" if marks else "")
 
     def _list_others(self, marks: Sequence[StuckMark]) -> None:
         """Non-worker threads stay in the table once flagged: blocked while stuck, running
@@ -514,8 +537,8 @@ class DiagnosticsPanel(QTabWidget):
         self.functions_model.set_rows(rows)
         stats = self.profile_stats
         self.profile_status.setText(
-            f"{stats.total_calls:,} calls, {stats.total_tt:.2f} s of CPU over every thread; "  # type: ignore[attr-defined]
-            f"the top {len(rows)} functions"
+            f"{stats.total_calls:,} calls in the profiled threads, {stats.total_tt:.1f} s "  # type: ignore[attr-defined]
+            f"summed over them (wall time: blocking calls count); top {len(rows)} functions"
         )
 
     def _profile_failed(self, exc: BaseException) -> None:
@@ -537,7 +560,7 @@ class DiagnosticsPanel(QTabWidget):
 
     def tick(self) -> None:
         self.gc_history.sample()
-        self.check_stuck()
+        self._check_stuck_in_background()
         self._refresh_visible()
 
     def _refresh_visible(self) -> None:

@@ -84,7 +84,9 @@ class StuckWatch:
         """Every thread stuck now; call it periodically (each call is a fresh observation)."""
         now = self._clock()
         marks = self._stuck_workers(workers, now)
+        # The main thread runs Qt's event loop: between events its Python stack never changes.
         ignore = {w.ident for w in workers if w.ident is not None}
+        ignore.add(threading.main_thread().ident)
         ignore.update(t.ident for t in threading.enumerate() if t.name.startswith(IDLE_BY_DESIGN))
         for stuck in self.detector.check(ignore=ignore):
             frames = stuck.stack.frames

@@ -3,7 +3,10 @@
 Run offscreen: ``QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [out.png]``
 (the other tabs go to ``out-N.png`` next to it).
 It crawls the embedded test site, changes the thread count and runs a GC part-way so the
-markers show, then grabs the window. Uses a throw-away QSettings file.
+markers show, then grabs the window. Then, still mid-crawl, it profiles the workers a thread
+increase adds and diffs two tracemalloc snapshots, and grabs the Diagnostics view's Profile
+and Memory pages as ``out-diagnostics.png`` and ``out-diagnostics-memory.png``. Uses a
+throw-away QSettings file.
 """
 
 from __future__ import annotations
@@ -28,6 +31,39 @@ def pump(app: QApplication, seconds: float) -> None:
     while time.monotonic() < end:
         app.processEvents()
         time.sleep(0.01)
+
+
+def pump_until(app: QApplication, condition, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while not condition() and time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def diagnostics(app: QApplication, window: MainWindow, stem: str) -> bool:
+    panel = window.diagnostics
+    window.views.setCurrentWidget(panel)
+    panel.profile_button.click()  # covers the workers started from now on
+    window.controls.fields["threads"].setValue(40)
+    panel.trace_button.click()
+    panel.snapshot_button.click()
+    pump_until(app, panel.diff_button.isEnabled, 10)  # (one snapshot: not yet)
+    pump_until(app, lambda: panel.allocations_model.rowCount() > 0, 10)
+    pump(app, 3)
+    panel.snapshot_button.click()
+    pump_until(app, panel.diff_button.isEnabled, 10)
+    panel.diff_button.click()
+    pump_until(app, lambda: panel.diff_model.rowCount() > 0, 10)
+    panel.profile_button.click()
+    pump_until(app, lambda: panel.functions_model.rowCount() > 0, 10)
+    panel.setCurrentIndex(3)
+    pump(app, 0.5)
+    ok = window.grab().save(f"{stem}-diagnostics.png")
+    panel.setCurrentIndex(1)
+    pump(app, 0.5)
+    ok = window.grab().save(f"{stem}-diagnostics-memory.png") and ok
+    panel.trace_button.click()
+    return ok
 
 
 def main(out: str) -> int:
@@ -55,6 +91,7 @@ def main(out: str) -> int:
             pump(app, 0.5)
             target = out if index == 0 else f"{out.removesuffix('.png')}-{index}.png"
             ok = window.grab().save(target) and ok
+        ok = diagnostics(app, window, out.removesuffix(".png")) and ok
         window.close()
         delete_now(window)
     print(f"wrote {out}" if ok else f"could not write {out}")
