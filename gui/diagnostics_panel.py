@@ -272,9 +272,10 @@ class DiagnosticsPanel(QTabWidget):
         for mark in marks:
             if mark.name not in self._stuck_names:
                 log.warning(
-                    "thread %s has not moved for %.1f s:\n%s",
+                    "thread %s has not moved for %.1f s, %s\n%s",
                     mark.name,
                     mark.stuck_for_s,
+                    mark.at,
                     mark.where,
                 )
         self._stuck_names = names

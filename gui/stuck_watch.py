@@ -12,6 +12,7 @@ timer.
 from __future__ import annotations
 
 import linecache
+import os
 import sys
 import threading
 import time
@@ -37,6 +38,7 @@ class StuckMark:
     stuck_for_s: float
     where: str  # innermost frames, innermost last
     worker: bool
+    at: str  # one line: a worker's state and URL, another thread's innermost frame
 
 
 def _where(frames: Sequence[FrameInfo]) -> str:
@@ -49,6 +51,13 @@ def _where(frames: Sequence[FrameInfo]) -> str:
         if source:
             lines.append(f"    {source}")
     return "\n".join(lines)
+
+
+def _at(frames: Sequence[FrameInfo]) -> str:
+    if not frames:
+        return "no Python frame"
+    inner = frames[-1]
+    return f"in {inner.function} ({os.path.basename(inner.filename)}:{inner.lineno})"
 
 
 def _idle_pool_worker(frames: Sequence[FrameInfo]) -> bool:
@@ -101,6 +110,7 @@ class StuckWatch:
                     stuck_for_s=stuck.stuck_for_s,
                     where=_where(frames),
                     worker=False,
+                    at=_at(frames),
                 )
             )
         return marks
@@ -121,7 +131,7 @@ class StuckWatch:
                 continue
             frames = frames if frames is not None else sys._current_frames()
             stack = stack_of(frames.get(info.ident)) if info.ident is not None else ()
-            where = f"{info.state} {info.url or ''}".strip()
+            at = f"{info.state} {info.url or ''}".strip()
             marks.append(
                 StuckMark(
                     name=info.name,
@@ -129,8 +139,9 @@ class StuckWatch:
                     native_id=info.native_id,
                     daemon=info.daemon,
                     stuck_for_s=stuck_for,
-                    where="\n".join(filter(None, (where, _where(stack)))),
+                    where="\n".join(filter(None, (at, _where(stack)))),
                     worker=True,
+                    at=at,
                 )
             )
         self._workers = seen

@@ -98,7 +98,9 @@ def test_a_thread_blocked_on_a_held_lock_is_flagged_and_logged_once(qtbot, panel
         assert "in blocked" in tooltip and "lock.acquire(timeout=10)" in tooltip
         assert "diag-blocked" in panel.stuck_label.text()
         warnings = [r.getMessage() for r in caplog.records if "diag-blocked" in r.getMessage()]
-        assert len(warnings) == 1 and "in blocked" in warnings[0]  # once, with its stack
+        assert len(warnings) == 1  # once, saying where it is blocked
+        line = blocked.__code__.co_firstlineno + 1  # the acquire() call
+        assert warnings[0].splitlines()[0].endswith(f"in blocked (test_gui_diagnostics.py:{line})")
     finally:
         release.set()
         holder.join(5)
