@@ -325,13 +325,19 @@ class Crawler:
             if not self._stopping:
                 self._spawn(count, body)
 
-    def start_worker(self, name: str, body: Callable[[_Worker], None]) -> _Worker | None:
+    def start_worker(
+        self,
+        name: str,
+        body: Callable[[_Worker], None],
+        on_exit: Callable[[], None] | None = None,
+    ) -> _Worker | None:
         """Start one worker thread called ``name``; None when the crawl is ending.
 
-        Raises ``RuntimeError`` when the OS refuses a new thread.
+        ``on_exit()`` runs last in the thread, after its goodbye (and after an error has
+        ended the crawl). Raises ``RuntimeError`` when the OS refuses a new thread.
         """
         worker = _Worker(number=0, name=name, since=time.monotonic())
-        worker.thread = threading.Thread(target=self._run, args=(worker, body), name=name)
+        worker.thread = threading.Thread(target=self._run, args=(worker, body, on_exit), name=name)
         with self._lock:
             if self._stopping:
                 return None
@@ -426,7 +432,12 @@ class Crawler:
         if len(threads) >= 64 and len(threads) > 2 * len(self._pool) + 8:
             self._threads = [t for t in threads if t.is_alive()]
 
-    def _run(self, w: _Worker, body: Callable[[_Worker], None]) -> None:
+    def _run(
+        self,
+        w: _Worker,
+        body: Callable[[_Worker], None],
+        on_exit: Callable[[], None] | None = None,
+    ) -> None:
         """A worker thread: announce it, run the strategy's ``body``, always say goodbye."""
         reason = "retired"
         try:
@@ -441,6 +452,8 @@ class Crawler:
             self.fail(exc)
         finally:
             self.release_worker(w, reason)
+            if on_exit is not None:
+                on_exit()
 
     def _announce(self, w: _Worker) -> None:
         if self.events.active:

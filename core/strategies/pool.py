@@ -23,6 +23,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from core.events import WorkerState
 from core.frontier import Item
 from core.strategies.base import Strategy
 
@@ -96,8 +97,14 @@ class Pool(Strategy):
         except BaseException as exc:  # a future would swallow it
             crawl.fail(exc)
         finally:
+            crawl.set_state(w, WorkerState.IDLE, None)  # back to waiting for a task
             with self._lock:
                 self._running -= 1
+
+    @property
+    def running(self) -> int:
+        """Tasks started and not finished (parked ones included)."""
+        return self._running
 
     def _done(self, _future: Future) -> None:
         with self._lock:

@@ -56,13 +56,11 @@ class Recursive(Strategy):
                 self._alive += 1
                 self._started += 1
                 name = f"crawl-worker-{self._started}"
-            started = self.crawl.start_worker(name, lambda w, s=share: self._run(w, body, s))
+            started = self.crawl.start_worker(
+                name, lambda w, s=share: body(w, s), on_exit=self._exit
+            )
             if started is None:  # the crawl is ending
                 self._exit()
-
-    def _run(self, w: _Worker, body: Body, share: list[Item]) -> None:
-        body(w, share)  # an exception ends the whole crawl (the engine's ``fail``)
-        self._exit()
 
     def _exit(self) -> None:
         with self._lock:

@@ -3,7 +3,8 @@
 The design that shows thread explosion: each thread (``crawl-spawn-N``, N counting up)
 handles one URL and starts a new thread for each new link it finds. At most
 ``settings.max_spawned_threads`` spawned threads are alive at once (counted from just before
-``Thread.start`` to the end of the thread's body, so the count is exact). When the cap is
+``Thread.start`` to the thread's last line; ``threading.enumerate`` may briefly list one
+that is past it). When the cap is
 reached, or the OS refuses a thread, the finder crawls the link itself, depth-first by
 recursion ("caller runs"): links never wait in a queue, nothing is dropped, and a thread
 never blocks waiting for a slot (blocking would deadlock once every live thread is a parent
@@ -54,7 +55,7 @@ class ThreadPerUrl(Strategy):
             self.peak_alive = max(self.peak_alive, self._alive)
             name = f"crawl-spawn-{self._spawned}"
         try:
-            started = self.crawl.start_worker(name, lambda w: self._run(w, body))
+            started = self.crawl.start_worker(name, body, on_exit=self._exit)
         except RuntimeError:  # "can't start new thread": the OS's own cap
             started = None
             if not self._refused:
@@ -64,10 +65,6 @@ class ThreadPerUrl(Strategy):
             self._exit()
             return self.crawl.stopping  # stopping: the link is abandoned, not run inline
         return True
-
-    def _run(self, w: _Worker, body) -> None:
-        body(w)  # an exception ends the whole crawl (the engine's ``fail``)
-        self._exit()
 
     def _exit(self) -> None:
         with self._lock:
