@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
 from core.diagnostics import is_tracing  # noqa: E402
@@ -23,6 +23,7 @@ from core.settings import CrawlSettings  # noqa: E402
 from core.stats import WorkerInfo  # noqa: E402
 from gui.diagnostics_panel import DiagnosticsPanel  # noqa: E402
 from gui.threads_table import STUCK_BRUSH, STUCK_COLUMN, ThreadsModel, row_from_worker  # noqa: E402
+from gui.window import MainWindow  # noqa: E402
 
 
 @pytest.fixture
@@ -202,3 +203,18 @@ def test_profile_of_a_small_crawl_exports_a_prof_pstats_loads(qtbot, panel, site
     loaded = pstats.Stats(str(path))
     assert loaded.total_calls > 0  # type: ignore[attr-defined]
     assert any(name == "extract_links" for (_f, _l, name) in loaded.stats)  # type: ignore[attr-defined]
+
+
+def test_the_window_collects_through_the_panel_and_marks_the_charts(qtbot, tmp_path):
+    window = MainWindow(QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        assert window.views.indexOf(window.diagnostics) >= 0
+        window.gc_action.trigger()
+        (marker,) = [text for _t, text in window.charts.markers() if text.startswith("GC (")]
+        assert marker.endswith(" freed)")
+        assert window.diagnostics.gc_result.text().startswith("Collected ")
+    finally:
+        window.close()
+    assert not [t for t in threading.enumerate() if t.name == "threadscope-jobs"]
