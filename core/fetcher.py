@@ -374,8 +374,9 @@ class Fetcher:
         resp.release_conn()
         if error is not None:
             return b"", wire, False, error
-        body = b"".join(chunks)
-        return (body[:cap] if truncated else body), wire, truncated, None
+        if truncated:  # cut the last chunk, not the joined body: one copy of the cap, not two
+            chunks[-1] = chunks[-1][: len(chunks[-1]) - (size - cap)]
+        return b"".join(chunks), wire, truncated, None
 
     def _thread_pools(self) -> dict[str, HTTPConnectionPool]:
         """Set up this thread's session (the owner of its connection pools)."""

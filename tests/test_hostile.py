@@ -17,7 +17,7 @@ import pytest
 import core.engine as engine
 from core.engine import Crawler
 from core.events import CrawlState, EventStream, FetchFinished, PageResult
-from core.links import MAX_LINKS_PER_PAGE
+from core.links import MAX_LINKS_PER_PAGE, extract_links
 from core.settings import CrawlSettings
 from core.testsite import TestSite
 
@@ -204,6 +204,14 @@ def test_a_million_links_keep_frontier_and_memory_bounded(hostile):
     assert rss.growth_mib < 64, f"peak RSS grew {rss.growth_mib:.1f} MiB"
 
 
+def test_a_link_flood_is_parsed_only_up_to_the_link_cap():
+    """Links past the cap are counted, not parsed (a 2 MiB tree of links costs ~32 MiB)."""
+    body = b"<html><body>" + b"".join(b'<a href="/l/%d">%d</a>\n' % (i, i) for i in range(50_000))
+    links = extract_links(body, "http://site.test/", max_links=1000)
+    assert len(links) == 1000 and links[-1] == "http://site.test/l/999"
+    assert links.cut == 49_000
+
+
 # -- content ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("path", "links"),
@@ -305,7 +313,7 @@ def test_404_and_410_are_recorded_statuses(hostile):
         None,
     )
     assert done.by_path["trap/status/410"].status == 410
-    assert done.crawler.stats().errors == 0  # a status is a result, not a fetch error
+    assert done.crawler.stats().errors == 2  # 4xx/5xx rows count as errors (PageResult.failed)
 
 
 @pytest.mark.parametrize("code", [429, 503])
