@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
+from urllib.parse import urlsplit
 
 from core.settings import STRATEGIES, CrawlSettings, SettingsError
 
@@ -100,6 +101,31 @@ def _add_crawl_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=int, default=defaults.retries)
     parser.add_argument("--delay", type=float, default=defaults.host_delay, help="per-host delay")
     parser.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
+    limits = parser.add_argument_group("limits against hostile sites (see the README table)")
+    limits.add_argument("--per-host-max-pages", type=int, default=defaults.per_host_max_pages)
+    limits.add_argument("--max-redirects", type=int, default=defaults.max_redirects)
+    limits.add_argument("--max-url-length", type=int, default=defaults.max_url_length)
+    limits.add_argument("--max-query-params", type=int, default=defaults.max_query_params)
+    limits.add_argument(
+        "--retry-after-cap",
+        type=float,
+        default=defaults.retry_after_cap,
+        help="longest Retry-After wait honoured, in seconds",
+    )
+    limits.add_argument(
+        "--memory-limit-mb", type=int, default=0, help="stop the crawl at this RSS (0: off)"
+    )
+    limits.add_argument(
+        "--memory-warning-mb", type=int, default=0, help="warn once at this RSS (0: off)"
+    )
+    limits.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="also crawl this host (repeatable; default: the start URL's host only)",
+    )
+    limits.add_argument("--user-agent", default=defaults.user_agent)
     parser.add_argument("--out", metavar="results.jsonl", help="append one JSON line per URL")
     parser.add_argument("--metrics", metavar="metrics.csv", help="write sampled metrics as CSV")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
@@ -125,7 +151,21 @@ def _settings_from(args: argparse.Namespace, url: str) -> CrawlSettings:
         host_delay=args.delay,
         obey_robots=not args.no_robots,
         results_path=args.out,
+        per_host_max_pages=args.per_host_max_pages,
+        max_redirects=args.max_redirects,
+        max_url_length=args.max_url_length,
+        max_query_params=args.max_query_params,
+        retry_after_cap=args.retry_after_cap,
+        memory_limit_mb=args.memory_limit_mb,
+        memory_warning_mb=args.memory_warning_mb,
+        allowed_hosts=_scope(args.allow_host, url),
+        user_agent=args.user_agent,
     )
+
+
+def _scope(extra_hosts: list[str], url: str) -> tuple[str, ...]:
+    """The start URL's host plus ``--allow-host`` ones; empty lets CrawlSettings derive it."""
+    return (urlsplit(url).hostname or "", *extra_hosts) if extra_hosts else ()
 
 
 def _run_crawl(args: argparse.Namespace) -> int:

@@ -27,6 +27,8 @@ def run_cli(*args, timeout=60):
         (["crawl", "--max-depth", "-2"], "max_depth"),
         (["crawl", "--bogus"], "unrecognized arguments"),
         (["crawl", "--threads", "many"], "invalid int value"),
+        (["crawl", "--max-query-params", "-1"], "max_query_params"),
+        (["crawl", "--memory-limit-mb", "10", "--memory-warning-mb", "50"], "memory_warning_mb"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, words):
