@@ -207,8 +207,9 @@ def _run_crawl(args: argparse.Namespace) -> int:
                         refused.append(result.error.message)
                         continue
                     statuses[str(result.status) if result.status else "none"] += 1
-                    if result.error:
-                        error_kinds[result.error.kind] += 1
+                    if result.failed:  # as CrawlStats.errors counts them
+                        kind = result.error.kind if result.error else f"HTTP {result.status}"
+                        error_kinds[kind] += 1
 
         started = time.perf_counter()
         cpu_started = time.process_time()
@@ -246,7 +247,8 @@ def _run_crawl(args: argparse.Namespace) -> int:
 
 
 def _print_summary(reason, stats, elapsed, cpu, sampler, statuses, error_kinds, refused) -> None:
-    """Counts agree with ``CrawlStats``: ``pages`` are fetched URLs (errors among them);
+    """Counts agree with ``CrawlStats``: ``pages`` are fetched URLs (errors among them:
+    failed fetches and 4xx/5xx answers, see ``PageResult.failed``);
     URLs robots.txt refused were never fetched, so they are counted with the links a limit
     refused under ``skipped`` (they still get a results row with error kind ``robots``)."""
     pages = stats.pages
