@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
@@ -25,7 +26,9 @@ class Strategy:
     """Whether ``set_threads`` works while running (workers run ``work``)."""
 
     def __init__(self, crawl: Crawler) -> None:
-        self.crawl = crawl
+        # The crawler owns its strategy; a weak proxy back keeps the pair out of a reference
+        # cycle, so a finished crawl is freed at once instead of at the next gc pass.
+        self.crawl = weakref.proxy(crawl)
 
     def threads_target(self) -> int:
         return self.crawl.settings.threads
