@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import linecache
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.diagnostics import StuckDetector
-from core.diagnostics.threads import FrameInfo, stack_of
+from core.diagnostics.threads import FrameInfo, current_frames, stack_of
 from core.events import WorkerState
 from core.stats import WorkerInfo
 
@@ -129,7 +128,7 @@ class StuckWatch:
             stuck_for = now - max(info.state_since, first_seen)
             if stuck_for <= self.threshold_s:
                 continue
-            frames = frames if frames is not None else sys._current_frames()
+            frames = frames if frames is not None else current_frames()
             stack = stack_of(frames.get(info.ident)) if info.ident is not None else ()
             at = f"{info.state} {info.url or ''}".strip()
             marks.append(

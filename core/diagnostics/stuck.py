@@ -9,13 +9,12 @@ callers pass worker states and ``ignore`` the threads they know are idle by desi
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
-from core.diagnostics.threads import ThreadStack, stack_of
+from core.diagnostics.threads import ThreadStack, current_frames, stack_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +46,7 @@ class StuckDetector:
         now = self._clock()
         skip = {threading.get_ident(), *ignore}
         threads = {t.ident: t for t in threading.enumerate()}
-        frames = sys._current_frames()
+        frames = current_frames()
         stuck = []
         with self._lock:
             seen = {}

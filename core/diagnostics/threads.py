@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from collections.abc import Iterable
@@ -44,11 +45,28 @@ def stack_of(frame: FrameType | None) -> tuple[FrameInfo, ...]:
     return tuple(reversed(frames))
 
 
+def current_frames() -> dict[int, FrameType]:
+    """``sys._current_frames()`` with the cyclic GC paused around it.
+
+    On CPython 3.11 a collection inside it can run a callback that releases the GIL while the
+    interpreter's thread-list lock is held; a thread exiting at that moment then waits for
+    that lock with the GIL and the process deadlocks (python/cpython#106883, fixed upstream
+    the same way). Thread churn (experiment 3) plus a periodic stuck check hit it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def dump_threads() -> list[ThreadStack]:
     """Every thread with a Python frame right now, named from ``threading`` when known."""
     by_ident = {t.ident: t for t in threading.enumerate()}
     stacks = []
-    for ident, frame in sys._current_frames().items():
+    for ident, frame in current_frames().items():
         thread = by_ident.get(ident)
         stacks.append(
             ThreadStack(
