@@ -488,7 +488,9 @@ class _Report:
         return [
             "## Reproduce",
             "",
-            "`make bench` (installs the `bench` extra and nginx when missing, about half an "
-            "hour on 2 cores); `python -m bench.run --quick` for the CI-sized run. Raw figures: "
+            "`make bench` installs the `bench` extra and nginx when they are missing, then "
+            "measures (10–15 minutes on 2 cores; run it on an otherwise idle machine). "
+            "`python -m bench.run --quick` is the CI-sized run; `python -m bench.run "
+            "--render-only` rewrites this file and the plots from the raw figures in "
             f"`{os.path.relpath(self.assets / 'results.json', self.out_dir)}`.",
         ]
