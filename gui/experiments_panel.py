@@ -41,7 +41,7 @@ from gui.text_table import TextTableModel
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_TICK = 2_000
-COMPARISON_HEADERS = ("Measure", "Unit", "Bad", "Fixed", "Fixed should be", "Finding")
+COMPARISON_HEADERS = ("Measure", "Unit", "Bad", "Fixed", "Fixed expected", "Finding")
 VERDICT_COLORS = {
     "holds": "#1b5e20",
     "contradicted": "#b71c1c",
@@ -195,12 +195,14 @@ class ExperimentsPanel(QWidget):
         results.addWidget(self.results_view)
         results.addWidget(self.verdict)
         results.setStretchFactor(0, 3)
-        results.setStretchFactor(1, 2)
+        results.setStretchFactor(1, 1)
+        results.setSizes([720, 260])
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
         self.right_splitter.addWidget(charts)
         self.right_splitter.addWidget(results)
         self.right_splitter.setStretchFactor(0, 3)
         self.right_splitter.setStretchFactor(1, 2)
+        self.right_splitter.setSizes([420, 260])
 
         right = QWidget()
         right_layout = QVBoxLayout(right)

@@ -365,7 +365,7 @@ class HistoryView(QWidget):
                 row.label,
                 "—" if row.a is None else fmt(row.a),
                 "—" if row.b is None else fmt(row.b),
-                "—" if row.diff is None else f"{row.diff:+,.3g}",
+                "—" if row.diff is None else ("+" if row.diff > 0 else "") + fmt(row.diff),
                 row.unit,
             )
             for row in compare_runs(runs[0].id, runs[1].id)

@@ -5,12 +5,15 @@ Run offscreen: ``QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.p
 It crawls the embedded test site, changes the thread count and runs a GC part-way so the
 markers show, then grabs the window. Then, still mid-crawl, it profiles the workers a thread
 increase adds and diffs two tracemalloc snapshots, and grabs the Diagnostics view's Profile
-and Memory pages as ``out-diagnostics.png`` and ``out-diagnostics-memory.png``. Uses a
-throw-away QSettings file.
+and Memory pages as ``out-diagnostics.png`` and ``out-diagnostics-memory.png``. Last it
+stops the crawl, lets a second one (pool strategy) finish, runs an experiment and grabs the
+Experiments view (``out-experiments.png``) and the History view comparing the two crawls
+(``out-history.png``). Uses a throw-away QSettings file and history folder.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -66,9 +69,38 @@ def diagnostics(app: QApplication, window: MainWindow, stem: str) -> bool:
     return ok
 
 
+def experiments_and_history(app: QApplication, window: MainWindow, stem: str) -> bool:
+    window.stop_crawl()
+    pump_until(app, lambda: window.history.model.rowCount() == 1, 20)
+    controls = window.controls
+    controls.strategy.setCurrentText("pool")
+    controls.fields["threads"].setValue(16)
+    controls.fields["max_pages"].setValue(1_500)
+    window.start_crawl()
+    pump_until(app, lambda: window.history.model.rowCount() == 2, 60)
+
+    panel = window.experiments
+    window.views.setCurrentWidget(panel)
+    panel.select("counter-race")
+    panel.scale.setValue(1.0)
+    panel.trials.setValue(3)
+    panel.run_button.click()
+    pump_until(app, lambda: not panel.running, 60)
+    pump(app, 0.5)
+    ok = window.grab().save(f"{stem}-experiments.png")
+
+    history = window.history
+    window.views.setCurrentWidget(history)
+    crawls = [history.model.run(r).id for r in range(history.model.rowCount())]
+    history.select(*[r for r in crawls if "crawl" in r])
+    pump(app, 0.5)
+    return window.grab().save(f"{stem}-history.png") and ok
+
+
 def main(out: str) -> int:
     app = QApplication(["threadscope-screenshot"])
     with tempfile.TemporaryDirectory() as scratch:
+        os.environ["THREADSCOPE_DATA_DIR"] = f"{scratch}/data"  # not the user's history
         window = MainWindow(QSettings(f"{scratch}/s.ini", QSettings.Format.IniFormat))
         window.resize(1280, 800)
         window.show()
@@ -92,6 +124,7 @@ def main(out: str) -> int:
             target = out if index == 0 else f"{out.removesuffix('.png')}-{index}.png"
             ok = window.grab().save(target) and ok
         ok = diagnostics(app, window, out.removesuffix(".png")) and ok
+        ok = experiments_and_history(app, window, out.removesuffix(".png")) and ok
         window.close()
         delete_now(window)
     print(f"wrote {out}" if ok else f"could not write {out}")
