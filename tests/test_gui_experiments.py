@@ -11,7 +11,9 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 
+from core.experiments import EXPERIMENTS, Experiment, MeasureSpec  # noqa: E402
 from core.history import list_runs, load_details  # noqa: E402
+from gui.experiments_panel import ExperimentsPanel  # noqa: E402
 from gui.window import MainWindow  # noqa: E402
 
 
@@ -148,3 +150,41 @@ def test_thread_sweep_plots_pages_per_s_and_rss_against_threads(qtbot, window):
     assert model.headerData(1, Qt.Orientation.Horizontal).endswith("(pages/s)")
     assert panel.verdict.toPlainText().startswith("Verdict: ")
     assert window.history.model.rowCount() == 1
+
+
+def test_closing_the_window_mid_run_stops_the_experiment(qtbot, tmp_path):
+    window = MainWindow(QSettings(str(tmp_path / "c.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    panel = window.experiments
+    panel.select("thread-explosion")
+    panel.trials.setValue(20)
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: len(panel.live.series("py_threads")) >= 2, timeout=10_000)
+    window.close()
+    assert not experiment_threads()
+    assert list_runs() == []
+
+
+def test_an_experiment_that_fails_says_why_and_ends(qtbot, monkeypatch):
+    def body(variant, ctx):
+        raise RuntimeError(f"the {variant} variant broke")
+
+    broken = Experiment(
+        name="broken",
+        summary="raises at once",
+        claim="an error in a variant ends the run and is shown",
+        measures=(MeasureSpec("x", "", "x", key=True),),
+        body=body,
+        bad="raises",
+        fixed="raises",
+    )
+    monkeypatch.setitem(EXPERIMENTS, "broken", broken)
+    panel = ExperimentsPanel()
+    qtbot.addWidget(panel)
+    panel.select("broken")
+    with qtbot.waitSignal(panel.runningChanged, check_params_cb=lambda on: not on):
+        panel.run_button.click()
+    assert panel.status.text().startswith("Failed")
+    assert "RuntimeError: the bad variant broke" in panel.verdict.toPlainText()
+    assert panel.run_button.isEnabled() and not experiment_threads()
+    assert list_runs() == []
