@@ -44,7 +44,10 @@ bench: $(BENCH_STAMP)
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; \
 		else echo "nginx is missing; run: sudo apt-get install -y nginx"; fi; }
-	$(PY) -m bench.run
+	@bash scripts/qt-deps.sh offscreen
+	QT_QPA_PLATFORM=offscreen $(PY) -m bench.run
+	# The long soak of issue 6: 100 start/stop cycles, threads/files flat and RSS within 5 %.
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m soak tests/test_soak.py -q -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
