@@ -41,7 +41,8 @@ BUILTIN = {
     "rss_mib": ("memory", "process RSS"),
     "cpu_percent": ("cpu", "process CPU (100 % = one core)"),
 }
-HIDDEN_PROBES = frozenset({"threads", "pages"})  # a sweep's x and raw count: the sweep chart
+# thread-sweep's probes: its x and a raw page count, shown against threads by SweepChart
+HIDDEN_PROBES = frozenset({"threads", "pages"})
 
 
 def make_plot(
@@ -259,15 +260,15 @@ class SweepChart(QWidget):
         self.parameter = "threads"
         self._set_x_axis()
 
-    def clear(self, parameter: str = "threads") -> None:
-        self.parameter = parameter
+    def clear(self) -> None:
         self._points.clear()
         for curve in self.curves.values():
             curve.setData([], [])
         self._set_x_axis()
 
     def add_outcome(self, outcome: Outcome) -> None:
-        """One measured point; points at the same x (trials) are averaged."""
+        """One measured point (variant ``"<parameter>=<x>"``); trials at one x are averaged."""
+        self.parameter = outcome.variant.partition("=")[0] or self.parameter
         x = outcome.values.get(self.parameter)
         if x is None or x <= 0:
             return

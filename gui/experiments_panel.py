@@ -31,8 +31,17 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import Subscription
-from core.experiments import EXPERIMENTS, Experiment, MonitorSample, Stat, StuckThreadsFound
+from core.experiments import (
+    EXPERIMENTS,
+    Comparison,
+    Experiment,
+    MonitorSample,
+    Outcome,
+    Stat,
+    StuckThreadsFound,
+)
 from core.experiments.base import VARIANTS
+from core.experiments.sweep import SweepResult
 from gui.bridge import TICK_MS
 from gui.experiment_charts import LiveChart, SweepChart, fmt
 from gui.experiment_runner import ExperimentRunner, RunEnded, VariantFinished
@@ -78,10 +87,10 @@ TRIALS_TIP = (
 
 
 def is_sweep(experiment: Experiment) -> bool:
-    return getattr(experiment, "sweep", None) is not None
+    return experiment.sweep is not None
 
 
-def _values(comparison, variant: str, measure: str) -> Stat | None:
+def _values(comparison: Comparison, variant: str, measure: str) -> Stat | None:
     values = [o.values[measure] for o in comparison.outcomes[variant] if measure in o.values]
     return Stat.of(values) if values else None
 
@@ -342,7 +351,7 @@ class ExperimentsPanel(QWidget):
         self.live.add_samples(samples)
         self.live.refresh()
 
-    def _on_variant(self, outcome) -> None:
+    def _on_variant(self, outcome: Outcome) -> None:
         if is_sweep(self._experiment):
             self.sweep_chart.add_outcome(outcome)
         state = "stopped" if outcome.stopped else "done"
@@ -377,7 +386,11 @@ class ExperimentsPanel(QWidget):
             text += " — saved to History"
         if ended.error:
             text += f" ({ended.error})"
-            self.verdict.setHtml(f"<p style='color:#b71c1c'>{html.escape(ended.error)}</p>")
+            error = f"<p style='color:#b71c1c'>{html.escape(ended.error)}</p>"
+            if ended.result is None:
+                self.verdict.setHtml(error)
+            else:  # measured, but not saved: keep the verdict above the error
+                self.verdict.append(error)
         self.status.setText(text)
         log.info("experiment %s ended: %s", self._experiment.name, text)
         self._update_buttons()
@@ -413,13 +426,13 @@ class ExperimentsPanel(QWidget):
             bold=[i for i, m in enumerate(experiment.measures) if m.key],
         )
 
-    def _show_result(self, result) -> None:
-        if hasattr(result, "points"):
+    def _show_result(self, result: Comparison | SweepResult) -> None:
+        if isinstance(result, SweepResult):
             self._show_sweep(result)
         else:
             self._show_comparison(result)
         color = VERDICT_COLORS.get(result.verdict, "#000000")
-        meanings = SWEEP_MEANING if hasattr(result, "points") else VERDICT_MEANING
+        meanings = SWEEP_MEANING if isinstance(result, SweepResult) else VERDICT_MEANING
         meaning = meanings.get(result.verdict, "")
         findings = [f if isinstance(f, str) else f.text for f in result.findings]
         items = "".join(f"<li>{html.escape(text)}</li>" for text in findings)
@@ -429,7 +442,7 @@ class ExperimentsPanel(QWidget):
             + (f"<ul>{items}</ul>" if items else "")
         )
 
-    def _show_comparison(self, comparison) -> None:
+    def _show_comparison(self, comparison: Comparison) -> None:
         experiment = comparison.experiment
         findings = {f.measure: f for f in comparison.findings}
         rows, bold, tips = [], [], {}
@@ -457,7 +470,7 @@ class ExperimentsPanel(QWidget):
             tips=tips,
         )
 
-    def _show_sweep(self, sweep) -> None:
+    def _show_sweep(self, sweep: SweepResult) -> None:
         experiment = sweep.experiment
         measures = experiment.measures
         headers = [sweep.parameter] + [f"{m.label} ({m.unit})" for m in measures]
