@@ -41,10 +41,12 @@ from PySide6.QtWidgets import (
 )
 
 from core.diagnostics import (
+    STOP_IS_RACY,
     CollectResult,
     GcHistory,
     ThreadProfiler,
     ThreadStack,
+    clear_traces,
     diff_snapshots,
     dump_threads,
     export_prof,
@@ -59,6 +61,7 @@ from core.diagnostics import (
     traced_memory,
 )
 from core.diagnostics import collect as gc_collect
+from core.events import WorkerState
 from core.stats import WorkerInfo
 from gui.background import BackgroundJobs
 from gui.palette import SERIES_COLORS
@@ -165,6 +168,7 @@ class DiagnosticsPanel(QTabWidget):
         self._snapshots: deque = deque(maxlen=2)  # (number, tracemalloc.Snapshot)
         self._snapshot_number = 0
         self._started_tracing = False
+        self._stop_tracing_pending = False
         self._profiler: ThreadProfiler | None = None
         self.profile_stats: pstats.Stats | None = None
         self._gc_offset = time.monotonic() - t0
@@ -353,10 +357,26 @@ class DiagnosticsPanel(QTabWidget):
             start_tracing()
             self._started_tracing = True
         elif not on and is_tracing():
+            self._snapshots.clear()  # a snapshot holds every trace: let it go
+            if STOP_IS_RACY and self._crawl_running():
+                clear_traces()
+                self._stop_tracing_pending = True
+                self._update_memory_buttons()
+                return
             stop_tracing()
             self._started_tracing = False
-            self._snapshots.clear()  # a snapshot holds every trace: let it go
         self._update_memory_buttons()
+
+    def _crawl_running(self) -> bool:
+        return any(w.state != WorkerState.STOPPED for w in self._workers())
+
+    def _finish_pending_stop(self) -> None:
+        if self._stop_tracing_pending and not self._crawl_running():
+            self._stop_tracing_pending = False
+            if is_tracing():
+                stop_tracing()
+                self._started_tracing = False
+            self._update_memory_buttons()
 
     def take_snapshot(self) -> None:
         if not is_tracing():
@@ -410,6 +430,13 @@ class DiagnosticsPanel(QTabWidget):
         self.trace_button.setChecked(tracing)
         self.trace_button.blockSignals(False)
         self.trace_button.setText("Stop tracing" if tracing else "Start tracing")
+        self.trace_button.setEnabled(not self._stop_tracing_pending)
+        if self._stop_tracing_pending:
+            self.trace_button.setText("Stops after the crawl")
+            self.trace_button.setToolTip(
+                "On Python 3.11, stopping tracemalloc while workers allocate can crash them "
+                "(CPython gh-128679): traces were cleared and tracing stops when the crawl ends."
+            )
         self.snapshot_button.setEnabled(tracing)
         self.diff_button.setEnabled(len(self._snapshots) == 2)
         self._update_memory_status()
@@ -560,6 +587,7 @@ class DiagnosticsPanel(QTabWidget):
     # -- timer and shutdown ------------------------------------------------------------------
 
     def tick(self) -> None:
+        self._finish_pending_stop()
         self.gc_history.sample()
         self._check_stuck_in_background()
         self._refresh_visible()

@@ -581,9 +581,9 @@ class MainWindow(QMainWindow):
         self.poll_timer.stop()
         self.charts.timer.stop()
         self.timeline.timer.stop()
-        self.diagnostics.shutdown()
         stopped = self.experiments.shutdown(CLOSE_TIMEOUT_S / 2)
         stopped = self.session.close(CLOSE_TIMEOUT_S - (time.monotonic() - started)) and stopped
+        self.diagnostics.shutdown()  # after the crawl's threads: stopping tracemalloc is racy
         self.bridge.stop()
         logging.getLogger().removeHandler(self.log_buffer)
         log.info("closed in %.2f s (all threads ended: %s)", time.monotonic() - started, stopped)

@@ -16,7 +16,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
-from core.diagnostics import is_tracing  # noqa: E402
+from core.diagnostics import STOP_IS_RACY, is_tracing  # noqa: E402
 from core.engine import Crawler  # noqa: E402
 from core.events import WorkerState  # noqa: E402
 from core.settings import CrawlSettings  # noqa: E402
@@ -218,3 +218,17 @@ def test_the_window_collects_through_the_panel_and_marks_the_charts(qtbot, tmp_p
     finally:
         window.close()
     assert not [t for t in threading.enumerate() if t.name == "threadscope-jobs"]
+
+
+@pytest.mark.skipif(not STOP_IS_RACY, reason="only Python < 3.12 defers stopping tracemalloc")
+def test_stopping_tracemalloc_waits_for_the_crawl_to_end(qtbot, panel):
+    panel.fake_workers.append(
+        WorkerInfo("crawl-worker-1", 1, 1, False, WorkerState.FETCHING, "http://x/", 0, None, 0.0)
+    )
+    panel.set_tracing(True)
+    panel.set_tracing(False)
+    assert is_tracing(), "stopped while a worker ran (CPython gh-128679 can crash it)"
+    assert not panel.trace_button.isEnabled()
+    panel.fake_workers.clear()  # the crawl ended
+    qtbot.waitUntil(lambda: not is_tracing(), timeout=5000)
+    assert panel.trace_button.isEnabled() and panel.trace_button.text() == "Start tracing"

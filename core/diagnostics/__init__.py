@@ -2,8 +2,10 @@
 
 from core.diagnostics.gc_stats import CollectResult, GcHistory, collect
 from core.diagnostics.memory import (
+    STOP_IS_RACY,
     AllocationDiffRow,
     AllocationRow,
+    clear_traces,
     diff_snapshots,
     is_tracing,
     start_tracing,
@@ -43,6 +45,8 @@ __all__ = [
     "search_dump",
     "start_tracing",
     "stop_tracing",
+    "clear_traces",
+    "STOP_IS_RACY",
     "take_snapshot",
     "top_allocations",
     "top_functions",

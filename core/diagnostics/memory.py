@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tracemalloc
 from dataclasses import dataclass
 
@@ -35,8 +36,18 @@ def start_tracing(frames: int = 1) -> None:
         tracemalloc.start(frames)
 
 
+# Before 3.12, tracemalloc.stop() frees its tables while a thread may be allocating without
+# the GIL, which can crash that thread (CPython gh-128679): stop only with no worker running.
+STOP_IS_RACY = sys.version_info < (3, 12)
+
+
 def stop_tracing() -> None:
     tracemalloc.stop()
+
+
+def clear_traces() -> None:
+    """Forget what was traced so far; safe while other threads run, unlike stopping."""
+    tracemalloc.clear_traces()
 
 
 def is_tracing() -> bool:
