@@ -1,9 +1,10 @@
 """URL normalisation and fingerprints: the identity a crawl dedupes on.
 
 ``normalize`` is called for every link of every page, so the common shapes (a root-relative
-or same-directory path of plain characters, or an absolute lower-case http(s) URL) take a fast
-path of string operations on a cached parse of the base; everything else goes through the full
-RFC 3986 path (``urljoin``, dot-segment removal, percent-encoding repair, IDNA).
+or directory-relative path of plain characters, ``./`` and ``../`` prefixes included, or an
+absolute http(s) URL, any case of scheme and host) take a fast path of string operations on a
+cached parse of the base; everything else goes through the full RFC 3986 path (``urljoin``,
+dot-segment removal, percent-encoding repair, IDNA).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ _PLAIN = _SEGMENT + ":/?"
 # A relative reference (root-relative or same-directory) made only of plain characters; a first
 # segment with ":" would be a scheme ("mailto:x"), so it is left to the full path.
 _FAST_RELATIVE = re.compile(rf"/(?!/)[{_PLAIN}]*|[{_SEGMENT}]+(?:/[{_PLAIN}]*)?")
-# An absolute URL already in normal form except possibly a default port.
-_FAST_ABSOLUTE = re.compile(rf"(https?)://([a-z0-9\-.]+)(?::(\d{{1,5}}))?(/[{_PLAIN}]*)?")
+# An absolute URL in normal form except possibly the case of scheme and host, a default port.
+_FAST_ABSOLUTE = re.compile(rf"((?i:https?))://((?i:[a-z0-9\-.]+))(?::(\d{{1,5}}))?(/[{_PLAIN}]*)?")
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # A valid escape, or one character that is not allowed as-is in a path/query.
@@ -50,21 +51,25 @@ def normalize(url: str, base: str | None = None, max_length: int = MAX_URL_LENGT
     hash_at = url.find("#")
     if hash_at >= 0:
         url = url[:hash_at]
-    if base is not None and _FAST_RELATIVE.fullmatch(url) and "/." not in url and url[:1] != ".":
-        prefix = _base_prefix(base)
-        if prefix is not None:
-            origin, directory = prefix
-            if url[:1] == "/":
-                out = origin + url
-            elif url:
-                out = origin + directory + url
-            else:
-                out = None  # "" means the base itself (minus fragment): full path below
-            if out is not None:
+    if base is not None and url:  # "" means the base itself (minus fragment): full path below
+        rel, up = _leading_dots(url) if url[0] == "." else (url, 0)
+        dotted = len(rel) < len(url)
+        plain = _FAST_RELATIVE.fullmatch(rel) is not None or (dotted and not rel)
+        if plain and "/." not in rel and rel[:1] != "." and not (dotted and rel[:1] == "/"):
+            prefix = _base_prefix(base)
+            if prefix is not None:
+                origin, directory = prefix
+                if rel[:1] == "/":
+                    out = origin + rel
+                else:
+                    for _ in range(up):  # "../" climbs one directory, clamped at the root
+                        directory = directory[: directory.rfind("/", 0, -1) + 1] or "/"
+                    out = origin + directory + rel
                 return _finish_fast(out, max_length)
     m = _FAST_ABSOLUTE.fullmatch(url)
     if m is not None and "/." not in url:
         scheme, host, port, path = m.groups()
+        scheme, host = scheme.lower(), host.lower()
         if port is None or int(port) == _DEFAULT_PORTS[scheme]:
             out = f"{scheme}://{host}{path or '/'}"
         elif int(port) <= 65535:
@@ -81,6 +86,19 @@ def fingerprint(normalized: str) -> int:
         hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
         "little",
     )
+
+
+def _leading_dots(url: str) -> tuple[str, int]:
+    """``url`` without its leading ``./`` and ``../`` segments, and how many ``../`` there were."""
+    up = 0
+    while True:
+        if url.startswith("./"):
+            url = url[2:]
+        elif url.startswith("../"):
+            url = url[3:]
+            up += 1
+        else:
+            return url, up
 
 
 def _finish_fast(out: str, max_length: int) -> str | None:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from core.urls import MAX_URL_LENGTH, fingerprint, normalize
+from core.urls import MAX_URL_LENGTH, _normalize_slow, fingerprint, normalize
 
 BASE = "http://Example.COM:80/a/b/page.html?q=1#top"
 
@@ -115,6 +115,31 @@ def test_fast_and_full_paths_agree() -> None:
         fast = normalize(href, "http://h/dir/")
         full = normalize(href + "%7e", "http://h/dir/")  # forces the full path
         assert full == fast + "~"
+
+
+_BASES = [
+    "http://h/",
+    "http://h/page/5",
+    "http://h/a/b/",
+    "http://h/a/b/c?q=1",
+    "HTTP://H.Example:80/a/b",
+    "https://h:8443/x/y/z",
+]
+_HREFS = [
+    "x", "x/", "x/y?z", "/x", "/x?y=1&z", "./", "./x", "./x/y/", "../", "../x", "../../x",
+    "../../../../x", "./../x", ".././x", "././x", ".//x", "../.", "./.x", ".x", "..x", ".", "..",
+    "./x/../y", "../x/./y", "./?q", "./x#f", "../#f", "x:y", "./x:y", "../a%7eb",
+    "HTTP://H/x", "Http://h.EXAMPLE/a/b", "HTTPS://H:443/x", "HTTP://H:8080", "http://H:99999/",
+    "http://h/./x", "http://h/a/../x", "HTTP://H/a b", "hTtP://h/X?Y=Z",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("base", _BASES)
+def test_fast_path_gives_what_the_full_path_gives(base: str) -> None:
+    """Every href, with and without the fast path (``_normalize_slow`` is the reference)."""
+    for href in _HREFS:
+        assert normalize(href, base) == _normalize_slow(href, base, MAX_URL_LENGTH), href
+        assert normalize(href) == _normalize_slow(href, None, MAX_URL_LENGTH), href
 
 
 def test_fingerprint_is_64_bit_and_stable_across_processes() -> None:
