@@ -6,6 +6,8 @@ test that counts requests calls ``site.reset_stats()`` first and reads ``site.st
 - ``site``: 300 plain pages, zero latency; a full crawl fetches exactly 300 page URLs.
 - ``trap_site``: 20 pages (all within depth 2) whose root also links the ``/trap/`` index
   of misbehaving routes.
+
+Every test is guarded: it fails if a ``crawl-*`` thread is alive before or after it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ from core.testsite import TestSite
 
 SITE_PAGES = 300
 TRAP_SITE_PAGES = 20
+
+
+def crawl_threads() -> list[str]:
+    """Names of the threads a crawl starts (workers, watchdogs, dispatcher) still alive."""
+    return [t.name for t in threading.enumerate() if t.name.startswith("crawl-")]
+
+
+@pytest.fixture(autouse=True)
+def no_crawl_threads_left():
+    """Every test starts and ends with no crawl thread alive: a leak fails the test that made it."""
+    assert crawl_threads() == [], "a crawl thread was alive before the test"
+    yield
+    assert crawl_threads() == [], "the test left a crawl thread alive"
 
 
 @pytest.fixture(autouse=True)

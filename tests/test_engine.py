@@ -33,17 +33,6 @@ from core.testsite import TestSite
 from core.testsite.site import Site, SiteConfig
 
 
-def crawl_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("crawl-")]
-
-
-@pytest.fixture(autouse=True)
-def no_crawl_threads_left():
-    assert crawl_threads() == []
-    yield
-    assert crawl_threads() == []
-
-
 def run(settings: CrawlSettings, timeout: float = 30.0) -> tuple[Crawler, list]:
     """Crawl to the end and return the crawler and every event it published."""
     events = EventStream()

@@ -9,12 +9,11 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 import psutil
 import pytest
-from conftest import wait_until
+from conftest import crawl_threads, wait_until
 
 import core.engine as engine
 from core.engine import Crawler
@@ -22,16 +21,6 @@ from core.events import CrawlState, CrawlStateChanged, EventStream, FetchFinishe
 from core.results import read_results
 from core.settings import CrawlSettings
 from core.testsite import TestSite
-
-
-def crawl_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("crawl-")]
-
-
-@pytest.fixture(autouse=True)
-def no_crawl_threads_left():
-    yield
-    assert crawl_threads() == []
 
 
 def finished(events: list) -> list:

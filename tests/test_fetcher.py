@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
+from conftest import wait_until
 
 from core.fetcher import ERROR_KINDS, Fetcher, parse_retry_after
 from core.settings import CrawlSettings
 from core.testsite import TestSite
-from tests.conftest import wait_until
 
 _unique = itertools.count()
 

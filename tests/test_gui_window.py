@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
-import threading
 
 import psutil
 import pytest
 
 pytest.importorskip("pytestqt")
 
+from conftest import crawl_threads  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 from core.events import CrawlState  # noqa: E402
 from gui.window import MainWindow  # noqa: E402
-
-
-def crawl_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("crawl-")]
 
 
 def make_window(qtbot, path, **knobs) -> MainWindow:

@@ -33,12 +33,6 @@ def hostile() -> TestSite:
         yield running
 
 
-@pytest.fixture(autouse=True)
-def no_crawl_threads_left():
-    yield
-    assert [t.name for t in threading.enumerate() if t.name.startswith("crawl-")] == []
-
-
 class PeakRss:
     """Samples this process's RSS every few milliseconds on a small thread."""
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import SITE_PAGES, wait_until
+from conftest import SITE_PAGES, crawl_threads, wait_until
 
 from core.engine import Crawler
 from core.events import (
@@ -30,17 +30,6 @@ from core.testsite import TestSite
 
 ALL = list(STRATEGIES)
 SLOW_PAGES = 100
-
-
-def crawl_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("crawl-")]
-
-
-@pytest.fixture(autouse=True)
-def no_crawl_threads_left():
-    assert crawl_threads() == []
-    yield
-    assert crawl_threads() == []
 
 
 def run(settings: CrawlSettings, timeout: float = 30.0) -> tuple[Crawler, list]:
