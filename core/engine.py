@@ -661,10 +661,10 @@ class Crawler:
         """The crawl's one supervisor: memory guard, then orderly shutdown and FINISHED."""
         try:
             guard = MemoryGuard(self.settings.memory_limit_mb, self.settings.memory_warning_mb)
-            if guard.enabled:
-                while not self._ended.is_set():
+            if guard.enabled:  # checked at least once: a short crawl may end before this runs
+                self._check_memory(guard)
+                while not self._ended.wait(CHECK_INTERVAL):
                     self._check_memory(guard)
-                    self._ended.wait(CHECK_INTERVAL)
             self._ended.wait()
             if self._reason not in _ENDED_NATURALLY:
                 with self._lock:  # idle or parked workers leave at once: no need to wait
