@@ -83,7 +83,7 @@ def configure_pyqtgraph() -> None:
     pg.setConfigOptions(background="w", foreground="k", antialias=False)
 
 
-def _axis_label(plot: pg.PlotItem, side: str, text: str, unit: str) -> None:
+def axis_label(plot: pg.PlotItem, side: str, text: str, unit: str) -> None:
     axis = plot.getAxis(side)
     # The SI prefix would turn 1500 MiB into "1.5 kMiB"; the units here are already chosen.
     axis.enableAutoSIPrefix(False)
@@ -91,7 +91,7 @@ def _axis_label(plot: pg.PlotItem, side: str, text: str, unit: str) -> None:
     plot.setLabel(side, text, units=unit or None)
 
 
-def _legend_row(plot: pg.PlotItem, entries: int) -> pg.LegendItem:
+def legend_row(plot: pg.PlotItem, entries: int) -> pg.LegendItem:
     """A one-row legend in the plot's own layout, between the title and the plot area (the
     cell of the hidden top axis), so it takes its own space instead of covering data."""
     legend = pg.LegendItem(colCount=entries, labelTextSize="8pt", frame=False, horSpacing=4)
@@ -103,10 +103,8 @@ def _legend_row(plot: pg.PlotItem, entries: int) -> pg.LegendItem:
     return legend
 
 
-class ChartPanel(QWidget):
-    """The four charts; ``followingChanged`` tells the window when to offer "Follow"."""
-
-    followingChanged = Signal(bool)
+class PlotGrid(QWidget):
+    """A widget around one pyqtgraph layout; subclasses add their plots to ``layout_widget``."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,6 +112,15 @@ class ChartPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.layout_widget)
+
+
+class ChartPanel(PlotGrid):
+    """The four charts; ``followingChanged`` tells the window when to offer "Follow"."""
+
+    followingChanged = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._markers: deque[tuple[float, list[pg.InfiniteLine]]] = deque()
@@ -130,9 +137,9 @@ class ChartPanel(QWidget):
             plot.layout.setRowFixedHeight(0, TITLE_ROW_PX)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
-            legend = _legend_row(plot, len(spec.series))
-            _axis_label(plot, "left", spec.axis_label, spec.unit)
-            _axis_label(plot, "bottom", "time", "s")
+            legend = legend_row(plot, len(spec.series))
+            axis_label(plot, "left", spec.axis_label, spec.unit)
+            axis_label(plot, "bottom", "time", "s")
             plot.setMenuEnabled(False)
             view = plot.getViewBox()
             view.setAutoVisible(y=True)

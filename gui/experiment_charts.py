@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from core.experiments import MonitorSample, Outcome
-from gui.charts import LEGEND_ROW_PX, TITLE_ROW_PX, _axis_label, _legend_row
+from gui.charts import LEGEND_ROW_PX, TITLE_ROW_PX, PlotGrid, axis_label, legend_row
 from gui.palette import SERIES_COLORS
 
 MAX_POINTS = 20_000  # per series: ~30 minutes of 10 Hz samples
@@ -54,7 +54,7 @@ def make_plot(
     plot.titleLabel.setMaximumHeight(TITLE_ROW_PX)
     plot.layout.setRowFixedHeight(0, TITLE_ROW_PX)
     plot.setMenuEnabled(False)
-    return plot, _legend_row(plot, legend_columns)
+    return plot, legend_row(plot, legend_columns)
 
 
 def fmt(value: float) -> str:
@@ -87,21 +87,17 @@ class _Segment:
             region.setRegion((self.start, end))
 
 
-class LiveChart(QWidget):
+class LiveChart(PlotGrid):
     """Monitor samples of every variant run, back to back on one time axis."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.layout_widget = pg.GraphicsLayoutWidget()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.layout_widget)
         self.plots: dict[str, pg.PlotItem] = {}
         self.legends: dict[str, pg.LegendItem] = {}
         for i, (name, title, label, unit) in enumerate(PLOTS):
             plot, self.legends[name] = make_plot(self.layout_widget, i // 2, i % 2, title, 3)
-            _axis_label(plot, "left", label, unit)
-            _axis_label(plot, "bottom", "time", "s")
+            axis_label(plot, "left", label, unit)
+            axis_label(plot, "bottom", "time", "s")
             plot.getViewBox().setMouseEnabled(x=True, y=False)
             if self.plots:
                 plot.setXLink(self.plots["threads"])
@@ -214,15 +210,11 @@ BOUNDS = (
 LOG_TICKS = [(math.log10(m * 10**k), f"{m * 10**k:,}") for k in range(0, 6) for m in (1, 2, 5)]
 
 
-class SweepChart(QWidget):
+class SweepChart(PlotGrid):
     """Pages/s (log scale) and peak RSS against the swept parameter, one point per run."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.layout_widget = pg.GraphicsLayoutWidget()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.layout_widget)
         self.rate_plot, rate_legend = make_plot(
             self.layout_widget, 0, 0, "Pages/s against threads", 2
         )
@@ -231,8 +223,8 @@ class SweepChart(QWidget):
         )
         self.rate_plot.setLogMode(y=True)
         self.rate_plot.getAxis("left").setTicks([LOG_TICKS])
-        _axis_label(self.rate_plot, "left", "pages/s (log scale)", "")
-        _axis_label(self.rss_plot, "left", "peak RSS", "MiB")
+        axis_label(self.rate_plot, "left", "pages/s (log scale)", "")
+        axis_label(self.rss_plot, "left", "peak RSS", "MiB")
         dash = pg.QtCore.Qt.PenStyle.DashLine
         self.curves: dict[str, pg.PlotDataItem] = {
             "pages_per_s": self.rate_plot.plot(
@@ -295,5 +287,5 @@ class SweepChart(QWidget):
         top = max(self._points, default=128.0)
         ticks = [(math.log2(2**i), str(2**i)) for i in range(int(math.log2(max(top, 2))) + 1)]
         for plot in (self.rate_plot, self.rss_plot):
-            _axis_label(plot, "bottom", f"{self.parameter} (log scale)", "")
+            axis_label(plot, "bottom", f"{self.parameter} (log scale)", "")
             plot.getAxis("bottom").setTicks([ticks])

@@ -39,7 +39,7 @@ from core.history import (
     load_metrics,
 )
 from core.sampler import METRICS
-from gui.charts import _axis_label
+from gui.charts import PlotGrid, axis_label
 from gui.experiment_charts import fmt, make_plot
 from gui.text_table import NUMERIC, TextTableModel
 
@@ -136,22 +136,18 @@ class HistoryModel(QAbstractTableModel):
         )[column]
 
 
-class OverlayCharts(QWidget):
+class OverlayCharts(PlotGrid):
     """Four charts with one or two runs' series, each run's time from its own start."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.layout_widget = pg.GraphicsLayoutWidget()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.layout_widget)
         self.plots: dict[str, pg.PlotItem] = {}
         self.legends: dict[str, pg.LegendItem] = {}
         for i, (title, key, _fallback) in enumerate(OVERLAYS):
             plot, self.legends[key] = make_plot(self.layout_widget, i // 2, i % 2, title, 2)
             spec = _SPECS[key]
-            _axis_label(plot, "left", spec.label, spec.unit)
-            _axis_label(plot, "bottom", "time since run start", "s")
+            axis_label(plot, "left", spec.label, spec.unit)
+            axis_label(plot, "bottom", "time since run start", "s")
             self.plots[key] = plot
 
     def show_runs(self, runs: list[tuple[str, dict[str, list[float]]]]) -> None:
