@@ -104,6 +104,7 @@ class CrawlSession:
         if crawler is None:
             return None
         stats = crawler.stats()
+        self.sampler.sample_once()  # a crawl shorter than one tick still gets its final sample
         times = self.sampler.times()
         series = {key: self.sampler.series(key) for key in KEYS}
         n = min(len(times), *(len(v) for v in series.values()))  # a tick may land in between
