@@ -109,13 +109,17 @@ def _finish_fast(out: str, max_length: int) -> str | None:
 
 @lru_cache(maxsize=256)
 def _base_prefix(base: str) -> tuple[str, str] | None:
-    """``("scheme://host[:port]", "/dir/")`` of a base URL, or None if it is not crawlable."""
-    norm = _normalize_slow(base, None, 1 << 30)
+    """``("scheme://host[:port]", "/dir/")`` of a base URL, or None if it is not crawlable.
+
+    Every page has a base of its own, so this runs once per page: through ``normalize``'s
+    fast path, and by slicing (a normal form always has a ``/`` after the host).
+    """
+    norm = normalize(base, None, 1 << 30)
     if norm is None:
         return None
-    parts = urlsplit(norm)
-    path = parts.path
-    return f"{parts.scheme}://{parts.netloc}", path[: path.rfind("/") + 1]
+    slash = norm.find("/", norm.find("//") + 2)
+    path = norm[slash:].partition("?")[0]
+    return norm[:slash], path[: path.rfind("/") + 1]
 
 
 def _normalize_slow(url: str, base: str | None, max_length: int) -> str | None:

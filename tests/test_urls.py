@@ -124,6 +124,10 @@ _BASES = [
     "http://h/a/b/c?q=1",
     "HTTP://H.Example:80/a/b",
     "https://h:8443/x/y/z",
+    "https://u:p@H:8443/a/b/c#f",
+    "http://[::1]:8080/x/y",
+    "http://h?q=/a/b",
+    "HTTP://H/a/./b/../c/d?x=/y",
 ]
 _HREFS = [
     "x", "x/", "x/y?z", "/x", "/x?y=1&z", "./", "./x", "./x/y/", "../", "../x", "../../x",
