@@ -143,21 +143,17 @@ class Connection:
             if not code.isdigit() or status_line[12:13] not in ("", " "):
                 raise ProtocolError(f"bad status line {status_line[:80]!r}")
             headers: dict[str, str] = {}
-            folded_into = ""  # the header an obsolete folded line continues, if kept
+            name = ""
             for line in lines[1:]:
-                if line[:1] in (" ", "\t"):
-                    if folded_into:
-                        headers[folded_into] += " " + line.strip()
+                if line[:1] in (" ", "\t"):  # obsolete line folding
+                    if name:
+                        headers[name] += " " + line.strip()
                     continue
                 name, colon, value = line.partition(":")
                 name = name.strip().lower()
-                folded_into = ""
                 if colon and name not in headers:
                     headers[name] = value.strip()
-                    folded_into = name
             status = int(code)
-            if status < 100:
-                raise ProtocolError(f"bad status line {status_line[:80]!r}")
             if status >= 200 or status == 101:
                 minor = 1 if status_line[7] == "1" else 0
                 return status, minor, headers
@@ -174,11 +170,7 @@ class Response:
         self.headers = headers
         self.wire = 0  # body bytes received (before decoding, after de-chunking)
         connection = headers.get("connection", "").lower()
-        self._keep = (
-            status != 101  # switched protocols unasked: the connection is no longer HTTP
-            and "close" not in connection
-            and (minor == 1 or "keep-alive" in connection)
-        )
+        self._keep = "close" not in connection and (minor == 1 or "keep-alive" in connection)
 
     def read(self, cap: int) -> tuple[bytes, bool]:
         """The decoded body, at most ``cap`` bytes, and whether there was more.
