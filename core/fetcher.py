@@ -128,28 +128,26 @@ def _attach_to_flight(sock: socket.socket | None) -> None:
         flight.attach(sock)
 
 
-class _TrackedHTTPConnection(HTTPConnection):
-    """Reports its socket to the calling thread's fetch, new or reused."""
+class _Tracked:
+    """Mixin for urllib3 connections: reports the socket to the calling thread's fetch, new or
+    reused, so stop and the deadline watchdog can shut it."""
 
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _attach_to_flight(sock)
         return sock
 
-    def request(self, *args, **kwargs) -> None:  # type: ignore[override]
+    def request(self, *args, **kwargs) -> None:
         _attach_to_flight(self.sock)
         super().request(*args, **kwargs)
 
 
-class _TrackedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _attach_to_flight(sock)
-        return sock
+class _TrackedHTTPConnection(_Tracked, HTTPConnection):
+    pass
 
-    def request(self, *args, **kwargs) -> None:  # type: ignore[override]
-        _attach_to_flight(self.sock)
-        super().request(*args, **kwargs)
+
+class _TrackedHTTPSConnection(_Tracked, HTTPSConnection):
+    pass
 
 
 class _TrackedHTTPPool(HTTPConnectionPool):
@@ -463,8 +461,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
         if e is None or any(e is s for s in seen):
             continue
         seen.append(e)
-        todo += [e.__cause__, e.__context__, getattr(e, "reason", None)]
-        todo += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
+        # ``reason`` is the wrapped error on urllib3's errors but a string on ssl.SSLError.
+        wrapped = [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
+        todo += [w for w in wrapped if isinstance(w, BaseException)]
     return seen
 
 
