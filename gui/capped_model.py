@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -13,8 +12,10 @@ from PySide6.QtCore import (
     Signal,
 )
 
+from gui.table_model import ListTableModel
 
-class CappedTableModel(QAbstractTableModel):
+
+class CappedTableModel(ListTableModel):
     """Append-only rows; the oldest go in one removal per batch and are counted in ``hidden``.
 
     Subclasses set ``COLUMNS`` and implement :meth:`cell` (and optionally :meth:`background`).
@@ -26,24 +27,15 @@ class CappedTableModel(QAbstractTableModel):
     def __init__(self, capacity: int, parent=None) -> None:
         super().__init__(parent)
         self.capacity = capacity
-        self._rows: list = []
         self.hidden = 0
+
+    def headers(self) -> tuple[str, ...]:
+        return self.COLUMNS
 
     def cell(self, item, column: int):
         raise NotImplementedError
 
     def background(self, item):
-        return None
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section]
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):

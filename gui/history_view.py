@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -41,6 +41,7 @@ from core.history import (
 from core.sampler import METRICS
 from gui.charts import PlotGrid, axis_label
 from gui.experiment_charts import fmt, make_plot
+from gui.table_model import ListTableModel
 from gui.text_table import NUMERIC, TextTableModel
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def local_time(created: str) -> str:
         return created
 
 
-class HistoryModel(QAbstractTableModel):
+class HistoryModel(ListTableModel):
     """The saved runs, newest first, one row each."""
 
     COLUMNS = (
@@ -86,32 +87,24 @@ class HistoryModel(QAbstractTableModel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._runs: list[RunRecord] = []
+        self._rows: list[RunRecord] = []
+
+    def headers(self) -> tuple[str, ...]:
+        return self.COLUMNS
 
     def set_runs(self, runs: list[RunRecord]) -> None:
         self.beginResetModel()
-        self._runs = list(runs)
+        self._rows = list(runs)
         self.endResetModel()
 
     def run(self, row: int) -> RunRecord:
-        return self._runs[row]
+        return self._rows[row]
 
     def row_of(self, run_id: str) -> int | None:
-        return next((i for i, r in enumerate(self._runs) if r.id == run_id), None)
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._runs)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section]
-        return None
+        return next((i for i, r in enumerate(self._rows) if r.id == run_id), None)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        run = self._runs[index.row()]
+        run = self._rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self.cell(run, column)

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+
+from gui.table_model import ListTableModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,27 +43,18 @@ def seconds(s: float) -> str:
     return f"{s:.4f}"
 
 
-class RowsModel(QAbstractTableModel):
+class RowsModel(ListTableModel):
     """Rows are frozen dataclasses; each :class:`Column` shows one field, numbers right-aligned.
     Clicking a header sorts (``QTableView.setSortingEnabled``)."""
 
     def __init__(self, columns: Sequence[Column], parent=None) -> None:
         super().__init__(parent)
         self.columns = tuple(columns)
-        self._rows: list = []
         self._texts: list[tuple[str, ...]] = []
         self._sort: tuple[int, Qt.SortOrder] | None = None
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.columns[section].header
-        return None
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
+
+from gui.table_model import ListTableModel
 
 NUMERIC = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
-class TextTableModel(QAbstractTableModel):
+class TextTableModel(ListTableModel):
     """``set_rows(headers, rows, bold=...)``; columns listed in ``right`` are right-aligned."""
 
     def __init__(self, parent=None) -> None:
@@ -47,19 +49,11 @@ class TextTableModel(QAbstractTableModel):
     def clear(self) -> None:
         self.set_rows(self._headers, [])
 
+    def headers(self) -> tuple[str, ...]:
+        return self._headers
+
     def row(self, row: int) -> tuple[str, ...]:
         return self._rows[row]
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._headers)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self._headers[section]
-        return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
         row, column = index.row(), index.column()
