@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from core.engine import Crawler
+from core.events import CrawlState, EventStream
+from core.settings import CrawlSettings
 from core.testsite import TestSite
 
 SITE_PAGES = 300
@@ -36,6 +39,18 @@ def no_crawl_threads_left():
     assert crawl_threads() == [], "a crawl thread was alive before the test"
     yield
     assert crawl_threads() == [], "the test left a crawl thread alive"
+
+
+def crawl_to_end(settings: CrawlSettings, timeout: float = 30.0) -> tuple[Crawler, list]:
+    """Crawl to the end; return the crawler and every event it published."""
+    events = EventStream()
+    sub = events.subscribe(maxlen=1_000_000)
+    crawler = Crawler(settings, events)
+    crawler.start()
+    assert crawler.join(timeout), "crawl did not finish in time"
+    assert crawler.state is CrawlState.FINISHED
+    assert crawl_threads() == []  # join() True means every crawl thread has exited
+    return crawler, sub.drain()
 
 
 @pytest.fixture(autouse=True)

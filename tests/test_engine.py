@@ -10,6 +10,7 @@ import time
 
 import pytest
 from conftest import SITE_PAGES, TRAP_SITE_PAGES, wait_until
+from conftest import crawl_to_end as run
 
 import core.engine as engine
 from core.engine import Crawler
@@ -31,17 +32,6 @@ from core.sampler import MetricsSampler
 from core.settings import CrawlSettings, SettingsError
 from core.testsite import TestSite
 from core.testsite.site import Site, SiteConfig
-
-
-def run(settings: CrawlSettings, timeout: float = 30.0) -> tuple[Crawler, list]:
-    """Crawl to the end and return the crawler and every event it published."""
-    events = EventStream()
-    sub = events.subscribe(maxlen=1_000_000)
-    crawler = Crawler(settings, events)
-    crawler.start()
-    assert crawler.join(timeout), "crawl did not finish in time"
-    assert crawler.state is CrawlState.FINISHED
-    return crawler, sub.drain()
 
 
 def results_of(events: list) -> list:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import SITE_PAGES, crawl_threads, wait_until
+from conftest import crawl_to_end as run
 
 from core.engine import Crawler
 from core.events import (
@@ -30,17 +31,6 @@ from core.testsite import TestSite
 
 ALL = list(STRATEGIES)
 SLOW_PAGES = 100
-
-
-def run(settings: CrawlSettings, timeout: float = 30.0) -> tuple[Crawler, list]:
-    events = EventStream()
-    sub = events.subscribe(maxlen=1_000_000)
-    crawler = Crawler(settings, events)
-    crawler.start()
-    assert crawler.join(timeout), "crawl did not finish in time"
-    assert crawler.state is CrawlState.FINISHED
-    assert crawl_threads() == []  # join() True means every crawl thread has exited
-    return crawler, sub.drain()
 
 
 def test_settings_name_every_implemented_strategy_and_refuse_others(site):
