@@ -53,6 +53,19 @@ def crawl_to_end(settings: CrawlSettings, timeout: float = 30.0) -> tuple[Crawle
     return crawler, sub.drain()
 
 
+def start_hung_crawl(site: TestSite, n: int, tag: str = "n", **settings) -> Crawler:
+    """Start a crawl of ``n`` distinct never-answering URLs on ``n`` threads; return once the
+    site has received every one of them, so all ``n`` requests are in flight."""
+    hung = tuple(f"{site.url}trap/never-answer?{tag}={i}" for i in range(n))
+    options = {"threads": n, "obey_robots": False, "deadline": 60, "read_timeout": 60}
+    crawler = Crawler(CrawlSettings(hung, **{**options, **settings}))
+    site.reset_stats()
+    crawler.start()
+    wait_until(lambda: site.stats()["by_route"].get("/trap/never-answer", 0) >= n)
+    assert crawler.stats().in_flight == n
+    return crawler
+
+
 @pytest.fixture(autouse=True)
 def history_dir(tmp_path, monkeypatch) -> Path:
     """Runs saved by the window or the experiments go to a per-test folder, never the user's."""

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from conftest import SITE_PAGES, TRAP_SITE_PAGES, wait_until
+from conftest import SITE_PAGES, TRAP_SITE_PAGES, start_hung_crawl, wait_until
 from conftest import crawl_to_end as run
 
 import core.engine as engine
@@ -145,13 +145,7 @@ def test_frontier_spill_keeps_the_crawl_complete(site):
 
 def test_stop_is_prompt_with_every_worker_hung(trap_site):
     """64 requests to a route that never answers: stop() + join() well inside a second."""
-    hung = tuple(f"{trap_site.url}trap/never-answer?n={i}" for i in range(64))
-    settings = CrawlSettings(hung, threads=64, obey_robots=False, deadline=60, read_timeout=60)
-    crawler = Crawler(settings)
-    trap_site.reset_stats()
-    crawler.start()
-    wait_until(lambda: trap_site.stats()["by_route"].get("/trap/never-answer", 0) >= 64)
-    assert crawler.stats().in_flight == 64
+    crawler = start_hung_crawl(trap_site, 64)
     began = time.perf_counter()
     crawler.stop()
     returned = time.perf_counter() - began
@@ -164,11 +158,7 @@ def test_stop_is_prompt_with_every_worker_hung(trap_site):
 
 
 def test_second_stop_abandons_in_flight_work_at_once(trap_site):
-    hung = tuple(f"{trap_site.url}trap/never-answer?m={i}" for i in range(8))
-    crawler = Crawler(CrawlSettings(hung, threads=8, obey_robots=False, deadline=60))
-    trap_site.reset_stats()
-    crawler.start()
-    wait_until(lambda: trap_site.stats()["by_route"].get("/trap/never-answer", 0) >= 8)
+    crawler = start_hung_crawl(trap_site, 8, tag="m")
     began = time.perf_counter()
     crawler.stop()
     crawler.stop()

@@ -13,7 +13,7 @@ import time
 
 import psutil
 import pytest
-from conftest import crawl_threads, wait_until
+from conftest import crawl_threads, start_hung_crawl, wait_until
 
 import core.engine as engine
 from core.engine import Crawler
@@ -77,14 +77,7 @@ def test_stop_within_half_a_second_with_64_requests_hung():
     took = []
     with TestSite(pages=1) as site:
         for trial in range(5):
-            hung = tuple(f"{site.url}trap/never-answer?t={trial}&n={i}" for i in range(64))
-            crawler = Crawler(
-                CrawlSettings(hung, threads=64, obey_robots=False, deadline=60, read_timeout=60)
-            )
-            site.reset_stats()
-            crawler.start()
-            wait_until(lambda: site.stats()["by_route"].get("/trap/never-answer", 0) >= 64)
-            assert crawler.stats().in_flight == 64
+            crawler = start_hung_crawl(site, 64, tag=f"t{trial}-n")
             began = time.perf_counter()
             crawler.stop()
             assert crawler.join(2.0)

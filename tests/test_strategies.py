@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import SITE_PAGES, crawl_threads, wait_until
+from conftest import SITE_PAGES, crawl_threads, start_hung_crawl, wait_until
 from conftest import crawl_to_end as run
 
 from core.engine import Crawler
@@ -113,15 +113,7 @@ def test_thread_per_url_never_has_more_spawned_threads_alive_than_the_cap(site):
 
 @pytest.mark.parametrize("strategy", ALL)
 def test_each_strategy_stops_promptly_with_requests_hung(trap_site, strategy):
-    hung = tuple(f"{trap_site.url}trap/never-answer?{strategy}={i}" for i in range(4))
-    settings = CrawlSettings(
-        hung, threads=4, strategy=strategy, obey_robots=False, read_timeout=60, deadline=60
-    )
-    crawler = Crawler(settings)
-    trap_site.reset_stats()
-    crawler.start()
-    wait_until(lambda: trap_site.stats()["by_route"].get("/trap/never-answer", 0) >= 4)
-    assert crawler.stats().in_flight == 4
+    crawler = start_hung_crawl(trap_site, 4, tag=strategy, strategy=strategy)
     began = time.perf_counter()
     crawler.stop()
     assert crawler.join(2.0)
