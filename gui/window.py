@@ -14,6 +14,7 @@ import shutil
 import time
 from concurrent.futures import Future
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -40,14 +41,17 @@ from gui.bridge import EventBridge, LogBuffer
 from gui.capped_model import PredicateFilter
 from gui.charts import CHARTS, ChartPanel, configure_pyqtgraph
 from gui.controls import ControlPanel
-from gui.diagnostics_panel import DiagnosticsPanel
-from gui.experiments_panel import ExperimentsPanel
-from gui.history_view import HistoryView
+from gui.lazy_tab import LazyTab
 from gui.log_table import LEVELS, LogModel, at_least
 from gui.results_table import ResultsModel
 from gui.session import CrawlSession
 from gui.threads_table import ThreadsModel, row_from_worker, thread_cpu_seconds
 from gui.timeline import TimelineView
+
+if TYPE_CHECKING:
+    from gui.diagnostics_panel import DiagnosticsPanel
+    from gui.experiments_panel import ExperimentsPanel
+    from gui.history_view import HistoryView
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,7 @@ POLL_MS = 200
 CPU_POLL_EVERY = 5  # psutil per-thread times once a second: it reads /proc per thread
 CLOSE_TIMEOUT_S = 2.0
 ACTIVE_STATES = (CrawlState.RUNNING, CrawlState.PAUSED, CrawlState.STOPPING)
+ACTIVE_PHASES = ("starting", "running", "paused", "stopping")
 
 
 class MainWindow(QMainWindow):
@@ -86,13 +91,6 @@ class MainWindow(QMainWindow):
         self.log_model = LogModel(parent=self)
         self.timeline = TimelineView(self.session.chart_time)
         self.timeline.follow_x(self.charts.first_plot)
-        self.experiments = ExperimentsPanel()
-        self.history = HistoryView()
-        self.diagnostics = DiagnosticsPanel(
-            self.threads_model,
-            lambda: self.session.crawler.workers() if self.session.crawler else [],
-            self.session.sampler.t0,
-        )
         self._pending_save: Future | None = None
         self._build_actions()
         self._build_layout()
@@ -225,10 +223,58 @@ class MainWindow(QMainWindow):
         self.views = QTabWidget()
         self.views.setObjectName("views")
         self.views.addTab(self.main_splitter, "Crawl")
-        self.views.addTab(self.experiments, "Experiments")
-        self.views.addTab(self.history, "History")
-        self.views.addTab(self.diagnostics, "Diagnostics")
+        self.experiments_tab = LazyTab(self.views, "Experiments", self._new_experiments)
+        self.history_tab = LazyTab(self.views, "History", self._new_history)
+        self.diagnostics_tab = LazyTab(self.views, "Diagnostics", self._new_diagnostics)
+        self.diagnostics_tab.build_after_first_paint(self)  # it watches for stuck threads
         self.setCentralWidget(self.views)
+
+    # The views behind the Crawl tab are built when first shown or used (see gui.lazy_tab):
+    # their imports and widgets are a third of the launch, and the first paint shows none.
+
+    @property
+    def experiments(self) -> ExperimentsPanel:
+        return self.experiments_tab.widget()
+
+    @property
+    def history(self) -> HistoryView:
+        return self.history_tab.widget()
+
+    @property
+    def diagnostics(self) -> DiagnosticsPanel:
+        return self.diagnostics_tab.widget()
+
+    def _new_experiments(self) -> ExperimentsPanel:
+        from gui.experiments_panel import ExperimentsPanel
+
+        panel = ExperimentsPanel()
+        panel.set_crawl_active(self.phase in ACTIVE_PHASES)
+        panel.runningChanged.connect(lambda _on: self._update_actions())
+        panel.runSaved.connect(lambda _id: self._refresh_history())
+        return panel
+
+    def _new_history(self) -> HistoryView:
+        from gui.history_view import HistoryView
+
+        view = HistoryView()  # lists the runs saved so far
+        view.message.connect(lambda text: self.statusBar().showMessage(text, 5_000))
+        return view
+
+    def _new_diagnostics(self) -> DiagnosticsPanel:
+        from gui.diagnostics_panel import DiagnosticsPanel
+
+        panel = DiagnosticsPanel(
+            self.threads_model,
+            lambda: self.session.crawler.workers() if self.session.crawler else [],
+            self.session.sampler.t0,
+        )
+        panel.garbageCollected.connect(lambda result: self.marker(f"GC ({result.collected} freed)"))
+        return panel
+
+    def _refresh_history(self) -> None:
+        """A new saved run: relist it if the History view exists (else it lists it when built)."""
+        if (history := self.history_tab.page) is not None:
+            history.refresh()
 
     @staticmethod
     def _stick_to_bottom(view: QTableView) -> None:
@@ -327,12 +373,6 @@ class MainWindow(QMainWindow):
         )
         self.bridge.dropped.connect(self._on_dropped)
         self.bridge.logRecords.connect(self.log_model.append)
-        self.experiments.runningChanged.connect(lambda _on: self._update_actions())
-        self.experiments.runSaved.connect(lambda _id: self.history.refresh())
-        self.diagnostics.garbageCollected.connect(
-            lambda result: self.marker(f"GC ({result.collected} freed)")
-        )
-        self.history.message.connect(lambda text: self.statusBar().showMessage(text, 5_000))
 
     # -- crawl control ----------------------------------------------------------------------
 
@@ -456,7 +496,7 @@ class MainWindow(QMainWindow):
         except Exception:
             log.exception("could not save the crawl to the history")
             return
-        self.history.refresh()
+        self._refresh_history()
 
     def _refresh_threads(self, crawler) -> None:
         if self._polls % CPU_POLL_EVERY == 0:
@@ -493,18 +533,19 @@ class MainWindow(QMainWindow):
 
     def _set_phase(self, phase: str) -> None:
         self.phase = phase
-        active = phase in ("starting", "running", "paused", "stopping")
+        active = phase in ACTIVE_PHASES
         self.controls.set_running(active)
-        self.experiments.set_crawl_active(active)
+        if (experiments := self.experiments_tab.page) is not None:
+            experiments.set_crawl_active(active)
         self._update_actions()
         self._update_status(self.session.crawler)
 
     def _update_actions(self) -> None:
         phase = self.phase
         valid = self.controls.error is None
-        self.start_action.setEnabled(
-            valid and phase in ("idle", "finished") and not self.experiments.running
-        )
+        experiments = self.experiments_tab.page
+        experimenting = experiments is not None and experiments.running
+        self.start_action.setEnabled(valid and phase in ("idle", "finished") and not experimenting)
         self.pause_action.setEnabled(phase in ("running", "paused"))
         self.pause_action.setText("Resume" if phase == "paused" else "Pause")
         self.pause_action.setIcon(
@@ -581,9 +622,11 @@ class MainWindow(QMainWindow):
         self.poll_timer.stop()
         self.charts.timer.stop()
         self.timeline.timer.stop()
-        stopped = self.experiments.shutdown(CLOSE_TIMEOUT_S / 2)
+        experiments = self.experiments_tab.page
+        stopped = experiments is None or experiments.shutdown(CLOSE_TIMEOUT_S / 2)
         stopped = self.session.close(CLOSE_TIMEOUT_S - (time.monotonic() - started)) and stopped
-        self.diagnostics.shutdown()  # after the crawl's threads: stopping tracemalloc is racy
+        if (diagnostics := self.diagnostics_tab.page) is not None:
+            diagnostics.shutdown()  # after the crawl's threads: stopping tracemalloc is racy
         self.bridge.stop()
         logging.getLogger().removeHandler(self.log_buffer)
         log.info("closed in %.2f s (all threads ended: %s)", time.monotonic() - started, stopped)
