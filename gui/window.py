@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import CrawlState, PageResult
+from core.settings import CrawlSettings
 from gui.bridge import EventBridge, LogBuffer
 from gui.capped_model import PredicateFilter
 from gui.charts import CHARTS, ChartPanel, configure_pyqtgraph
@@ -64,7 +65,9 @@ ACTIVE_PHASES = ("starting", "running", "paused", "stopping")
 
 class MainWindow(QMainWindow):
     """See the module docstring. ``phase`` is one of idle, starting, running, paused,
-    stopping, finished; the toolbar actions follow it."""
+    stopping, finished; the toolbar actions follow it and ``phaseChanged`` carries it."""
+
+    phaseChanged = Signal(str)
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
         super().__init__()
@@ -379,21 +382,22 @@ class MainWindow(QMainWindow):
     def start_crawl(self) -> None:
         if not self.start_action.isEnabled() or not self.controls.validate():
             return
-        self._stop_requests = 0
-        self.status_labels["dropped"].clear()
         if self.controls.uses_site:
             self._pending_site = self.session.site_url(self.controls.site_params())
             self._set_phase("starting")
             self.statusBar().showMessage("Starting the embedded test site…")
         else:
-            self._launch(None)
+            self.launch(self.controls.settings())
 
-    def _launch(self, url: str | None) -> None:
+    def launch(self, settings: CrawlSettings) -> None:
+        """Start a crawl of ``settings``: what Start does once the form (validated) and the
+        test site are ready. Scripts call it for what the form cannot say (many start URLs)."""
+        self._stop_requests = 0
+        self.status_labels["dropped"].clear()
         self.threads_model.clear()
         self.results_model.clear()
         self.timeline.clear()
         try:
-            settings = self.controls.settings(start_url=url)
             crawler = self.session.new_crawler(settings)
             self.bridge.attach(crawler.events)  # before start: events flow only to listeners
             crawler.start()
@@ -479,7 +483,7 @@ class MainWindow(QMainWindow):
                 self, "Threadscope", f"The embedded test site did not start:\n{exc}"
             )
             return
-        self._launch(url)
+        self.launch(self.controls.settings(start_url=url))
 
     def _finished(self, reason: str) -> None:
         self.bridge.detach()
@@ -533,6 +537,7 @@ class MainWindow(QMainWindow):
 
     def _set_phase(self, phase: str) -> None:
         self.phase = phase
+        self.phaseChanged.emit(phase)
         active = phase in ACTIVE_PHASES
         self.controls.set_running(active)
         if (experiments := self.experiments_tab.page) is not None:

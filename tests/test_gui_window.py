@@ -11,8 +11,9 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from conftest import crawl_threads  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtWidgets import QToolBar  # noqa: E402
 
 from core.events import CrawlState  # noqa: E402
 from gui.window import MainWindow  # noqa: E402
@@ -63,6 +64,8 @@ def busy_workers_recently(window: MainWindow, samples: int = 3) -> float:
 
 def test_start_pause_resume_stop_with_live_data(qtbot, window):
     assert window.windowTitle().startswith("Threadscope")
+    phases: list[str] = []
+    window.phaseChanged.connect(phases.append)
     assert actions(window) == (True, False, False, "Pause")
     start_and_wait_running(qtbot, window)
     assert actions(window) == (False, True, True, "Pause")
@@ -97,6 +100,24 @@ def test_start_pause_resume_stop_with_live_data(qtbot, window):
         "Stop",
     ]
     assert "stopped" in window.status_labels["state"].text()
+    assert phases == ["starting", "running", "paused", "running", "stopping", "finished"]
+
+
+def test_stop_button_ends_a_crawl_whose_requests_never_answer(qtbot, window, trap_site):
+    n = 8
+    hung = tuple(f"{trap_site.url}trap/never-answer?window={i}" for i in range(n))
+    options = {"threads": n, "obey_robots": False, "retries": 0, "read_timeout": 60}
+    trap_site.reset_stats()
+    window.launch(window.controls.settings().replace(start_urls=hung, deadline=60, **options))
+    assert window.phase == "running"
+    qtbot.waitUntil(lambda: trap_site.stats()["by_route"].get("/trap/never-answer", 0) >= n)
+    assert window.session.crawler.stats().in_flight == n
+    stop = window.findChild(QToolBar, "crawl-toolbar").widgetForAction(window.stop_action)
+    with qtbot.waitSignal(window.phaseChanged, check_params_cb="finished".__eq__, timeout=5_000):
+        qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+    assert not crawl_threads()  # the window says finished only once every crawl thread ended
+    assert window.status_labels["state"].text() == "Finished (stopped)"
+    assert [text for _t, text in window.charts.markers()][:2] == [f"Start ({n} threads)", "Stop"]
 
 
 def test_thread_count_changed_mid_crawl_shows_in_busy_workers(qtbot, tmp_path):
