@@ -88,6 +88,7 @@ def run(plan: Plan) -> dict:
         section("visited", lambda: sections.visited(plan))
         section("long_crawl", lambda: sections.long_crawl(plan, workdir))
         section("stop", lambda: sections.stop_latency(plan))
+        section("window_stop", lambda: sections.window_stop(plan))
         section("profile", lambda: sections.engine_profile(plan, fast, workdir))
     results["seconds"] = time.monotonic() - started
     return results

@@ -111,14 +111,22 @@ def overhead(plan: Plan, server: Server) -> dict:
 
 
 def window(plan: Plan) -> dict:
+    return _window_probe(["--quick"] if plan.quick else [])
+
+
+def window_stop(plan: Plan) -> dict:
+    """The window's Stop button, with as many hung requests and trials as ``stop_latency``."""
+    args = ["stop", "--threads", str(plan.stop_threads), "--trials", str(plan.stop_trials)]
+    return _with_percentiles(_window_probe(args))
+
+
+def _window_probe(args: list[str]) -> dict:
     gui = Path(__file__).resolve().parent.parent / "gui"
     missing = [name for name in ("bridge.py", "charts.py") if not (gui / name).exists()]
     if missing:
         raise Skipped(f"TODO — gui/{' and gui/'.join(missing)} not written yet")
     return run_json(
-        ["bench.window_probe", *(["--quick"] if plan.quick else [])],
-        timeout=300,
-        env={"QT_QPA_PLATFORM": "offscreen"},
+        ["bench.window_probe", *args], timeout=300, env={"QT_QPA_PLATFORM": "offscreen"}
     )
 
 
@@ -156,10 +164,13 @@ def stop_latency(plan: Plan) -> dict:
     with embedded(10, 0) as site:
         args = ["bench.probes", "stop", site.url, "--threads", str(plan.stop_threads)]
         result = run_json([*args, "--trials", str(plan.stop_trials)], timeout=600)
+    return _with_percentiles(result)
+
+
+def _with_percentiles(result: dict) -> dict:
+    """``result`` with the p50, p99 and max of its ``seconds``."""
     seconds = sorted(result["seconds"])
-    result["p50"] = statistics.median(seconds)
-    result["p99"] = _percentile(seconds, 0.99)
-    result["max"] = seconds[-1]
+    result.update(p50=statistics.median(seconds), p99=_percentile(seconds, 0.99), max=seconds[-1])
     return result
 
 

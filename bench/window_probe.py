@@ -6,6 +6,9 @@ plain thread fills at 5 000 events/s in the engine's mix (state changes, fetch s
 finished). Meanwhile a 20 ms PreciseTimer measures how late the event loop runs it. The
 launch-to-first-paint figure comes from a second fresh process (``launch``) that opens the
 window and quits at its first Paint event, timed from that process's creation.
+
+``python -m bench.window_probe stop [--threads N] [--trials K]`` times the window's Stop
+button against N requests that the embedded site never answers.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ HISTORY_S = 3_600.0
 SAMPLE_S = 0.1
 PROBE_MS = 20
 WORKERS = 16
+HUNG_ROUTE = "/trap/never-answer"
+IN_FLIGHT_WAIT_S = 20.0
+FINISH_WAIT_S = 10.0
 
 
 class History:
@@ -77,18 +83,32 @@ def _feed(stream, stop: threading.Event) -> int:
     return sent
 
 
-def load(seconds: float) -> dict:
-    from PySide6.QtCore import QSettings, Qt, QTimer
+def open_window():
+    """The QApplication and a real ``MainWindow`` whose settings file is a throwaway one."""
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from core.events import EventStream
-    from core.sampler import KEYS
-    from gui.app import delete_now
     from gui.window import MainWindow
 
     app = QApplication.instance() or QApplication(["threadscope-bench"])
     ini = Path(tempfile.mkdtemp(prefix="ts-bench-qt-")) / "settings.ini"
-    window = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat))
+    return app, MainWindow(QSettings(str(ini), QSettings.Format.IniFormat))
+
+
+def close_window(window) -> None:
+    from gui.app import delete_now
+
+    window.shutdown()
+    delete_now(window)
+
+
+def load(seconds: float) -> dict:
+    from PySide6.QtCore import Qt, QTimer
+
+    from core.events import EventStream
+    from core.sampler import KEYS
+
+    app, window = open_window()
     window.show()
     history = History(KEYS)
     window.charts.set_source(history.times, history.series)
@@ -136,8 +156,7 @@ def load(seconds: float) -> dict:
     feeder.join()
     for timer in timers:
         timer.stop()
-    window.shutdown()
-    delete_now(window)
+    close_window(window)
     lateness = sorted(lateness_ms)
     refresh = sorted(refresh_ms)
     return {
@@ -170,15 +189,9 @@ def since_process_start() -> float:
 
 def launch() -> dict:
     """Seconds from this process's creation to the main window's first Paint event."""
-    from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QEvent, QObject, QTimer
 
-    from gui.app import delete_now
-    from gui.window import MainWindow
-
-    app = QApplication(["threadscope-bench"])
-    ini = Path(tempfile.mkdtemp(prefix="ts-bench-qt-")) / "settings.ini"
-    window = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat))
+    app, window = open_window()
     painted: list[float] = []
 
     class FirstPaint(QObject):
@@ -193,18 +206,104 @@ def launch() -> dict:
     window.show()
     app.exec()
     window.removeEventFilter(spy)
-    window.shutdown()
-    delete_now(window)
+    close_window(window)
     return {"first_paint_s": painted[0] if painted else float("nan")}
+
+
+def run_until(done, seconds: float) -> bool:
+    """Run the event loop until ``done()`` (checked every 10 ms) or ``seconds``; its value."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop, check = QEventLoop(), QTimer()
+    deadline = time.monotonic() + seconds
+    check.setInterval(10)
+    check.timeout.connect(lambda: (done() or time.monotonic() > deadline) and loop.quit())
+    check.start()
+    if not done():
+        loop.exec()
+    check.stop()
+    return bool(done())
+
+
+def stop_button(threads: int, trials: int) -> dict:
+    """The toolbar's Stop with ``threads`` workers each blocked on the never-answering route:
+    from the click until the window says the crawl finished (``phaseChanged``), which it does
+    only once every crawl thread has exited. One window, one site, ``trials`` crawls."""
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QToolBar
+
+    from core.testsite import TestSite
+
+    # Each ended crawl is saved to the run history: keep the bench's out of the user's.
+    os.environ["THREADSCOPE_DATA_DIR"] = tempfile.mkdtemp(prefix="ts-bench-history-")
+    _app, window = open_window()  # the app must outlive the window
+    window.show()
+    toolbar = window.findChild(QToolBar, "crawl-toolbar")
+    button = toolbar.widgetForAction(window.stop_action)
+    seconds, not_all_in_flight, left = [], 0, []
+    with TestSite(pages=10) as site:
+        for trial in range(trials):
+            hung = tuple(f"{site.url}{HUNG_ROUTE[1:]}?window={trial}-{i}" for i in range(threads))
+            settings = window.controls.settings().replace(
+                start_urls=hung,
+                threads=threads,
+                obey_robots=False,
+                retries=0,
+                read_timeout=60,
+                deadline=60,
+            )
+            site.reset_stats()
+            window.launch(settings)
+            arrived = lambda: site.stats()["by_route"].get(HUNG_ROUTE, 0) >= threads  # noqa: E731
+            if not run_until(arrived, IN_FLIGHT_WAIT_S) or (
+                window.session.crawler.stats().in_flight < threads
+            ):
+                not_all_in_flight += 1
+
+            finished, ended = QEventLoop(), []
+            timeout = QTimer(singleShot=True, interval=int(FINISH_WAIT_S * 1000))
+            timeout.timeout.connect(finished.quit)
+
+            def on_phase(phase: str, finished=finished, ended=ended) -> None:
+                if phase == "finished":
+                    ended.append(time.perf_counter())
+                    finished.quit()
+
+            window.phaseChanged.connect(on_phase)
+            t0 = time.perf_counter()
+            QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+            timeout.start()
+            finished.exec()
+            timeout.stop()
+            window.phaseChanged.disconnect(on_phase)
+            if not ended:
+                raise RuntimeError(
+                    f"trial {trial}: the window did not finish {FINISH_WAIT_S} s after Stop"
+                )
+            seconds.append(ended[0] - t0)
+            left.append(sum(t.name.startswith("crawl-") for t in threading.enumerate()))
+    close_window(window)
+    return {
+        "threads": threads,
+        "trials": trials,
+        "seconds": seconds,
+        "not_all_in_flight": not_all_in_flight,
+        "threads_left": left,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.window_probe")
-    parser.add_argument("mode", nargs="?", default="all", choices=("all", "launch"))
+    parser.add_argument("mode", nargs="?", default="all", choices=("all", "launch", "stop"))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=64, help="stop: hung requests")
+    parser.add_argument("--trials", type=int, default=20, help="stop: crawls stopped")
     args = parser.parse_args(argv)
     if args.mode == "launch":
         result = launch()
+    elif args.mode == "stop":
+        result = stop_button(args.threads, args.trials)
     else:
         command = [sys.executable, "-m", "bench.window_probe", "launch"]
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)

@@ -32,11 +32,14 @@ def test_quick_bench_writes_a_report_with_complete_crawls(tmp_path: Path) -> Non
     assert long["run"]["served"] == results["plan"]["long_pages"]
     visited = sections["visited"]["data"]
     assert visited["new_reported_seen"] == visited["unseen_reported_seen"] == 0
-    stop = sections["stop"]["data"]
-    assert len(stop["seconds"]) == results["plan"]["stop_trials"]
-    assert all(left == 0 for left in stop["threads_left"])
+    for name in ("stop", "window_stop"):
+        stop = sections[name]["data"]
+        assert len(stop["seconds"]) == results["plan"]["stop_trials"], name
+        assert all(left == 0 for left in stop["threads_left"]), name
+        assert stop["threads"] == results["plan"]["stop_threads"], name
 
     report = out.read_text()
     for heading in ("## 1. Throughput", "## 2. Scaling", "## 5. Memory", "## 6. Stop latency"):
         assert heading in report
     assert "Engine on the embedded site" in report
+    assert "| window Stop button, " in report
