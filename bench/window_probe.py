@@ -229,7 +229,7 @@ def stop_button(threads: int, trials: int) -> dict:
     """The toolbar's Stop with ``threads`` workers each blocked on the never-answering route:
     from the click until the window says the crawl finished (``phaseChanged``), which it does
     only once every crawl thread has exited. One window, one site, ``trials`` crawls."""
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QToolBar
 
@@ -261,26 +261,19 @@ def stop_button(threads: int, trials: int) -> dict:
             ):
                 not_all_in_flight += 1
 
-            finished, ended = QEventLoop(), []
-            timeout = QTimer(singleShot=True, interval=int(FINISH_WAIT_S * 1000))
-            timeout.timeout.connect(finished.quit)
+            ended: list[float] = []  # stamped by the signal; the loop only waits for it
 
-            def on_phase(phase: str, finished=finished, ended=ended) -> None:
+            def on_phase(phase: str, ended=ended) -> None:
                 if phase == "finished":
                     ended.append(time.perf_counter())
-                    finished.quit()
 
             window.phaseChanged.connect(on_phase)
             t0 = time.perf_counter()
             QTest.mouseClick(button, Qt.MouseButton.LeftButton)
-            timeout.start()
-            finished.exec()
-            timeout.stop()
+            run_until(lambda: bool(ended), FINISH_WAIT_S)  # noqa: B023 - called right here
             window.phaseChanged.disconnect(on_phase)
             if not ended:
-                raise RuntimeError(
-                    f"trial {trial}: the window did not finish {FINISH_WAIT_S} s after Stop"
-                )
+                raise RuntimeError(f"trial {trial}: not finished {FINISH_WAIT_S} s after Stop")
             seconds.append(ended[0] - t0)
             left.append(sum(t.name.startswith("crawl-") for t in threading.enumerate()))
     close_window(window)
