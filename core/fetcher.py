@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import DEFAULT_CA_BUNDLE_PATH, HTTPAdapter
-from urllib3 import BaseHTTPResponse, Timeout
+from urllib3 import BaseHTTPResponse, Retry, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
@@ -71,6 +71,7 @@ RETRY_ERRORS = frozenset(("connection", "reset"))
 BACKOFF_BASE = 0.25  # seconds; doubled on each retry
 WATCHDOG_INTERVAL = 0.05
 CHUNK = 64 * 1024
+NO_RETRIES = Retry.from_int(False, redirect=False)  # retries are ours: see _fetch_with_retries
 FRESH_S = 1.0  # a kept-alive connection used this recently is reused without a check
 
 
@@ -235,21 +236,41 @@ class _Response(http.client.HTTPResponse):
             self.will_close = True
 
 
-def _header_message(lines: list[bytes]) -> http.client.HTTPMessage:
-    pairs: list[list[str]] = []
+def _header_message(lines: list[bytes]) -> _Headers:
+    headers: list[tuple[str, str]] = []
     for line in lines:
         text = line.decode("iso-8859-1").rstrip("\r\n")
         if text[:1] in (" ", "\t"):  # obsolete line folding: continues the previous value
-            if pairs:
-                pairs[-1][1] += " " + text.strip()
+            if headers:
+                name, value = headers[-1]
+                headers[-1] = (name, f"{value} {text.strip()}")
             continue
         name, colon, value = text.partition(":")
         if colon and name:
-            pairs.append([name, value.strip()])
-    message = http.client.HTTPMessage()
-    for name, value in pairs:
-        message[name] = value
+            headers.append((name, value.strip()))
+    message = _Headers()
+    message._headers = headers  # what email's compat32 policy would store for these lines
     return message
+
+
+class _Headers(http.client.HTTPMessage):
+    """An ``HTTPMessage`` whose two hot reads skip the email policy layer.
+
+    http.client and urllib3 call ``get`` and ``items`` on every response; through
+    ``email.message.Message`` each value passes the policy's fetch hook, which for these
+    values (Latin-1 text, no surrogates) returns them unchanged. Everything else is
+    inherited and sees the same ``_headers`` list.
+    """
+
+    def get(self, name: str, failobj: object = None) -> object:
+        name = name.lower()
+        for key, value in self._headers:
+            if key.lower() == name:
+                return value
+        return failobj
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._headers)
 
 
 class _TrackedHTTPConnection(_Tracked, HTTPConnection):
@@ -462,7 +483,7 @@ class Fetcher:
             target,
             headers=self._headers,
             redirect=False,
-            retries=False,
+            retries=NO_RETRIES,
             timeout=self._timeout,
             preload_content=False,
             decode_content=True,
@@ -493,13 +514,18 @@ class Fetcher:
         size = 0
         truncated = False
         error: ErrorInfo | None = None
+        length = resp.length_remaining
+        known = length is not None and length <= cap and "content-encoding" not in resp.headers
         try:
-            for chunk in resp.stream(CHUNK, decode_content=True):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > cap:  # one byte past the cap proves there was more
-                    truncated = True
-                    break
+            if known:  # an identity body whose length is known and within the cap: one read
+                chunks.append(resp.read())
+            else:
+                for chunk in resp.stream(CHUNK, decode_content=True):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > cap:  # one byte past the cap proves there was more
+                        truncated = True
+                        break
         except Exception as exc:
             error = ErrorInfo(*_classify(exc, flight))
         if error is None and flight.reason is not None:
@@ -584,7 +610,7 @@ _KINDS_BY_CAUSE: tuple[tuple[str, type | tuple[type, ...]], ...] = (
     ("connection", NewConnectionError),  # first: urllib3 makes it a ConnectTimeoutError too
     ("timeout", (Urllib3Timeout, TimeoutError)),
     ("reset", ConnectionResetError),
-    ("incomplete", IncompleteRead),
+    ("incomplete", (IncompleteRead, http.client.IncompleteRead)),
     ("decode", DecodeError),
     ("invalid_url", (LocationParseError, LocationValueError)),
     ("connection", (NewConnectionError, ProtocolError, OSError)),
