@@ -41,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from core.affinity import crawl_cpu, pin_current_thread
 from core.events import (
     CrawlState,
     CrawlStateChanged,
@@ -131,6 +132,8 @@ class Crawler:
         allowed = frozenset(settings.allowed_hosts)
         self._in_scope = lru_cache(maxsize=4096)(lambda netloc: _hostname(netloc) in allowed)
         self._count_hosts = settings.per_host_max_pages < settings.max_pages
+        self.cpu = crawl_cpu(settings.pin_workers)
+        """The core every thread of the crawl runs on (``pin_workers``), or None: unpinned."""
 
     # -- control (any thread) ----------------------------------------------------------------
     def start(self) -> None:
@@ -160,6 +163,12 @@ class Crawler:
                     self._host_pages[host] = self._host_pages.get(host, 0) + 1
         _live_crawlers.add(self)
         self._publish_state(CrawlState.RUNNING)
+        if self.cpu is not None:
+            self._notice(
+                "info",
+                f"crawl threads share CPU {self.cpu}: one runs Python at a time under the GIL, "
+                "and hand-offs within a core are cheaper (pin_workers; experiment gil-cores)",
+            )
         if start_items:  # workers first: the watchdog must see every thread it joins
             self._strategy.start(start_items)
         self._watchdog = threading.Thread(target=self._watch, name="crawl-watchdog")
@@ -351,6 +360,7 @@ class Crawler:
 
         def run() -> None:
             try:
+                pin_current_thread(self.cpu)
                 target()
             except BaseException as exc:
                 self.fail(exc)
@@ -366,6 +376,7 @@ class Crawler:
         worker = _Worker(number=0, name=thread.name, thread=thread, since=time.monotonic())
         with self._lock:
             self._pool = (*self._pool, worker)
+        pin_current_thread(self.cpu)
         self._announce(worker)
         return worker
 
@@ -441,6 +452,7 @@ class Crawler:
         """A worker thread: announce it, run the strategy's ``body``, always say goodbye."""
         reason = "retired"
         try:
+            pin_current_thread(self.cpu)
             self._announce(w)
             body(w)
             if self._stopping:

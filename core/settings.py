@@ -54,6 +54,7 @@ class CrawlSettings:
     memory_warning_mb: int = 0
     strategy: str = "bounded"
     max_spawned_threads: int = 2000
+    pin_workers: bool = True  # all crawl threads on one core: see core.affinity
 
     def __post_init__(self) -> None:
         urls = self.start_urls
