@@ -19,6 +19,7 @@ CRAWLERS = {
     "aiohttp": "bench.baselines.aio",
     "scrapy": "bench.baselines.scrapy_crawler",
     "engine": "bench.engine_runner",
+    "engine-unpinned": "bench.engine_runner",
 }
 
 
@@ -33,9 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     module = importlib.import_module(CRAWLERS[args.crawler])
     options = {}
-    if args.crawler == "engine":
+    if args.crawler.startswith("engine"):
         monitoring = args.monitoring or bool(args.metrics)
         options = {"monitoring": monitoring, "metrics_path": args.metrics}
+        options["pin_workers"] = args.crawler != "engine-unpinned"
     before, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     pages = module.crawl(args.url, args.concurrency, args.max_pages, **options)
     seconds = time.perf_counter() - t0

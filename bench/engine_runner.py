@@ -21,10 +21,15 @@ def crawl(
     max_pages: int,
     monitoring: bool = False,
     metrics_path: str | None = None,
+    pin_workers: bool = True,
 ) -> int:
     """Pages fetched without error; ``metrics_path`` (monitoring on) gets the sampler's CSV."""
     settings = CrawlSettings(
-        start_urls=(start_url,), threads=concurrency, max_pages=max_pages, obey_robots=False
+        start_urls=(start_url,),
+        threads=concurrency,
+        max_pages=max_pages,
+        obey_robots=False,
+        pin_workers=pin_workers,
     )
     crawler = Crawler(settings)
     if not monitoring:

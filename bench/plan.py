@@ -15,7 +15,8 @@ class Plan:
     scaling_threads: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
     scaling_seconds: float = 6.0  # target length of one scaling point at the latency bound
     cpu_threads: tuple[int, ...] = (1, 4, 16, 64)  # CPU per page vs threads, zero latency
-    overhead_repeats: int = 3
+    throughput_repeats: int = 3  # zero-latency runs per crawler, round-robin; medians reported
+    overhead_repeats: int = 5
     visited_urls: int = 1_000_000
     long_pages: int = 200_000
     long_warmup: int = 10_000
@@ -30,6 +31,7 @@ QUICK = Plan(
     scaling_threads=(2, 16),
     scaling_seconds=0.5,
     cpu_threads=(1, 16),
+    throughput_repeats=1,
     overhead_repeats=1,
     visited_urls=20_000,
     long_pages=1_500,
@@ -38,7 +40,7 @@ QUICK = Plan(
     stop_trials=3,
 )
 
-CRAWLERS = ("naive", "threaded", "aiohttp", "scrapy", "engine")
+CRAWLERS = ("naive", "threaded", "aiohttp", "scrapy", "engine", "engine-unpinned")
 _NEEDS = {"aiohttp": "aiohttp", "scrapy": "scrapy"}
 LABELS = {
     "naive": "naive (requests.get + html.parser)",
@@ -46,6 +48,7 @@ LABELS = {
     "aiohttp": "aiohttp + asyncio (selectolax)",
     "scrapy": "Scrapy",
     "engine": "Threadscope engine",
+    "engine-unpinned": "Threadscope engine, threads on all cores (`--no-pin-workers`)",
 }
 
 

@@ -146,6 +146,18 @@ class _Report:
                 continue
             self.add(f"**{runs[0]['server']}**, {self.plan['pages']:,} pages:", "")
             self.add(*self.crawl_table(runs, bound=key == "throughput_latency"), "")
+            repeated = [r for r in runs if len(r.get("runs_pages_per_s", ())) > 1]
+            if repeated:
+                each = "; ".join(
+                    f"{r['crawler']} " + ", ".join(_fmt(x) for x in r["runs_pages_per_s"])
+                    for r in repeated
+                )
+                self.add(
+                    f"Each crawler ran {len(repeated[0]['runs_pages_per_s'])} times, in rounds "
+                    f"over all crawlers; a row is that crawler's median run. pages/s of every "
+                    f"run: {each}.",
+                    "",
+                )
         by_name = {r["crawler"]: r for r in fast_ok}
         engine = by_name.get("engine")
         if engine:
@@ -296,14 +308,22 @@ class _Report:
             return
         self.add(
             f"The same engine on {runs[0]['server']} (no latency): what each extra thread costs "
-            "in CPU per page, i.e. the price of GIL hand-offs and lock contention.",
+            "in CPU per page, i.e. the price of GIL hand-offs and lock contention, with the "
+            "crawl's threads on one core (the default, `pin_workers`) and spread over all cores "
+            "(`--no-pin-workers`).",
             "",
-            "| threads | pages/s | CPU ms/page (user/sys) | crawler cores |",
-            "|---:|---:|---:|---:|",
+            "| threads | one core: pages/s | CPU ms/page (user/sys) | all cores: pages/s "
+            "| CPU ms/page (user/sys) | one core ÷ all cores |",
+            "|---:|---:|---:|---:|---:|---:|",
         )
-        for r in runs:
-            cores = r["pages_per_s"] * r["cpu_ms_per_page"] / 1000
-            self.add(f"| {r['threads']} | {_fmt(r['pages_per_s'])} | {self.cpu(r)} | {cores:.2f} |")
+        by_key = {(r["threads"], r["crawler"]): r for r in runs}
+        for threads in sorted({r["threads"] for r in runs}):
+            one, spread = by_key.get((threads, "engine")), by_key.get((threads, "engine-unpinned"))
+            cells = [
+                f"{_fmt(r['pages_per_s'])} | {self.cpu(r)}" if r else "– | –" for r in (one, spread)
+            ]
+            ratio = self.ratio(one, spread) if one else "–"
+            self.add(f"| {threads} | {cells[0]} | {cells[1]} | {ratio} |")
         self.add("")
 
     # --- 3. monitoring overhead ----------------------------------------------------------

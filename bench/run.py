@@ -79,7 +79,12 @@ def run(plan: Plan) -> dict:
                 results["sections"][name] = {"status": "ok", "data": data}
             results["sections"][name]["seconds"] = time.monotonic() - t0
 
-        section("throughput_fast", lambda: _log_runs(sections.throughput(plan, fast, crawlers)))
+        section(
+            "throughput_fast",
+            lambda: _log_runs(
+                sections.throughput(plan, fast, crawlers, repeats=plan.throughput_repeats)
+            ),
+        )
         section("throughput_latency", lambda: _log_runs(sections.throughput(plan, slow, crawlers)))
         section("scaling", lambda: _log_runs(_dicts(sections.scaling(plan, slow))))
         section("cpu_by_threads", lambda: _log_runs(_dicts(sections.cpu_by_threads(plan, fast))))
