@@ -185,7 +185,7 @@ def _run_crawl(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     from core.engine import Crawler
-    from core.events import FetchFinished
+    from core.events import FetchFinished, Notice
     from core.sampler import MetricsSampler
 
     with ExitStack() as stack:
@@ -218,6 +218,8 @@ def _run_crawl(args: argparse.Namespace) -> int:
                     if result.failed:  # as CrawlStats.errors counts them
                         kind = result.error.kind if result.error else f"HTTP {result.status}"
                         error_kinds[kind] += 1
+                elif isinstance(event, Notice) and (event.level != "info" or not args.quiet):
+                    progress.note(f"{event.level}: {event.message}")
 
         started = time.perf_counter()
         cpu_started = time.process_time()
@@ -321,6 +323,11 @@ class _Progress:
     def message(self, text: str) -> None:
         if self.enabled:
             self._write(text)
+
+    def note(self, text: str) -> None:
+        """A line that stays (a warning, a notice), above the live line, even when quiet."""
+        sys.stderr.write(("\r\x1b[K" if self.tty else "") + text + "\n")
+        sys.stderr.flush()
 
     def _write(self, line: str) -> None:
         if self.tty:
