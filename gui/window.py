@@ -61,6 +61,7 @@ CPU_POLL_EVERY = 5  # psutil per-thread times once a second: it reads /proc per 
 CLOSE_TIMEOUT_S = 2.0
 ACTIVE_STATES = (CrawlState.RUNNING, CrawlState.PAUSED, CrawlState.STOPPING)
 ACTIVE_PHASES = ("starting", "running", "paused", "stopping")
+CRAWLING_PHASES = ("running", "paused", "stopping")  # while starting, the crawler is the last
 
 
 class MainWindow(QMainWindow):
@@ -355,12 +356,15 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         self.status_labels: dict[str, QLabel] = {}
-        for key in ("state", "elapsed", "pages", "rate", "rss", "dropped"):
+        for key in ("state", "elapsed", "pages", "rate", "cpu", "rss", "dropped"):
             label = QLabel()
             label.setObjectName(f"status_{key}")
             self.statusBar().addPermanentWidget(label)
             self.status_labels[key] = label
         self.status_labels["dropped"].setStyleSheet("color: #c62828;")
+        self.status_labels["cpu"].setToolTip(
+            "The core the crawl's threads run on (Workers on one core pins them all to one)"
+        )
 
     def _connect(self) -> None:
         self.controls.validityChanged.connect(lambda _valid: self._update_actions())
@@ -428,7 +432,7 @@ class MainWindow(QMainWindow):
     def stop_crawl(self) -> None:
         """First press: stop with a grace for in-flight requests; second: abandon them."""
         crawler = self.session.crawler
-        if crawler is None or self.phase not in ("running", "paused", "stopping"):
+        if crawler is None or self.phase not in CRAWLING_PHASES:
             return
         self._stop_requests += 1
         crawler.stop()
@@ -462,7 +466,7 @@ class MainWindow(QMainWindow):
         if self._pending_save is not None and self._pending_save.done():
             self._saved(self._pending_save)
         crawler = self.session.crawler
-        if crawler is not None and self.phase in ("running", "paused", "stopping"):
+        if crawler is not None and self.phase in CRAWLING_PHASES:
             if crawler.state not in ACTIVE_STATES and crawler.join(0):
                 self._finished(crawler.reason)
             elif crawler.state == CrawlState.STOPPING and self.phase != "stopping":
@@ -515,6 +519,10 @@ class MainWindow(QMainWindow):
         if self.phase == "finished" and crawler is not None and crawler.reason:
             text = f"Finished ({crawler.reason})"
         labels["state"].setText(text)
+        where = ""
+        if crawler is not None and self.phase in CRAWLING_PHASES:
+            where = "threads on any CPU" if crawler.cpu is None else f"threads on CPU {crawler.cpu}"
+        labels["cpu"].setText(where)
         latest = self.session.sampler.latest()
         if crawler is not None:
             stats = crawler.stats()

@@ -13,6 +13,7 @@ Experiments view (``out-experiments.png``) and the History view comparing the tw
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -98,6 +99,8 @@ def experiments_and_history(app: QApplication, window: MainWindow, stem: str) ->
 
 
 def main(out: str) -> int:
+    for name in ("core", "gui"):  # the levels gui.app sets, so the Log tab shows what it would
+        logging.getLogger(name).setLevel(logging.INFO)
     app = QApplication(["threadscope-screenshot"])
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["THREADSCOPE_DATA_DIR"] = f"{scratch}/data"  # not the user's history

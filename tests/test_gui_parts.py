@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -11,6 +12,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from core.affinity import crawl_cpu  # noqa: E402
 from core.events import (  # noqa: E402
     CrawlState,
     CrawlStateChanged,
@@ -191,6 +193,7 @@ def test_control_values_round_trip(qtbot):
     panel.fields["threads"].setValue(32)
     panel.fields["read_timeout"].setValue(2.5)
     panel.obey_robots.setChecked(False)
+    panel.pin_workers.setChecked(False)
     # QSettings hands everything back as strings in INI files.
     values = {key: str(value) for key, value in panel.values().items()}
     other = ControlPanel()
@@ -199,6 +202,42 @@ def test_control_values_round_trip(qtbot):
     assert other.values() == panel.values()
     settings = other.settings()
     assert settings.threads == 32 and settings.read_timeout == 2.5 and not settings.obey_robots
+    assert settings.pin_workers is False and not other.pin_workers.isChecked()
+
+
+@pytest.mark.skipif(crawl_cpu(True) is None, reason="threads cannot be pinned here")
+def test_workers_on_one_core_is_on_by_default_and_flows_into_the_settings(qtbot):
+    panel = ControlPanel()
+    qtbot.addWidget(panel)
+    box = panel.pin_workers
+    assert box.isEnabled() and box.isChecked() and panel.settings().pin_workers is True
+    assert "GIL" in box.toolTip() and "gil-cores" in box.toolTip()
+    box.setChecked(False)
+    assert panel.settings().pin_workers is False and panel.values()["pin_workers"] is False
+    panel.set_running(True)  # a crawl's threads are pinned when they start: fixed while it runs
+    assert not box.isEnabled()
+    panel.set_running(False)
+    assert box.isEnabled()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux thread affinity")
+def test_workers_on_one_core_is_disabled_where_threads_cannot_be_pinned(qtbot):
+    usable = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(usable)})  # one usable CPU: nothing to gain from pinning
+    try:
+        panel = ControlPanel()
+    finally:
+        os.sched_setaffinity(0, usable)
+    qtbot.addWidget(panel)
+    box = panel.pin_workers
+    assert not box.isEnabled() and not box.isChecked()
+    assert box.toolTip().startswith("Not available here")
+    assert panel.settings().pin_workers is False
+    assert "pin_workers" not in panel.values()  # a preference saved where it worked is kept
+    panel.set_values({"pin_workers": "true"})
+    panel.set_running(True)
+    panel.set_running(False)
+    assert not box.isEnabled() and not box.isChecked()
 
 
 def test_charts_follow_new_data_until_the_user_pans(qtbot):

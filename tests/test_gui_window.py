@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 
 import psutil
 import pytest
@@ -15,6 +16,7 @@ from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtWidgets import QToolBar  # noqa: E402
 
+from core.affinity import crawl_cpu  # noqa: E402
 from core.events import CrawlState  # noqa: E402
 from gui.window import MainWindow  # noqa: E402
 
@@ -141,6 +143,45 @@ def test_thread_count_changed_mid_crawl_shows_in_busy_workers(qtbot, tmp_path):
         window.close()
 
 
+@pytest.mark.parametrize(
+    "pin",
+    [
+        pytest.param(
+            True,
+            marks=pytest.mark.skipif(crawl_cpu(True) is None, reason="cannot pin threads here"),
+        ),
+        False,
+    ],
+)
+def test_status_bar_shows_the_core_the_crawl_threads_run_on(qtbot, window, caplog, pin):
+    caplog.set_level(logging.INFO, logger="gui")  # as gui.app sets it
+    window.controls.pin_workers.setChecked(pin)
+    start_and_wait_running(qtbot, window)
+    crawler = window.session.crawler
+    assert crawler.settings.pin_workers is pin
+    assert crawler.cpu == (crawl_cpu(True) if pin else None)
+    where = window.status_labels["cpu"]
+    expected = f"threads on CPU {crawler.cpu}" if pin else "threads on any CPU"
+    qtbot.waitUntil(lambda: where.text() == expected, timeout=2_000)
+    window.stop_action.trigger()
+    qtbot.waitUntil(lambda: window.phase == "finished", timeout=5_000)
+    assert where.text() == ""
+
+    def shown(text: str) -> list[tuple[str, object]]:
+        rows = range(window.log_filter.rowCount())  # what the Log tab shows at level INFO
+        cells = [(window.log_filter.index(r, 2), window.log_filter.index(r, 3)) for r in rows]
+        return [
+            (level.data(), level.data(Qt.ItemDataRole.BackgroundRole))
+            for level, message in cells
+            if text in message.data()
+        ]
+
+    # The notice comes through the bridge before the crawl ends and "crawl ended" is logged.
+    qtbot.waitUntil(lambda: bool(shown("crawl ended")), timeout=2_000)
+    notices = shown("crawl threads share CPU")
+    assert notices == ([("INFO", None)] if pin else [])  # a plain line, not a warning's colour
+
+
 def test_invalid_url_disables_start_and_says_why(qtbot, window):
     window.controls.url_radio.setChecked(True)
     window.controls.url.setText("ftp://example.com/files")
@@ -171,6 +212,7 @@ def test_settings_round_trip(qtbot, tmp_path):
     first = make_window(qtbot, path, pages=777, latency_ms=12, threads=24)
     first.controls.url.setText("http://127.0.0.1:8123/start")
     first.controls.fields["frontier_size"].setValue(4321)
+    first.controls.pin_workers.setChecked(False)  # on by default
     first.resize(760, 560)  # inside the offscreen screen (800×800): restoreGeometry clamps to it
     first.main_splitter.setSizes([300, 400])
     saved_sizes = first.main_splitter.sizes()
@@ -183,6 +225,8 @@ def test_settings_round_trip(qtbot, tmp_path):
     try:
         assert second.controls.values() == values
         assert second.controls.values()["site_pages"] == 777
+        assert not second.controls.pin_workers.isChecked()
+        assert second.controls.settings().pin_workers is False
         assert second.size() == first.size()
         assert second.main_splitter.sizes() == saved_sizes
     finally:
