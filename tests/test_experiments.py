@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import threading
+import time
 
 import pytest
 
+from core.affinity import crawl_cpu
 from core.events import EventStream
 from core.experiments import EXPERIMENTS, Monitor, MonitorSample, get
 from core.experiments.base import Outcome
 from core.experiments.cli import add_arguments, format_report, main
+from core.experiments.gil_cores import TRIAL_SECONDS
 from core.experiments.lock_leak import WORKERS
 from core.experiments.producer_consumer import QUEUE_SIZE
 from core.experiments.saving import save_comparison
@@ -41,7 +45,7 @@ def both(name: str, scale: float) -> tuple[Outcome, Outcome]:
 
 
 def test_registry_names_claims_and_key_measures():
-    assert len(EXPERIMENTS) == 10
+    assert len(EXPERIMENTS) == 11
     for name, experiment in EXPERIMENTS.items():
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", name)
         assert experiment.summary and "\n" not in experiment.summary
@@ -112,6 +116,61 @@ def test_sessions_complete_every_request_and_close_their_server():
         assert outcome.values["requests"] == 96
         assert outcome.values["errors"] == 0
         assert outcome.values["connections_opened"] >= 1
+
+
+@pytest.mark.skipif(crawl_cpu(True) is None, reason="the engine cannot pin threads here")
+def test_gil_cores_crawls_both_ways_and_pins_only_the_fixed_one():
+    comparison = compare(get("gil-cores"), scale=0.05, trials=2)  # 0.5 s per run
+    for variant in ("bad", "fixed"):
+        for outcome in comparison.outcomes[variant]:
+            assert outcome.values["pages"] > 0 and outcome.values["cpu_ms_per_page"] > 0
+            assert max(s.values["pages"] for s in outcome.samples if "pages" in s.values) > 0
+    cores = {v: comparison.stat(v, "crawl_cores") for v in ("bad", "fixed")}
+    assert cores["bad"].mean == len(os.sched_getaffinity(0)) >= 2  # read from the threads
+    assert cores["fixed"].mean == 1 and cores["fixed"].stdev == 0
+    assert [f.measure for f in comparison.findings] == ["pages_per_s", "cpu_ms_per_page"]
+    assert comparison.verdict in {"holds", "contradicted", "mixed", "not significant"}
+    assert "Verdict: " in format_report(comparison)
+    assert not [t for t in threading.enumerate() if t.name.startswith("crawl-")]
+
+
+def test_gil_cores_stops_within_its_time_box():
+    stop = threading.Event()
+    stopped_at: list[float] = []
+
+    def stop_once_crawling(event: object) -> None:
+        if isinstance(event, MonitorSample) and "pages" in event.values and not stopped_at:
+            stopped_at.append(time.monotonic())  # the crawl has started
+            stop.set()
+
+    monitor = Monitor()
+    monitor.add_listener(stop_once_crawling)
+    outcome = get("gil-cores").run("fixed", scale=1.0, monitor=monitor, stop=stop)
+    took = time.monotonic() - stopped_at[0]
+    assert outcome.stopped
+    assert took < TRIAL_SECONDS / 2, f"ended {took:.2f} s after stop"  # not at the box's end
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux affinity")
+def test_gil_cores_on_one_cpu_says_so_and_claims_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("THREADSCOPE_DATA_DIR", str(tmp_path))
+    usable = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(usable)})  # this thread, and what it starts, on one CPU
+    try:
+        comparison = compare(get("gil-cores"), scale=0.05, trials=3)
+    finally:
+        os.sched_setaffinity(0, usable)
+    assert comparison.verdict == "unavailable" and not comparison.stopped
+    assert comparison.outcomes == {"bad": (), "fixed": ()}  # nothing ran
+    assert len(comparison.findings) == 2
+    assert all("only one CPU" in f.text for f in comparison.findings)
+    assert "Verdict: unavailable.\n- crawled: not measured: pin_workers cannot pin" in (
+        format_report(comparison)
+    )
+    data = comparison.as_dict()
+    assert data["verdict"] == "unavailable" and data["trials"] == {"bad": [], "fixed": []}
+    assert all(set(m) == {"name", "label", "unit", "key", "better"} for m in data["measures"])
+    assert load_details(save_comparison(comparison).id)["verdict"] == "unavailable"
 
 
 def test_stop_ends_a_run_early():

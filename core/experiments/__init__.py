@@ -10,6 +10,7 @@ comparison.verdict, comparison.findings, comparison.as_dict()
 """
 
 from core.experiments import (
+    gil_cores,
     leak,
     lock_granularity,
     lock_leak,
@@ -39,6 +40,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         memory_shapes.EXPERIMENT,
         sessions.EXPERIMENT,
         thread_sweep.EXPERIMENT,
+        gil_cores.EXPERIMENT,
     )
 }
 

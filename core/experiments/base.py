@@ -82,6 +82,9 @@ class Experiment:
     of one parameter; ``compare()`` hands it to ``sweep(experiment, scale, trials, monitor,
     stop, on_outcome)``, which returns a :class:`~core.experiments.sweep.SweepResult` (one
     ``Outcome`` per point and trial) instead of a bad/fixed ``Comparison``.
+
+    ``unavailable()`` names what this machine lacks to run the claim's fixed variant as meant
+    (e.g. CPU pinning); ``compare()`` then runs nothing and says so (verdict "unavailable").
     """
 
     name: str  # kebab-case, the CLI argument
@@ -92,6 +95,7 @@ class Experiment:
     bad: str = ""  # what the bad variant does, one line (or, for a sweep, the low end)
     fixed: str = ""  # what the fixed variant does, one line (or, for a sweep, the high end)
     sweep: SweepRunner | None = None
+    unavailable: Callable[[], str] | None = None  # why this machine cannot test the claim, or ""
 
     def spec(self, name: str) -> MeasureSpec:
         for measure in self.measures:

@@ -22,15 +22,14 @@ from __future__ import annotations
 import math
 import os
 import threading
-import time
 from collections.abc import Callable
 
 import psutil
 
-from core.engine import Crawler
 from core.experiments.base import Experiment, MeasureSpec, Outcome
 from core.experiments.monitor import Monitor, SweepPoint
 from core.experiments.sweep import SweepResult
+from core.experiments.timed_crawl import timed_crawl
 from core.experiments.verdict import Stat
 from core.settings import CrawlSettings
 from core.testsite import TestSite
@@ -43,7 +42,6 @@ SITE_PAGES = 5_000  # more than any point can crawl in its time box
 POINT_SECONDS = 1.5
 PLATEAU = 0.9  # a thread count within 10 % of the best rate has stopped gaining
 EXPLAINED = 0.6  # a plateau at >= 60 % of a CPU-type bound is that bound's doing
-_POLL = 0.05
 
 
 def thread_counts(scale: float) -> list[int]:
@@ -99,32 +97,14 @@ def _point(
     stop: threading.Event,
 ) -> Outcome:
     settings = CrawlSettings(site.url, threads=threads, obey_robots=False)
-    crawler = Crawler(settings)
     variant = f"{PARAMETER}={threads}"
     with monitor.running(NAME, variant):
-        monitor.probe("pages", lambda: crawler.stats().pages)
         monitor.probe(PARAMETER, lambda: threads)
-        server_before = _cpu_s(server)
-        cpu_before = time.process_time()
-        began = time.perf_counter()
-        crawler.start()
-        deadline = began + seconds
-        while not crawler.join(_POLL):
-            if stop.is_set() or time.perf_counter() >= deadline:
-                break
-        elapsed = time.perf_counter() - began
-        pages = crawler.stats().pages
-        cpu = time.process_time() - cpu_before
-        server_cpu = _cpu_s(server) - server_before
-        crawler.stop()
-        crawler.stop()  # abandon in-flight requests: the point is measured
-        if not crawler.join(10.0):
-            raise RuntimeError(f"the crawl at {threads} threads did not stop")
-    per_page = 1000 / max(pages, 1)
-    cpu_ms, server_ms = cpu * per_page, server_cpu * per_page
+        rate = timed_crawl(settings, seconds, server, monitor, stop)
+    cpu_ms, server_ms = rate.cpu_ms_per_page, rate.server_cpu_ms_per_page
     values = {
         PARAMETER: float(threads),
-        "pages_per_s": pages / elapsed,
+        "pages_per_s": rate.pages_per_s,
         "latency_bound": threads * 1000 / LATENCY_MS,
         "cpu_bound": 1000 / cpu_ms if cpu_ms else 0.0,  # 0: too little CPU to measure
         "server_bound": 1000 / server_ms if server_ms else 0.0,
@@ -133,25 +113,17 @@ def _point(
         "server_cpu_ms_per_page": server_ms,
         "peak_rss_mib": monitor.peak("rss_mib"),
         "peak_threads": monitor.peak("py_threads"),
-        "pages": float(pages),
+        "pages": float(rate.pages),
     }
     return Outcome(
         experiment=NAME,
         variant=variant,  # type: ignore[arg-type] - a sweep point, not bad/fixed
         scale=scale,
         values=values,
-        duration_s=elapsed,
+        duration_s=rate.elapsed_s,
         stopped=stop.is_set(),
         samples=tuple(monitor.samples()),
     )
-
-
-def _cpu_s(process: psutil.Process) -> float:
-    try:
-        times = process.cpu_times()
-    except psutil.Error:
-        return 0.0
-    return times.user + times.system
 
 
 def _cores() -> int:

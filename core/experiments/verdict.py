@@ -5,6 +5,8 @@ when it moves the other way, and either counts only when the gap between the mea
 twice its standard error (a rough Welch-style test; with 3 trials it separates clear effects
 from noise, nothing finer). One trial per variant cannot show spread, so it is never called
 significant unless both variants measured exactly the same every time, which needs n > 1.
+An experiment this machine cannot run as meant (``Experiment.unavailable``) is not run at all:
+every key measure is "unavailable", with the reason, and nothing is claimed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from core.experiments.monitor import Monitor
 if TYPE_CHECKING:
     from core.experiments.sweep import SweepResult
 
-Finding = Literal["holds", "contradicted", "not significant"]
+Finding = Literal["holds", "contradicted", "not significant", "unavailable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,8 @@ class Stat:
 
     @classmethod
     def of(cls, values: list[float]) -> Stat:
+        if not values:  # a variant that never ran (stopped, unavailable): n = 0, no mean
+            return cls(math.nan, 0.0, 0)
         mean = statistics.fmean(values)
         stdev = statistics.stdev(values) if len(values) > 1 else 0.0
         return cls(mean, stdev, len(values))
@@ -58,17 +62,11 @@ class Comparison:
 
     @property
     def verdict(self) -> str:
-        """'holds', 'contradicted', 'mixed', 'not significant' or 'stopped'."""
+        """'holds', 'contradicted', 'mixed', 'not significant', 'unavailable' or 'stopped'."""
         if self.stopped:
             return "stopped"
         kinds = {f.finding for f in self.findings}
-        if kinds == {"holds"}:
-            return "holds"
-        if kinds == {"contradicted"}:
-            return "contradicted"
-        if kinds == {"not significant"}:
-            return "not significant"
-        return "mixed"
+        return kinds.pop() if len(kinds) == 1 else "mixed"
 
     def stat(self, variant: str, measure: str) -> Stat:
         return Stat.of([o.values[measure] for o in self.outcomes[variant] if measure in o.values])
@@ -143,6 +141,19 @@ def judge(experiment: Experiment, outcomes: dict[str, tuple[Outcome, ...]]) -> C
     return Comparison(experiment, outcomes, tuple(findings), stopped)
 
 
+def _unavailable(experiment: Experiment, reason: str) -> Comparison:
+    """Nothing run: each key measure says why it was not measured."""
+    none = Stat.of([])
+    findings = tuple(
+        KeyFinding(
+            m.name, m.label, m.unit, none, none, "unavailable", f"{m.label}: not measured: {reason}"
+        )
+        for m in experiment.measures
+        if m.key
+    )
+    return Comparison(experiment, {v: () for v in VARIANTS}, findings, False)
+
+
 def compare(
     experiment: Experiment,
     scale: float = 1.0,
@@ -157,6 +168,9 @@ def compare(
     """
     if trials < 1:
         raise ValueError("trials: must be >= 1")
+    reason = experiment.unavailable() if experiment.unavailable else ""
+    if reason:
+        return _unavailable(experiment, reason)
     stop = stop or threading.Event()
     monitor = monitor or Monitor()
     if experiment.sweep is not None:
