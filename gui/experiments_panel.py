@@ -57,6 +57,7 @@ VERDICT_COLORS = {
     "mixed": "#e65100",
     "not significant": "#6d4c41",
     "stopped": "#616161",
+    "unavailable": "#616161",
 }
 VERDICT_MEANING = {
     "holds": "every key measure moved the way the claim says, beyond twice its standard error",
@@ -65,6 +66,7 @@ VERDICT_MEANING = {
     "not significant": "the gap between bad and fixed did not exceed twice its standard "
     "error: this run neither supports nor refutes the claim",
     "stopped": "stopped before every variant had run: no verdict",
+    "unavailable": "this machine cannot test the claim (the reasons are below): nothing was run",
 }
 SWEEP_MEANING = {
     "holds": "pages/s grew with threads under the latency bound and levelled off at a CPU "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -188,3 +189,21 @@ def test_an_experiment_that_fails_says_why_and_ends(qtbot, monkeypatch):
     assert "RuntimeError: the bad variant broke" in panel.verdict.toPlainText()
     assert panel.run_button.isEnabled() and not experiment_threads()
     assert list_runs() == []
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux thread affinity")
+def test_an_experiment_this_machine_cannot_test_says_so_in_words(qtbot, window):
+    """gil-cores on one usable CPU: nothing runs, and the verdict explains why."""
+    panel = window.experiments
+    panel.select("gil-cores")
+    usable = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(usable)})  # the runner thread inherits it
+    try:
+        with qtbot.waitSignal(panel.runSaved, timeout=30_000):
+            qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    finally:
+        os.sched_setaffinity(0, usable)
+    assert panel.result.verdict == "unavailable"
+    text = panel.verdict.toPlainText()
+    assert "Verdict: unavailable" in text and "nothing was run" in text
+    assert "only one CPU" in text
