@@ -7,19 +7,12 @@ those than it gains from running system calls on two cores at once. Measured on 
 project's 2-core bench machine, 16 threads on nginx: ~1 900 pages/s spread over both cores,
 ~2 800 on one (``threadscope experiment gil-cores`` replays it). Linux only; elsewhere, with
 one usable CPU, or on a free-threaded build, threads are left where the OS puts them.
-
-The price: a pinned thread cannot leave its core when other programs crowd it. On a machine
-already running more than ``OVERLOADED`` runnable tasks per CPU (1-minute load average) the
-gain is gone (measured at a load of ~10 on 2 cores: not significant), so a crawl started then
-is left unpinned (``overload`` says so).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-
-OVERLOADED = 2.0  # load average per usable CPU from which a crawl is not pinned
 
 
 def crawl_cpu(pin: bool) -> int | None:
@@ -32,18 +25,6 @@ def crawl_cpu(pin: bool) -> int | None:
         return None
     usable = os.sched_getaffinity(0)
     return max(usable) if len(usable) > 1 else None
-
-
-def overload() -> str | None:
-    """Why a pinnable crawl should stay unpinned right now (the machine is crowded), or None."""
-    cpus = len(os.sched_getaffinity(0))
-    load = os.getloadavg()[0]
-    if load < OVERLOADED * cpus:
-        return None
-    return (
-        f"load average {load:.1f} on {cpus} CPUs: pinned threads could not leave a busy core, "
-        "so they are left where the OS puts them"
-    )
 
 
 def pin_current_thread(cpu: int | None) -> None:

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from core.affinity import crawl_cpu, overload, pin_current_thread
+from core.affinity import crawl_cpu, pin_current_thread
 from core.events import (
     CrawlState,
     CrawlStateChanged,
@@ -134,9 +134,6 @@ class Crawler:
         self._count_hosts = settings.per_host_max_pages < settings.max_pages
         self.cpu = crawl_cpu(settings.pin_workers)
         """The core every thread of the crawl runs on (``pin_workers``), or None: unpinned."""
-        self._crowded = overload() if self.cpu is not None else None
-        if self._crowded:
-            self.cpu = None
 
     # -- control (any thread) ----------------------------------------------------------------
     def start(self) -> None:
@@ -166,8 +163,6 @@ class Crawler:
                     self._host_pages[host] = self._host_pages.get(host, 0) + 1
         _live_crawlers.add(self)
         self._publish_state(CrawlState.RUNNING)
-        if self._crowded:
-            self._notice("info", f"crawl threads not pinned (pin_workers): {self._crowded}")
         if self.cpu is not None:
             self._notice(
                 "info",

@@ -12,7 +12,6 @@ Every test is guarded: it fails if a ``crawl-*`` thread is alive before or after
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -65,14 +64,6 @@ def start_hung_crawl(site: TestSite, n: int, tag: str = "n", **settings) -> Craw
     wait_until(lambda: site.stats()["by_route"].get("/trap/never-answer", 0) >= n)
     assert crawler.stats().in_flight == n
     return crawler
-
-
-@pytest.fixture(autouse=True)
-def quiet_machine(monkeypatch) -> None:
-    """Crawls pin their threads only on a machine that is not crowded (core.affinity.overload);
-    the suite's own load average must not decide what a test sees. Tests of the crowded case
-    patch ``os.getloadavg`` again."""
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
 
 
 @pytest.fixture(autouse=True)

@@ -65,13 +65,3 @@ def test_the_log_says_where_the_threads_run(site: TestSite) -> None:
 def test_no_pinning_when_asked_not_to() -> None:
     assert crawl_cpu(False) is None
     assert crawl_cpu(True) in os.sched_getaffinity(0)
-
-
-def test_a_crowded_machine_leaves_the_crawl_unpinned_and_says_why(site: TestSite, monkeypatch):
-    cpus = len(os.sched_getaffinity(0))
-    monkeypatch.setattr(os, "getloadavg", lambda: (2.5 * cpus, 0.0, 0.0))
-    settings = CrawlSettings((site.url,), threads=2, max_pages=5, obey_robots=False)
-    crawler, events = crawl_to_end(settings)
-    assert crawler.cpu is None
-    notices = [e.message for e in events if isinstance(e, Notice)]
-    assert any("not pinned" in m and "load average" in m for m in notices), notices

@@ -18,7 +18,7 @@ import threading
 
 import psutil
 
-from core.affinity import crawl_cpu, overload
+from core.affinity import crawl_cpu
 from core.experiments.base import Context, Experiment, MeasureSpec, Variant
 from core.experiments.timed_crawl import timed_crawl
 from core.settings import CrawlSettings
@@ -63,13 +63,7 @@ def crawl_cores() -> float:
 def unavailable() -> str:
     """Why the engine leaves crawl threads unpinned on this machine ("" when it pins them)."""
     if crawl_cpu(True) is not None:
-        crowded = overload()
-        if crowded is None:
-            return ""
-        return (
-            f"the engine does not pin a crawl now: {crowded}. Both variants would run the "
-            "same unpinned crawl; run it again when the machine is quieter"
-        )
+        return ""
     if not hasattr(os, "sched_setaffinity"):
         why = f"{sys.platform} has no os.sched_setaffinity (Linux only)"
     elif len(os.sched_getaffinity(0)) < 2:
