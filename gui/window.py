@@ -363,8 +363,8 @@ class MainWindow(QMainWindow):
             self.status_labels[key] = label
         self.status_labels["dropped"].setStyleSheet("color: #c62828;")
         self.status_labels["cpu"].setToolTip(
-            "The core the crawl's threads run on. Workers on one core pins them all to one, "
-            "unless the machine is crowded when the crawl starts (the Log then says why)."
+            "The core the crawl's threads run on: one core with Workers on one core, "
+            "else wherever the OS puts them."
         )
 
     def _connect(self) -> None:
