@@ -62,25 +62,32 @@ class History:
 
 def _feed(stream, stop: threading.Event) -> int:
     """Publish EVENTS_PER_S in the engine's mix, paced every 10 ms; returns events sent."""
-    from core.events import FetchFinished, FetchStarted, PageResult, WorkerState, WorkerStateChanged
-
-    names = [f"crawl-worker-{i + 1}" for i in range(WORKERS)]
-    per_tick, sent, page = EVENTS_PER_S // 100, 0, 0
+    per_tick, sent = EVENTS_PER_S // 100, 0
+    events = _engine_mix()
     next_tick = time.monotonic()
     while not stop.is_set():
-        for _ in range(per_tick // 5):  # five events per page
-            name, url = names[page % WORKERS], f"http://127.0.0.1:8080/page/{page}"
-            result = PageResult(url, None, 3, 200, 8192, 4.2, 10)
-            stream.publish(WorkerStateChanged(name=name, state=WorkerState.FETCHING, url=url))
-            stream.publish(FetchStarted(worker=name, url=url, depth=3))
-            stream.publish(WorkerStateChanged(name=name, state=WorkerState.PARSING, url=url))
-            stream.publish(FetchFinished(worker=name, result=result))
-            stream.publish(WorkerStateChanged(name=name, state=WorkerState.IDLE))
-            page += 1
+        for _ in range(per_tick):
+            stream.publish(next(events))
         sent += per_tick
         next_tick += 0.01
         stop.wait(max(0.0, next_tick - time.monotonic()))
     return sent
+
+
+def _engine_mix():
+    """A worker's events page after page: fetching, parsing, finished, and idle now and then."""
+    from core.events import FetchFinished, PageResult, WorkerState, WorkerStateChanged
+
+    names = [f"crawl-worker-{i + 1}" for i in range(WORKERS)]
+    page = 0
+    while True:
+        name, url = names[page % WORKERS], f"http://127.0.0.1:8080/page/{page}"
+        yield WorkerStateChanged(name=name, state=WorkerState.FETCHING, url=url)
+        yield WorkerStateChanged(name=name, state=WorkerState.PARSING, url=url)
+        yield FetchFinished(worker=name, result=PageResult(url, None, 3, 200, 8192, 4.2, 10))
+        if page % 4 == 0:
+            yield WorkerStateChanged(name=name, state=WorkerState.IDLE)
+        page += 1
 
 
 def open_window():

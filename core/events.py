@@ -104,16 +104,15 @@ class WorkerStopped(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerStateChanged(Event):
+    """A worker's state or URL changed.
+
+    ``FETCHING`` a URL covers its robots.txt check too; when a host delay makes the worker
+    wait, ``WAITING`` follows and the next ``FETCHING`` of that URL is the request itself.
+    """
+
     name: str
     state: WorkerState
     url: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FetchStarted(Event):
-    worker: str
-    url: str
-    depth: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.events import (  # noqa: E402
     EventStream,
     FetchFinished,
-    FetchStarted,
     PageResult,
     WorkerStarted,
     WorkerState,
@@ -50,11 +49,9 @@ def publish(stream: EventStream, rate: int, workers: int, stop: threading.Event)
         for _ in range(per_burst):
             name = f"crawl-worker-{sent % workers + 1}"
             url = f"http://127.0.0.1/page/{sent}"
-            kind = sent % 5
+            kind = sent % 4
             if kind < 3:
                 event = WorkerStateChanged(name=name, state=STATES[kind], url=url)
-            elif kind == 3:
-                event = FetchStarted(worker=name, url=url, depth=2)
             else:
                 result = PageResult(url, None, 2, 200, 8192, 3.2, 10)
                 event = FetchFinished(worker=name, result=result)
