@@ -16,7 +16,8 @@ class Plan:
     scaling_seconds: float = 6.0  # target length of one scaling point at the latency bound
     cpu_threads: tuple[int, ...] = (1, 4, 16, 64)  # CPU per page vs threads, zero latency
     throughput_repeats: int = 3  # zero-latency runs per crawler, round-robin; medians reported
-    overhead_repeats: int = 5
+    overhead_repeats: int = 9  # off/on pairs of overhead_pages each
+    overhead_pages: int = 10_000
     visited_urls: int = 1_000_000
     long_pages: int = 200_000
     long_warmup: int = 10_000
@@ -33,6 +34,7 @@ QUICK = Plan(
     cpu_threads=(1, 16),
     throughput_repeats=1,
     overhead_repeats=1,
+    overhead_pages=300,
     visited_urls=20_000,
     long_pages=1_500,
     long_warmup=300,

@@ -117,20 +117,28 @@ def cpu_by_threads(plan: Plan, server: Server) -> list[CrawlRun]:
 
 
 def overhead(plan: Plan, server: Server) -> dict:
-    """Engine with monitoring off and on, alternated; the medians decide."""
+    """Engine with monitoring off and on in adjacent pairs; the median pair decides.
+
+    A pair's two runs are seconds apart, so the machine's drift (this VM's speed moves by
+    ±5 % between minutes) cancels within it, which medians over all runs do not achieve.
+    """
     off, on = [], []
+    pages = plan.overhead_pages
     for _ in range(plan.overhead_repeats):
-        off.append(crawl(plan, "engine", server))
-        on.append(crawl(plan, "engine", server, extra=["--monitoring"]))
+        off.append(crawl(plan, "engine", server, max_pages=pages))
+        on.append(crawl(plan, "engine", server, max_pages=pages, extra=["--monitoring"]))
     rate_off = statistics.median(r.pages_per_s for r in off)
     rate_on = statistics.median(r.pages_per_s for r in on)
+    pairs = zip(off, on, strict=True)
+    ratios = sorted(b.pages_per_s / a.pages_per_s for a, b in pairs if a.pages_per_s)
     return {
         "server": server.name,
         "off": [r.as_dict() for r in off],
         "on": [r.as_dict() for r in on],
         "pages_per_s_off": rate_off,
         "pages_per_s_on": rate_on,
-        "slowdown": 1 - rate_on / rate_off if rate_off else float("nan"),
+        "pair_ratios": ratios,
+        "slowdown": 1 - statistics.median(ratios) if ratios else float("nan"),
     }
 
 
