@@ -109,10 +109,11 @@ def scaling(plan: Plan, server: Server) -> list[CrawlRun]:
 def cpu_by_threads(plan: Plan, server: Server) -> list[CrawlRun]:
     """Engine on the zero-latency server: what more threads cost per page (GIL hand-offs),
     with its threads on one core and on all of them."""
-    return [
+    pair = ("engine", "engine-unpinned")
+    return [  # which goes first alternates: the first run after a section change runs slower
         crawl(plan, name, server, threads)
-        for threads in plan.cpu_threads
-        for name in ("engine", "engine-unpinned")
+        for i, threads in enumerate(plan.cpu_threads)
+        for name in (pair if i % 2 else pair[::-1])
     ]
 
 
