@@ -6,8 +6,7 @@ hand-off is a cross-core wake-up, and with many busy threads the process spends 
 those than it gains from running system calls on two cores at once. Measured on this
 project's 2-core bench machine, 16 threads on nginx: ~1 900 pages/s spread over both cores,
 ~2 800 on one (``threadscope experiment gil-cores`` replays it). Linux only; elsewhere, with
-one usable CPU, or on a free-threaded build, threads are left where the OS puts them; so are
-the threads of a one-worker crawl (nothing to hand the GIL to).
+one usable CPU, or on a free-threaded build, threads are left where the OS puts them.
 """
 
 from __future__ import annotations

@@ -131,9 +131,7 @@ class Crawler:
         allowed = frozenset(settings.allowed_hosts)
         self._in_scope = lru_cache(maxsize=4096)(lambda netloc: _hostname(netloc) in allowed)
         self._count_hosts = settings.per_host_max_pages < settings.max_pages
-        # One worker has nobody to hand the GIL to, and pinned it shares its core with a local
-        # server it wakes (bench, 1 thread on nginx: 2 900 pages/s unpinned, 2 100 pinned).
-        self.cpu = crawl_cpu(settings.pin_workers and self._target > 1)
+        self.cpu = crawl_cpu(settings.pin_workers)
         """The core every thread of the crawl runs on (``pin_workers``), or None: unpinned."""
 
     # -- control (any thread) ----------------------------------------------------------------
