@@ -2,8 +2,11 @@
 
 - One ``requests.Session`` per worker thread (``threading.local``), ``trust_env=False``; its
   adapter's urllib3 pools carry the requests (see ``Fetcher._request`` for why not ``get``).
-- Bodies are streamed and capped at ``max_body_bytes`` of *decoded* content, read through
-  urllib3's bounded decompression, so a gzip or deflate bomb costs at most the cap in memory.
+  Plain-HTTP connections are tuned for GIL hand-offs: one ``send`` and one ``recv`` a page
+  (``_KernelTimedSocket``), headers parsed without ``email`` (``_Response``).
+- Bodies are capped at ``max_body_bytes`` of *decoded* content: an identity body whose
+  Content-Length fits is read in one call, any other is streamed through urllib3's bounded
+  decompression, so a gzip or deflate bomb costs at most the cap in memory.
   A capped body is returned with ``truncated=True`` (never refused).
 - Redirects are followed by hand, up to ``max_redirects``; every hop must stay http(s) and in
   ``allowed_hosts``.
@@ -229,7 +232,8 @@ class _Response(http.client.HTTPResponse):
         length = self.headers.get("content-length")
         if length and not self.chunked:
             with contextlib.suppress(ValueError):
-                self.length = int(length) if int(length) >= 0 else None
+                value = int(length)
+                self.length = value if value >= 0 else None
         if status in (204, 304) or 100 <= status < 200 or self._method == "HEAD":
             self.length = 0
         if not self.will_close and not self.chunked and self.length is None:
