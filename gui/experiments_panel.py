@@ -111,7 +111,7 @@ class ExperimentsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = ExperimentRunner()
-        self.result = None  # the last Comparison / SweepResult
+        self.result: Comparison | SweepResult | None = None  # the last run's
         self._subscription: Subscription | None = None
         self._experiment: Experiment | None = None
         self._crawl_active = False
@@ -349,7 +349,7 @@ class ExperimentsPanel(QWidget):
         self.live.refresh()
 
     def _on_variant(self, outcome: Outcome) -> None:
-        if is_sweep(self._experiment):
+        if self._experiment is not None and is_sweep(self._experiment):
             self.sweep_chart.add_outcome(outcome)
         state = "stopped" if outcome.stopped else "done"
         self.status.setText(f"{outcome.variant}: {state} in {outcome.duration_s:.2f} s")
@@ -387,7 +387,7 @@ class ExperimentsPanel(QWidget):
             else:  # measured, but not saved: keep the verdict above the error
                 self.verdict.append(error)
         self.status.setText(text)
-        log.info("experiment %s ended: %s", self._experiment.name, text)
+        log.info("experiment %s ended: %s", self._experiment and self._experiment.name, text)
         self._update_buttons()
         self.runningChanged.emit(False)
         if ended.record_id:
