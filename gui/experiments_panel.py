@@ -387,7 +387,8 @@ class ExperimentsPanel(QWidget):
             else:  # measured, but not saved: keep the verdict above the error
                 self.verdict.append(error)
         self.status.setText(text)
-        log.info("experiment %s ended: %s", self._experiment and self._experiment.name, text)
+        name = self._experiment.name if self._experiment is not None else "?"
+        log.info("experiment %s ended: %s", name, text)
         self._update_buttons()
         self.runningChanged.emit(False)
         if ended.record_id:
@@ -395,7 +396,6 @@ class ExperimentsPanel(QWidget):
 
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Stop a run and wait for its thread; True when it ended in time."""
-        self.pump.stop()
         self.runner.stop()
         ended = self.runner.join(timeout)
         self._let_go()
