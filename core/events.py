@@ -11,6 +11,7 @@ experiment's ``Outcome``, a ``StuckThread``) are imported for type checking only
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -208,12 +209,12 @@ class Mailbox(Generic[T]):
 
     def __init__(self, maxlen: int | None = None) -> None:
         self._buffer: deque[T] = deque()
-        self._maxlen = maxlen
+        self._maxlen = sys.maxsize if maxlen is None else maxlen
         self.dropped = 0
 
     def offer(self, item: T) -> bool:
         """Buffer ``item``; False when it was dropped because the buffer is full."""
-        if self._maxlen is not None and len(self._buffer) >= self._maxlen:
+        if len(self._buffer) >= self._maxlen:
             self.dropped += 1
             return False
         self._buffer.append(item)
