@@ -40,7 +40,7 @@ class ThreadsSource(Protocol):
         ...
 
     def check(self, workers: Sequence[WorkerInfo] = ()) -> list[StuckMark]:
-        """The threads stuck now; called periodically, on the jobs thread."""
+        """The threads stuck now; called periodically, as a rule on the jobs thread."""
         ...
 
     def alive(self) -> set[str]:
