@@ -9,6 +9,7 @@ comparison.verdict, comparison.findings, comparison.as_dict()
 ```
 """
 
+from core.events import MonitorSample, StuckThreadsFound, SweepPoint
 from core.experiments import (
     gil_cores,
     leak,
@@ -23,7 +24,7 @@ from core.experiments import (
     thread_sweep,
 )
 from core.experiments.base import VARIANTS, Context, Experiment, MeasureSpec, Outcome, Variant
-from core.experiments.monitor import Monitor, MonitorSample, StuckThreadsFound, SweepPoint
+from core.experiments.monitor import Monitor
 from core.experiments.sweep import SweepResult
 from core.experiments.verdict import Comparison, KeyFinding, Stat, compare, judge
 

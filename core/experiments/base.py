@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from core.experiments.monitor import Monitor, MonitorSample
+from core.events import MonitorSample
+from core.experiments.monitor import Monitor
 
 if TYPE_CHECKING:
     from core.experiments.sweep import SweepResult
