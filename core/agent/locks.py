@@ -181,18 +181,12 @@ class _TrackedMutex(_Tracked):
 
     def __init__(self, kind: str, real: Any) -> None:
         self._lock = real
-        self._held: tuple[int, float] | None = None  # (ident, since), one store
+        self._held: tuple[int, float, int] | None = None  # (ident, since, depth): one store
         self._register(kind)
 
-    def _took(self, me: int, now: float) -> None:
-        raise NotImplementedError
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        # Valid arguments try the real lock without waiting first; odd ones go to the real
-        # acquire below, which raises exactly as it would have.
-        if (timeout == -1 or (blocking and timeout >= 0)) and self._lock.acquire(False):
-            self._took(_get_ident(), monotonic())
-            return True
+    # The fast path (in each subclass's acquire): valid arguments try the real lock without
+    # waiting first; odd ones reach the real acquire here, which raises as it would have.
+    def _acquire_waiting(self, blocking: bool, timeout: float) -> bool:
         if not blocking and timeout == -1:
             return False
         me, start = self._wait_begin(self.waiters)
@@ -200,15 +194,14 @@ class _TrackedMutex(_Tracked):
             got: bool = self._lock.acquire(blocking, timeout)
         finally:
             self.waiters.pop(me, None)
-        if got:
+        if got:  # after a wait this thread holds it at depth 1, even an RLock
             now = monotonic()
-            self._took(me, now)
+            self._held = (me, now, 1)
+            self.acquisitions += 1
             self._waited(now - start)
         return got
 
-    __enter__ = acquire
-
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, value: object, tb: object) -> None:
         self.release()
 
     def _at_fork_reinit(self) -> None:
@@ -225,6 +218,10 @@ class _TrackedMutex(_Tracked):
     def __repr__(self) -> str:
         return repr(self._lock)
 
+    def owners(self) -> list[tuple[int, float, int]]:
+        held = self._held
+        return [] if held is None else [held]
+
 
 class TrackedLock(_TrackedMutex):
     """``threading.Lock()`` while tracking is on. Any thread may release it, as before."""
@@ -234,15 +231,24 @@ class TrackedLock(_TrackedMutex):
     def __init__(self, kind: str = "Lock") -> None:
         super().__init__(kind, _thread.allocate_lock())
 
-    def _took(self, me: int, now: float) -> None:
-        self._held = (me, now)
-        self.acquisitions += 1
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if (timeout == -1 or (blocking and timeout >= 0)) and self._lock.acquire(False):
+            self._held = (_get_ident(), monotonic(), 1)
+            self.acquisitions += 1
+            return True
+        return self._acquire_waiting(blocking, timeout)
+
+    __enter__ = acquire
 
     def release(self) -> None:
         held = self._held
-        if held is not None:
+        if held is not None:  # _held_for(), inlined: this is the hot path
             self._held = None
-            self._held_for(held[1], held[0])
+            hold = monotonic() - held[1]
+            if hold > self.hold_max:
+                self.hold_max = hold
+            if held[0] != _get_ident():
+                self.handoff = True
         self._lock.release()
 
     def locked(self) -> bool:
@@ -253,42 +259,44 @@ class TrackedLock(_TrackedMutex):
         # a fake acquisition.
         return bool(self._lock.locked())
 
-    def owners(self) -> list[tuple[int, float, int]]:
-        held = self._held
-        return [] if held is None else [(held[0], held[1], 1)]
-
 
 class TrackedRLock(_TrackedMutex):
-    """``threading.RLock()`` while tracking is on, recursion counted."""
+    """``threading.RLock()`` while tracking is on, recursion depth counted."""
 
-    __slots__ = ("_count",)
+    __slots__ = ()
 
     def __init__(self, kind: str = "RLock") -> None:
-        self._count = 0
         super().__init__(kind, _thread.RLock())
 
-    def _took(self, me: int, now: float) -> None:
-        held = self._held
-        if held is not None and held[0] == me:
-            self._count += 1
-        else:
-            self._held = (me, now)
-            self._count = 1
-        self.acquisitions += 1
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if (timeout == -1 or (blocking and timeout >= 0)) and self._lock.acquire(False):
+            me, held = _get_ident(), self._held
+            if held is not None and held[0] == me:
+                self._held = (me, held[1], held[2] + 1)
+            else:
+                self._held = (me, monotonic(), 1)
+            self.acquisitions += 1
+            return True
+        return self._acquire_waiting(blocking, timeout)
+
+    __enter__ = acquire
 
     def _drop_all(self) -> None:
         held = self._held
         if held is not None and held[0] == _get_ident():
             self._held = None
-            self._count = 0
             self._held_for(held[1], held[0])
 
     def release(self) -> None:
         held = self._held
-        if held is not None and held[0] == _get_ident() and self._count > 1:
-            self._count -= 1
-        else:
-            self._drop_all()
+        if held is not None and held[0] == _get_ident():
+            if held[2] > 1:
+                self._held = (held[0], held[1], held[2] - 1)
+            else:  # _drop_all(), inlined: this is the hot path
+                self._held = None
+                hold = monotonic() - held[1]
+                if hold > self.hold_max:
+                    self.hold_max = hold
         self._lock.release()  # raises, as before, if this thread does not own it
 
     def _is_owned(self) -> bool:
@@ -304,14 +312,6 @@ class TrackedRLock(_TrackedMutex):
         self.acquire()
         for _ in range(state[0] - 1):
             self.acquire()  # recursion: never waits
-
-    def _at_fork_reinit(self) -> None:
-        super()._at_fork_reinit()
-        self._count = 0
-
-    def owners(self) -> list[tuple[int, float, int]]:
-        held, depth = self._held, self._count
-        return [] if held is None else [(held[0], held[1], max(depth, 1))]
 
 
 class TrackedCondition(_OriginalCondition):
