@@ -7,6 +7,7 @@ failing test ends instead of hanging.
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import sys
@@ -446,3 +447,30 @@ def test_lock_order_deadlock_is_named_within_a_second_and_leaves_no_thread():
     assert bad.duration_s < 3 and not any(
         t.name.startswith("exp-order") for t in threading.enumerate()
     )
+
+
+def test_a_forked_child_runs_threads_and_queues_on_tracked_locks(tracked):
+    lock = threading.Lock()
+    held = threading.Event()
+    leave = threading.Event()
+    holder = background(lambda: (lock.acquire(), held.set(), leave.wait(10), lock.release()))
+    assert held.wait(10)
+    waiter = background(lambda: lock.acquire(timeout=10) and lock.release())
+    wait_until(lambda: waiter_idents(lock) == [waiter.ident])
+    pid = os.fork()
+    if pid == 0:  # the child: only this thread exists now
+        code = 1
+        try:
+            jobs: queue.Queue[int] = queue.Queue()
+            worker = threading.Thread(target=lambda: jobs.put(1))
+            worker.start()
+            worker.join(5)
+            ok = jobs.get(timeout=5) == 1 and waiter_idents(lock) == []
+            code = 0 if ok else 1
+        finally:
+            os._exit(code)
+    leave.set()
+    _, status = os.waitpid(pid, 0)
+    holder.join(10)
+    waiter.join(10)
+    assert os.waitstatus_to_exitcode(status) == 0
