@@ -28,7 +28,6 @@ import queue
 import sys
 import threading
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import count
 from time import monotonic
@@ -76,7 +75,10 @@ def _caller() -> tuple[str, str]:
 
 _serial = count(1)
 _live: dict[int, weakref.ref[_Tracked]] = {}
-_dead: deque[tuple[tuple[str, str, str], tuple[float, ...]]] = deque()  # folded by snapshot()
+# Per creation site, what its dead locks did: [locks, acquisitions, contended, wait total,
+# wait max, hold max]. Added to by whichever thread drops a lock, without a lock (two dying at
+# the same instant in two threads may lose a count: totals, not accounts).
+_site_totals: dict[tuple[str, str, str], list[float]] = {}
 
 
 class _Tracked:
@@ -116,7 +118,14 @@ class _Tracked:
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown may have torn globals down
-            _dead.append((self._site(), self._totals()))
+            acquisitions, contended, wait_total, wait_max, hold_max = self._totals()
+            sums = _site_totals.setdefault(self._site(), [0, 0, 0, 0.0, 0.0, 0.0])
+            sums[0] += 1
+            sums[1] += acquisitions
+            sums[2] += contended
+            sums[3] += wait_total
+            sums[4] = max(sums[4], wait_max)
+            sums[5] = max(sums[5], hold_max)
 
     def _site(self) -> tuple[str, str, str]:
         return (self.kind, self.created_at, self.function)
@@ -476,9 +485,6 @@ def tracking() -> Iterator[None]:
             uninstall()
 
 
-_site_totals: dict[tuple[str, str, str], list[float]] = {}  # dead locks' totals per site
-
-
 def _fold(site: dict[str, Any], totals: tuple[float, ...] | list[float]) -> None:
     acquisitions, contended, wait_total, wait_max, hold_max = totals
     site["acquisitions"] += int(acquisitions)
@@ -490,15 +496,6 @@ def _fold(site: dict[str, Any], totals: tuple[float, ...] | list[float]) -> None
 
 def _sites(locks: list[_Tracked]) -> list[dict[str, Any]]:
     """Per creation site: live and total lock counts and totals (for many short-lived locks)."""
-    while _dead:
-        key, totals = _dead.popleft()
-        sums = _site_totals.setdefault(key, [0, 0, 0, 0.0, 0.0, 0.0])
-        sums[0] += 1
-        sums[1] += totals[0]
-        sums[2] += totals[1]
-        sums[3] += totals[2]
-        sums[4] = max(sums[4], totals[3])
-        sums[5] = max(sums[5], totals[4])
     sites: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def site(key: tuple[str, str, str]) -> dict[str, Any]:
@@ -519,7 +516,7 @@ def _sites(locks: list[_Tracked]) -> list[dict[str, Any]]:
             },
         )
 
-    for key, (dead, *dead_totals) in _site_totals.items():
+    for key, (dead, *dead_totals) in list(_site_totals.items()):
         entry = site(key)
         entry["created"] += int(dead)
         _fold(entry, dead_totals)
