@@ -5,7 +5,8 @@
 fresh child process (``python -m bench.lock_cost child URL [--track-locks]``) that installs
 tracking before it imports the engine, so every engine lock is a tracked one. The machine is
 shared and drifts by minutes: runs alternate tracked/untracked in adjacent pairs, each pair
-swaps which goes first, and the median pair ratio decides.
+swaps which goes first, and the median pair ratio decides. The micro-benchmark counts
+acquire/release pairs per CPU second of this process (other programs' load does not count).
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ CONTENDING_THREADS = 4
 
 
 def _uncontended(lock: Any, n: int) -> float:
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(n):
         with lock:
             pass
-    return n / (time.perf_counter() - start)
+    return n / (time.process_time() - start)
 
 
 def _contended(lock: Any, n: int) -> float:
@@ -48,10 +49,10 @@ def _contended(lock: Any, n: int) -> float:
     for thread in threads:
         thread.start()
     go.wait()
-    start = time.perf_counter()
+    start = time.process_time()
     for thread in threads:
         thread.join()
-    return per_thread * CONTENDING_THREADS / (time.perf_counter() - start)
+    return per_thread * CONTENDING_THREADS / (time.process_time() - start)
 
 
 def _paired(measure: Callable[[bool], float], pairs: int) -> dict[str, float | list[float]]:
@@ -105,6 +106,15 @@ def crawl_cost(url: str, pages: int = 20_000, pairs: int = 5) -> dict[str, Any]:
         return float(runs[-1]["pages"] / runs[-1]["seconds"])
 
     summary: dict[str, Any] = dict(_paired(measure, pairs))
+    # CPU per page is steadier than pages/s on a shared machine: the cost is CPU, not waiting.
+    cpu = {flag: [r["cpu_s"] / r["pages"] for r in runs if r["tracked"] == flag] for flag in (0, 1)}
+    cpu_ratios = sorted(b / a for a, b in zip(cpu[0], cpu[1], strict=True))
+    summary["cpu_ms_per_page"] = {
+        "untracked": statistics.median(cpu[0]) * 1e3,
+        "tracked": statistics.median(cpu[1]) * 1e3,
+    }
+    summary["cpu_pair_ratios"] = [round(r, 4) for r in cpu_ratios]
+    summary["cpu_overhead"] = statistics.median(cpu_ratios) - 1
     tracked_runs = [r for r in runs if r["tracked"]]
     summary["acquisitions_per_page"] = statistics.median(
         r["acquisitions"] / r["pages"] for r in tracked_runs
@@ -118,14 +128,15 @@ def _child(url: str, pages: int, track_locks: bool) -> dict[str, Any]:
         locks.install()  # before the engine is imported: its module-level locks are tracked too
     from bench.engine_runner import crawl
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     fetched = crawl(url, concurrency=16, max_pages=pages)
-    seconds = time.perf_counter() - start
+    seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     sites = locks.snapshot()["sites"]
     return {
         "tracked": track_locks,
         "pages": fetched,
         "seconds": seconds,
+        "cpu_s": cpu_s,
         "acquisitions": sum(s["acquisitions"] for s in sites),
         "locks_created": sum(s["created"] for s in sites),
     }
@@ -161,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         f"crawl of {args.pages} pages: {crawl['untracked_per_s']:,.0f} pages/s untracked, "
         f"{crawl['tracked_per_s']:,.0f} tracked, slowdown {crawl['slowdown']:.1%} "
         f"(median of {args.pairs} pairs {crawl['pair_ratios']}); "
+        f"CPU per page {crawl['cpu_ms_per_page']['untracked']:.3f} vs "
+        f"{crawl['cpu_ms_per_page']['tracked']:.3f} ms, +{crawl['cpu_overhead']:.1%} "
+        f"(pairs {crawl['cpu_pair_ratios']}); "
         f"{crawl['acquisitions_per_page']:.1f} tracked acquisitions per page"
     )
     return 0
