@@ -354,6 +354,13 @@ def test_a_cycle_is_found_once_rotated_to_its_smallest_ident(tracked, n):
         assert text.startswith("Found one Python-level deadlock:")
         assert text.count('"ring-') == n and "held by ring-" in text
         assert text.endswith("Found 1 deadlock.")
+        fields = locks.dump_fields(locks.snapshot())
+        names = {t.ident: t.name for t in ring.threads}
+        assert fields["deadlocks"] == [[names[ident] for ident in cycle]]
+        ring_ids = {lock.id for lock in ring.locks}  # type: ignore[attr-defined]
+        ours = [entry for entry in fields["locks"] if entry["id"] in ring_ids]
+        assert sorted(entry["owner"] for entry in ours) == sorted(names.values())
+        assert all(len(entry["waiters"]) == 1 for entry in ours)
     finally:
         ring.unwind()
     assert locks.find_deadlocks(locks.snapshot()) == []

@@ -33,10 +33,11 @@ from itertools import count
 from time import monotonic
 from typing import Any
 
-from .waitgraph import find_deadlocks, format_deadlocks, thread_lines, thread_locks
+from .waitgraph import dump_fields, find_deadlocks, format_deadlocks, thread_lines, thread_locks
 
 __all__ = [
     "DeadlockWatch",
+    "dump_fields",
     "find_deadlocks",
     "format_deadlocks",
     "install",

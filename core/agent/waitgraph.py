@@ -145,3 +145,33 @@ def format_deadlocks(
     if cycles:
         lines.append(f"Found {len(cycles)} deadlock{'s' if len(cycles) > 1 else ''}.")
     return "\n".join(lines)
+
+
+def dump_fields(snap: Snapshot) -> dict[str, Any]:
+    """The ``locks`` and ``deadlocks`` fields of ``threadscope dump --json``, by thread name.
+
+    ``owner`` is the holder's name (the first, for a semaphore held by several; all of them in
+    ``owners``); ``waiters`` are the names of threads blocked in acquire.
+    """
+    names = thread_names(snap)
+
+    def name(ident: int) -> str:
+        return names.get(ident, str(ident))
+
+    locks = []
+    for lock in snap["locks"]:
+        owners = [name(o["ident"]) for o in lock["owners"]]
+        locks.append(
+            {
+                "id": lock["id"],
+                "kind": lock["kind"],
+                "created_at": lock["created_at"],
+                "owner": owners[0] if owners else None,
+                "owners": owners,
+                "waiters": [name(w["ident"]) for w in lock["waiters"]],
+            }
+        )
+    return {
+        "locks": locks,
+        "deadlocks": [[name(ident) for ident in cycle] for cycle in find_deadlocks(snap)],
+    }
