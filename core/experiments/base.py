@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.agent.locks import tracking
 from core.experiments.monitor import Monitor, MonitorSample
@@ -46,7 +46,7 @@ class Outcome:
     samples: tuple[MonitorSample, ...] = ()
     notes: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "experiment": self.experiment,
             "variant": self.variant,
