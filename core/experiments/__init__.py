@@ -15,6 +15,7 @@ from core.experiments import (
     leak,
     lock_granularity,
     lock_leak,
+    lock_order,
     memory_shapes,
     polling,
     producer_consumer,
@@ -42,6 +43,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         sessions.EXPERIMENT,
         thread_sweep.EXPERIMENT,
         gil_cores.EXPERIMENT,
+        lock_order.EXPERIMENT,
     )
 }
 
