@@ -24,7 +24,7 @@ WAIT_GIL = "waiting for GIL"
 SLEEPING = "sleeping"
 SOCKET_IO = "socket I/O"
 IDLE_POOL = "idle in pool"
-UNKNOWN = "unknown"
+NO_PYTHON = "no Python frame"
 STATES = (
     RUNNING,
     C_CALL,
@@ -35,7 +35,7 @@ STATES = (
     SLEEPING,
     SOCKET_IO,
     IDLE_POOL,
-    UNKNOWN,
+    NO_PYTHON,
 )
 
 Frame = tuple[str, int, str]  # file, line, function
@@ -71,7 +71,7 @@ def classify(
     if os_state == "R":
         return RUNNING
     if not stack:
-        return UNKNOWN
+        return NO_PYTHON
     inner = stack[-1]
     if _is(inner, "/threading.py"):
         callers = [f for f in reversed(stack) if not _is(f, "/threading.py")]

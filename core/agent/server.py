@@ -192,4 +192,4 @@ def _same_user(sock: socket.socket) -> bool:
         _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, option, 12))
     except OSError:
         return False
-    return uid == os.getuid()
+    return bool(uid == os.getuid())

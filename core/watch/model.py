@@ -83,7 +83,7 @@ def sample_from_message(message: dict[str, Any]) -> Sample:
             native_id=t.get("native_id"),
             ident=t.get("ident"),
             daemon=t.get("daemon"),
-            state=t.get("state", "unknown"),
+            state=t["state"],
             os_state=t.get("os_state"),
             cpu_s=t.get("cpu_s"),
             stack=tuple(StackFrame(f["file"], f["line"], f["function"]) for f in t["stack"]),
