@@ -8,13 +8,16 @@ thread sleeps; each cruncher prints how far it got. With a GIL the total stays a
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 
 
 def announce() -> None:
     me = threading.current_thread()
-    print(f"thread {me.name} native_id {threading.get_native_id()}", flush=True)
+    # One write per line: print() writes the text and the newline separately.
+    sys.stdout.write(f"thread {me.name} native_id {threading.get_native_id()}\n")
+    sys.stdout.flush()
 
 
 def crunch(until: float, counts: dict[str, int]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import threading
 import time
 import urllib.request
@@ -20,7 +21,9 @@ LINK = re.compile(rb'href="([^"#]+)"')
 
 def announce() -> None:
     me = threading.current_thread()
-    print(f"thread {me.name} native_id {threading.get_native_id()}", flush=True)
+    # One write per line: print() writes the text and the newline separately.
+    sys.stdout.write(f"thread {me.name} native_id {threading.get_native_id()}\n")
+    sys.stdout.flush()
 
 
 def fetch(url: str) -> list[str]:

@@ -17,7 +17,9 @@ audit = threading.Lock()
 
 def announce() -> None:
     me = threading.current_thread()
-    print(f"thread {me.name} native_id {threading.get_native_id()}", flush=True)
+    # One write per line: print() writes the text and the newline separately.
+    sys.stdout.write(f"thread {me.name} native_id {threading.get_native_id()}\n")
+    sys.stdout.flush()
 
 
 def transfer(

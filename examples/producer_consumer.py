@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import sys
 import threading
 import time
 
@@ -16,7 +17,9 @@ STOP = None
 
 def announce() -> None:
     me = threading.current_thread()
-    print(f"thread {me.name} native_id {threading.get_native_id()}", flush=True)
+    # One write per line: print() writes the text and the newline separately.
+    sys.stdout.write(f"thread {me.name} native_id {threading.get_native_id()}\n")
+    sys.stdout.flush()
 
 
 def produce(items: queue.Queue[int | None], until: float, consumers: int) -> None:
