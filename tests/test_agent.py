@@ -106,7 +106,8 @@ def test_threads_are_named_with_the_programs_own_native_ids(producer_consumer: W
     assert [t.name for t in agent] == [protocol.AGENT_THREAD_NAME]
     assert agent[0].daemon is True
     assert sample.pid == producer_consumer.pid
-    assert sample.rss_bytes and sample.rss_bytes > 1_000_000
+    assert sample.rss_bytes
+    assert sample.rss_bytes > 1_000_000
     assert len(sample.gc_counts) == 3
 
 
@@ -306,7 +307,8 @@ def test_a_slow_reader_gets_drops_counted_and_the_program_does_not_wait() -> Non
     slow.close()
     out, _ = run.communicate(timeout=30)
     assert dropped > 0
-    assert run.returncode == 0 and "consumed" in out
+    assert run.returncode == 0
+    assert "consumed" in out
 
 
 @pytest.mark.skipif(not PYTHON310.exists(), reason="no Python 3.10 interpreter here")
