@@ -2,9 +2,12 @@
 
 A CPU-bound program (threads counting in pure Python, a fixed amount of work) and an I/O-bound
 one (threads doing round trips over socket pairs to an echo thread) each time their own work
-and print the seconds. Each is run plainly and under ``threadscope run --headless`` at the
-given interval, alternating which goes first, in several adjacent pairs: the machine drifts
-between minutes, a pair cancels it. Slowdown = median(with / without) - 1.
+and print the seconds and the agent thread's CPU seconds (from /proc). Each is run plainly and
+under ``threadscope run --headless`` at the given interval, alternating which goes first, in
+several adjacent pairs: the machine drifts between minutes, a pair cancels it.
+Slowdown = median(with / without) - 1. On a crowded machine that ratio is mostly noise; the
+agent's CPU share of the run is the steadier figure (sampling holds the GIL, so it bounds the
+time taken from a GIL-bound program).
 
     python -m bench.agent_cost [--pairs 7] [--interval 100]
 """
@@ -19,6 +22,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+# Each program ends by printing its work's wall seconds and the agent thread's CPU seconds.
+REPORT = """
+import os, threading
+agent = [t for t in threading.enumerate() if t.name == "threadscope-agent"]
+cpu = 0.0
+if agent:
+    with open(f"/proc/self/task/{agent[0].native_id}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+print(seconds, cpu)
+"""
+
 CPU_BOUND = """\
 import threading, time
 def count(n):
@@ -28,7 +43,7 @@ threads = [threading.Thread(target=count, args=(25_000_000,), name=f"count-{i}")
 start = time.perf_counter()
 for t in threads: t.start()
 for t in threads: t.join()
-print(time.perf_counter() - start)
+seconds = time.perf_counter() - start
 """
 
 IO_BOUND = """\
@@ -49,15 +64,17 @@ threads = [threading.Thread(target=client, args=(c, 20000), name=f"client-{i}")
 start = time.perf_counter()
 for t in threads: t.start()
 for t in threads: t.join()
-print(time.perf_counter() - start)
+seconds = time.perf_counter() - start
 """
 
-PROGRAMS = {"cpu-bound": CPU_BOUND, "io-bound": IO_BOUND}
+PROGRAMS = {"cpu-bound": CPU_BOUND + REPORT, "io-bound": IO_BOUND + REPORT}
 
 
-def _seconds(command: list[str]) -> float:
+def _seconds(command: list[str]) -> tuple[float, float]:
+    """(the work's wall seconds, the agent thread's CPU seconds over the whole run)."""
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
-    return float(done.stdout.strip().splitlines()[-1])
+    seconds, agent_cpu = done.stdout.strip().splitlines()[-1].split()
+    return float(seconds), float(agent_cpu)
 
 
 def measure(pairs: int = 7, interval_ms: int = 100) -> dict[str, dict[str, object]]:
@@ -74,15 +91,16 @@ def measure(pairs: int = 7, interval_ms: int = 100) -> dict[str, dict[str, objec
                 "from core.cli import main; sys.exit(main())",
                 "run", "--headless", "--interval", str(interval_ms), "--", *plain,
             ]  # fmt: skip
-            ratios, bare, agent = [], [], []
+            ratios, bare, agent, shares = [], [], [], []
             for i in range(pairs):
                 if i % 2:
-                    with_s, without_s = _seconds(watched), _seconds(plain)
+                    (with_s, agent_cpu), (without_s, _) = _seconds(watched), _seconds(plain)
                 else:
-                    without_s, with_s = _seconds(plain), _seconds(watched)
+                    (without_s, _), (with_s, agent_cpu) = _seconds(plain), _seconds(watched)
                 bare.append(without_s)
                 agent.append(with_s)
                 ratios.append(with_s / without_s)
+                shares.append(agent_cpu / with_s)
             median = statistics.median(ratios)
             results[name] = {
                 "without_s": [round(s, 3) for s in bare],
@@ -90,6 +108,9 @@ def measure(pairs: int = 7, interval_ms: int = 100) -> dict[str, dict[str, objec
                 "ratios": [round(r, 4) for r in ratios],
                 "median_ratio": round(median, 4),
                 "slowdown_pct": round(100 * (median - 1), 2),
+                # The agent holds the GIL while it samples, so its CPU share of the run bounds
+                # what it takes from a GIL-bound program, whatever the machine's noise.
+                "agent_cpu_pct": round(100 * statistics.median(shares), 2),
             }
     return results
 
@@ -107,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in results.items():
         print(
             f"{name:10} slowdown {r['slowdown_pct']:+.2f} % (median of {args.pairs} pairs, "
-            f"interval {args.interval} ms); ratios {r['ratios']}"
+            f"interval {args.interval} ms), agent CPU {r['agent_cpu_pct']:.2f} % of the run; "
+            f"ratios {r['ratios']}"
         )
     return 0
 

@@ -51,18 +51,24 @@ def _options(argv: list[str]) -> tuple[float, str, list[str]]:
 
 def main() -> None:
     interval_s, socket_dir, target = _options(sys.argv[1:])
-    del sys.path[0]  # DIR: the program must not see it
+    boot_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != boot_dir]
     tracker = _lock_tracker()
     try:
         directory = protocol.ensure_private_dir(socket_dir)
         Agent(protocol.socket_path(os.getpid(), directory), interval_s, tracker).start()
     except (OSError, protocol.UnsafeDirectory) as exc:
         print(f"threadscope: the agent did not start ({exc}); running the program", file=sys.stderr)
+    # -P / -I (safe_path, isolated): Python puts neither the script's directory nor the
+    # working directory first, so neither do we.
+    safe_path = getattr(sys.flags, "safe_path", False) or sys.flags.isolated
     if target[0] == "-m":
         sys.argv = target[1:]
-        sys.path.insert(0, os.getcwd())
+        if not safe_path:
+            sys.path.insert(0, os.getcwd())
         runpy.run_module(target[1], run_name="__main__", alter_sys=True)
     else:
         sys.argv = target
-        sys.path.insert(0, os.path.dirname(os.path.realpath(target[0])))
+        if not safe_path:
+            sys.path.insert(0, os.path.dirname(os.path.realpath(target[0])))
         runpy.run_path(target[0], run_name="__main__")

@@ -104,9 +104,13 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
     waiting: dict[int, str] = {}
     lock_list: list[dict[str, Any]] = []
     cycles: list[list[str]] = []
+    notes = []
     if locks is not None:
-        snap = locks.snapshot()
-        holds, waiting, lock_list, cycles = _lock_view(snap, locks.find_deadlocks(snap), names)
+        try:
+            snap = locks.snapshot()
+            holds, waiting, lock_list, cycles = _lock_view(snap, locks.find_deadlocks(snap), names)
+        except Exception as exc:  # the tracker's fault must not cost the sample
+            notes.append(f"lock tracking failed: {exc!r}")
     rows = []
     for ident in sorted(set(threads) | set(frames), key=lambda i: names.get(i or 0, "~")):
         if ident is None:
@@ -147,6 +151,7 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
         "agent_version": AGENT_VERSION,
         "time": time.time(),
         "stacks": "unavailable on a free-threaded build" if gil_disabled() else "ok",
+        "notes": notes,
         "rss_bytes": procstat.rss_bytes(pid),
         "gc": {
             "counts": list(gc.get_count()),

@@ -72,7 +72,7 @@ class Agent:
         atexit.unregister(self._unlink)
 
     def _run(self) -> None:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # whatever happens here, never to the program
             self._loop()
 
     def _loop(self) -> None:
@@ -92,7 +92,8 @@ class Agent:
             if now >= next_tick:
                 next_tick = max(next_tick + self.interval_s, now)
                 if self._clients:
-                    self._broadcast()
+                    with contextlib.suppress(Exception):  # skip a sample, keep serving
+                        self._broadcast()
 
     def _accept(self) -> None:
         try:

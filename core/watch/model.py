@@ -105,5 +105,5 @@ def sample_from_message(message: dict[str, Any]) -> Sample:
         rss_bytes=message.get("rss_bytes"),
         gc_counts=tuple(message.get("gc", {}).get("counts", ())),
         dropped=message.get("dropped", 0),
-        notes=() if stacks == "ok" else (f"stacks: {stacks}",),
+        notes=tuple(message.get("notes", ())) + (() if stacks == "ok" else (f"stacks: {stacks}",)),
     )
