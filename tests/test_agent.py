@@ -118,7 +118,13 @@ def test_stacks_hold_the_expected_functions(producer_consumer: Watched) -> None:
     sample = producer_consumer.wait_for(lambda s: "consume" in functions(s, "consumer-1"))
     assert "produce" in functions(sample, "producer")
     assert functions(sample, "consumer-1")[0] == "_bootstrap"  # outermost first
+    main = next(t for t in sample.threads if t.name == "MainThread")
+    assert main.stack[0].function == "<module>"  # the program's, not the bootstrap's or runpy's
+    assert main.stack[0].file.endswith("producer_consumer.py")
     assert "main" in functions(sample, "MainThread")
+    assert not any(
+        "threadscope_agent" in f.file for t in sample.threads if not t.agent for f in t.stack
+    )
 
 
 def test_a_thread_blocked_in_queue_get_is_waiting_on_the_queue(producer_consumer: Watched) -> None:
@@ -327,3 +333,20 @@ def test_a_dump_request_over_the_socket(producer_consumer: Watched) -> None:
     dump = producer_consumer.client.request_dump()
     assert dump.agent is True
     assert {"producer", "consumer-1", protocol.AGENT_THREAD_NAME} <= by_name(dump).keys()
+
+
+def test_a_lock_order_deadlock_is_named_in_the_dump_when_locks_are_tracked() -> None:
+    """Issue 13's tracker fills holds / waiting_for / deadlocks; skipped until it is merged."""
+    pytest.importorskip("core.agent.locks", reason="core/agent/locks.py (issue 13) not merged yet")
+    watched = Watched("hang.py", "--duration", "20", names={"worker-a", "worker-b"})
+    sample = watched.wait_for(lambda s: bool(s.deadlocks), timeout=10)
+    assert {frozenset(cycle) for cycle in sample.deadlocks} == {frozenset({"worker-a", "worker-b"})}
+    threads = by_name(sample)
+    for name in ("worker-a", "worker-b"):
+        thread = threads[name]
+        assert thread.state == "waiting on lock"  # type: ignore[attr-defined]
+        assert len(thread.holds) == 1  # type: ignore[attr-defined]
+        assert thread.waiting_for is not None  # type: ignore[attr-defined]
+    os.kill(watched.pid, signal.SIGKILL)  # end the hang now, not after its 20 s
+    status, _, _ = watched.finish()
+    assert status == 128 + signal.SIGKILL

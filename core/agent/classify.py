@@ -56,6 +56,18 @@ def _name(frame: Frame) -> str:
     return frame[2].rsplit(".", 1)[-1]
 
 
+def _waiting_in_threading(stack: Sequence[Frame]) -> str | None:
+    inner = stack[-1]
+    if _is(inner, "/threading.py"):
+        callers = [f for f in reversed(stack) if not _is(f, "/threading.py")]
+        if callers and _is(callers[0], "/queue.py"):
+            return WAIT_QUEUE
+        return WAIT_CONDITION if _name(inner) == "wait" else WAIT_LOCK
+    if _is(inner, "/queue.py"):
+        return WAIT_QUEUE
+    return None
+
+
 def classify(
     stack: Sequence[Frame],
     os_state: str | None,
@@ -66,20 +78,18 @@ def classify(
 ) -> str:
     """``stack`` outermost first; ``os_state`` the /proc letter (None: unknown); ``at_call``
     whether the innermost frame is stopped at a call instruction (None: unknown)."""
+    if not stack:
+        return WAIT_LOCK if waiting_for_lock else RUNNING if os_state == "R" else NO_PYTHON
+    inner = stack[-1]
+    # What the stack names beats the tracker's plain "lock": a queue's or condition's wait
+    # also waits on a lock inside.
+    in_threading = _waiting_in_threading(stack)
+    if in_threading is not None and (os_state != "R" or waiting_for_lock):
+        return in_threading
     if waiting_for_lock:
         return WAIT_LOCK
     if os_state == "R":
         return RUNNING
-    if not stack:
-        return NO_PYTHON
-    inner = stack[-1]
-    if _is(inner, "/threading.py"):
-        callers = [f for f in reversed(stack) if not _is(f, "/threading.py")]
-        if callers and _is(callers[0], "/queue.py"):
-            return WAIT_QUEUE
-        return WAIT_CONDITION if _name(inner) == "wait" else WAIT_LOCK
-    if _is(inner, "/queue.py"):
-        return WAIT_QUEUE
     if _is(inner, "/concurrent/futures/thread.py") and _name(inner) == "_worker":
         return IDLE_POOL
     if any(_is(inner, suffix) for suffix in _SOCKET_FILES):

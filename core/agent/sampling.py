@@ -12,6 +12,7 @@ from __future__ import annotations
 import dis
 import gc
 import os
+import runpy
 import sys
 import sysconfig
 import threading
@@ -50,18 +51,44 @@ def current_frames() -> dict[int, FrameType]:
             gc.enable()
 
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_BOOT_MAIN = os.path.join(os.path.dirname(_HERE), "__main__.py")  # see core.watch.launch
+
+
 def _stack(frame: FrameType | None) -> list[classify.Frame]:
+    """Outermost first, without the agent's own frames (the lock tracker's wrappers sit
+    between the program and ``threading``; the program did not write them)."""
     frames = []
     while frame is not None:
         code = frame.f_code
         frames.append((code.co_filename, frame.f_lineno or 0, code.co_name))
         frame = frame.f_back
     frames.reverse()
-    return frames
+    program = [f for f in frames if not _ours(f[0])]
+    start = 0  # the main thread starts in the bootstrap and runpy: the program starts after
+    while start < len(program) and _is_boot(program[start][0]):
+        start += 1
+    return program[start:] or frames  # the agent's own thread keeps its frames
 
 
-def _stopped_at(frame: FrameType) -> tuple[bool | None, bool]:
+def _ours(file: str) -> bool:
+    return os.path.dirname(os.path.abspath(file)) == _HERE
+
+
+def _is_boot(file: str) -> bool:
+    return file in ("<frozen runpy>", runpy.__file__) or file == _BOOT_MAIN
+
+
+def _innermost_program_frame(frame: FrameType | None) -> FrameType | None:
+    while frame is not None and _ours(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
+def _stopped_at(frame: FrameType | None) -> tuple[bool | None, bool]:
     """(at a call instruction, at a ``with`` entry) for the innermost frame."""
+    if frame is None:
+        return None, False
     code, lasti = frame.f_code.co_code, frame.f_lasti
     if not 0 <= lasti < len(code):
         return None, False
@@ -75,6 +102,8 @@ def _lock_view(snap: dict[str, Any], deadlocks: list[list[int]], names: dict[int
     waiting: dict[int, str] = {}
     locks = []
     for lock in snap.get("locks", []):
+        if _ours(str(lock.get("created_at") or "?:0").rsplit(":", 1)[0]):
+            continue  # the agent's own (its thread's start-up locks)
         owners = [o["ident"] for o in lock.get("owners", [])]
         waiters = [w["ident"] for w in lock.get("waiters", [])]
         for ident in owners:
@@ -120,7 +149,7 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
         native_id = thread.native_id if thread is not None else None
         task = procstat.task_stat(pid, native_id) if native_id is not None else None
         stack = _stack(frame)
-        at_call, in_with = _stopped_at(frame) if frame is not None else (None, False)
+        at_call, in_with = _stopped_at(_innermost_program_frame(frame))
         state = classify.classify(
             stack,
             task.state if task else None,
