@@ -350,3 +350,27 @@ def test_a_lock_order_deadlock_is_named_in_the_dump_when_locks_are_tracked() -> 
     os.kill(watched.pid, signal.SIGKILL)  # end the hang now, not after its 20 s
     status, _, _ = watched.finish()
     assert status == 128 + signal.SIGKILL
+
+
+def test_the_pool_downloader_against_the_test_site() -> None:
+    from core.testsite import TestSite
+
+    with TestSite(pages=120, latency_ms=40) as site:
+        watched = Watched(
+            "downloader.py", site.url, "--workers", "4", "--pages", "120",
+            names={"download_0", "download_1"},
+        )  # fmt: skip
+        states: set[str] = set()
+
+        def seen(sample: Sample) -> bool:
+            states.update(t.state for t in sample.threads if t.name.startswith("download_"))
+            return "socket I/O" in states
+
+        sample = watched.wait_for(seen)
+        pool = {t.name: t.native_id for t in sample.threads if t.name.startswith("download_")}
+        for name, native_id in pool.items():
+            assert watched.threads.get(name, native_id) == native_id
+        status, out, _ = watched.finish()
+    assert status == 0
+    assert "downloaded 120 pages" in out
+    assert states <= {"socket I/O", "idle in pool", "running", "waiting for GIL", "in C call"}

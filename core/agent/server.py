@@ -47,12 +47,17 @@ class Agent:
         )
 
     def start(self) -> None:
-        """Bind the socket (0600, in a 0700 directory) and start the agent thread."""
+        """Bind the socket (0600, in a 0700 directory) and start the agent thread.
+
+        Bound under a temporary name and renamed once listening, so a client that sees the
+        path can connect."""
+        staging = f"{self.path}.{os.getpid()}.tmp"
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        self._listener.bind(self.path)
-        os.chmod(self.path, 0o600)
+            os.unlink(staging)
+        self._listener.bind(staging)
+        os.chmod(staging, 0o600)
         self._listener.listen(8)
+        os.replace(staging, self.path)
         self._listener.setblocking(False)
         self._selector.register(self._listener, selectors.EVENT_READ)
         atexit.register(self._unlink)
