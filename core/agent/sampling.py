@@ -10,6 +10,7 @@ there threads keep their names, CPU and OS state, and ``stacks`` says why they a
 from __future__ import annotations
 
 import dis
+import functools
 import gc
 import os
 import runpy
@@ -71,6 +72,7 @@ def _stack(frame: FrameType | None) -> list[classify.Frame]:
     return program[start:] or frames  # the agent's own thread keeps its frames
 
 
+@functools.lru_cache(maxsize=4096)  # a path per frame per sample: the sampler's main cost
 def _ours(file: str) -> bool:
     return os.path.dirname(os.path.abspath(file)) == _HERE
 
