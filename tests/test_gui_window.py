@@ -189,7 +189,7 @@ def test_invalid_url_disables_start_and_says_why(qtbot, window):
     assert not window.start_action.isEnabled()
     label = window.controls.error_label("start_urls")
     assert label.isVisible() and "only http and https" in label.text()
-    window.start_crawl()  # F5 with a bad form starts nothing
+    window.crawl.start()  # F5 with a bad form starts nothing
     assert window.session.crawler is None and window.phase == "idle"
     window.controls.url.setText("http://127.0.0.1:1/")
     assert window.start_action.isEnabled() and not label.isVisible()
@@ -242,12 +242,12 @@ def test_exports_are_written_and_parse(qtbot, window, tmp_path):
     assert window.session.crawler.reason == "finished"
     qtbot.waitUntil(lambda: window.session.sampler.latest().get("pages") == 60, timeout=2_000)
 
-    window.export_metrics(str(tmp_path / "metrics.csv"))
+    window.export_menu.write_metrics(str(tmp_path / "metrics.csv"))
     with open(tmp_path / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert rows and float(rows[-1]["rss_mib"]) > 0 and float(rows[-1]["pages"]) == 60
 
-    window.export_results(str(tmp_path / "results.jsonl"))
+    window.export_menu.write_results(str(tmp_path / "results.jsonl"))
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert len(records) == 60 and {"url", "status", "error", "depth"} <= set(records[0])
