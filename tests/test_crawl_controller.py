@@ -119,6 +119,7 @@ def test_start_pause_resume_stop_walk_the_phases_and_the_actions_follow(qtbot, r
 
     walked = [phase for phase, _actions in rig.phases]
     assert walked == ["starting", "running", "paused", "running", "stopping", "finished"]
+    assert all(type(phase) is Phase for phase in walked)  # the signal carries the enum
     for phase, actions in rig.phases:  # as each phase was announced, not only at the end
         assert actions == ACTIONS_BY_PHASE[phase], phase
     assert rig.controls.pages.isEnabled()

@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from conftest import crawl_threads
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtWidgets import QApplication, QFileDialog, QToolBar
 
 from core.affinity import crawl_cpu
 from core.events import CrawlState
@@ -267,3 +267,21 @@ def test_exports_are_written_and_parse(qtbot, window, tmp_path):
         image = QImage(str(tmp_path / name))
         assert not image.isNull()
         assert image.width() >= 400
+
+
+def test_an_export_menu_entry_asks_for_a_file_and_writes_it(qtbot, window, tmp_path):
+    target = tmp_path / "chart.png"
+
+    def answer_the_dialog() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QFileDialog):
+            QTimer.singleShot(10, answer_the_dialog)  # not open yet
+            return
+        dialog.selectFile(str(target))
+        dialog.accept()
+
+    entry = next(a for a in window.export_menu.actions() if a.text() == "Memory chart as PNG…")
+    QTimer.singleShot(0, answer_the_dialog)
+    entry.trigger()  # the dialog runs its own event loop until answered
+    assert not QImage(str(target)).isNull()
+    assert window.statusBar().currentMessage() == f"Wrote {target}"
