@@ -71,13 +71,13 @@ def diagnostics(app: QApplication, window: MainWindow, stem: str) -> bool:
 
 
 def experiments_and_history(app: QApplication, window: MainWindow, stem: str) -> bool:
-    window.stop_crawl()
+    window.crawl.stop()
     pump_until(app, lambda: window.history.model.rowCount() == 1, 20)
     controls = window.controls
     controls.strategy.setCurrentText("pool")
     controls.fields["threads"].setValue(16)
     controls.fields["max_pages"].setValue(1_500)
-    window.start_crawl()
+    window.crawl.start()
     pump_until(app, lambda: window.history.model.rowCount() == 2, 60)
 
     panel = window.experiments
@@ -114,7 +114,7 @@ def main(out: str) -> int:
         controls.error_rate.setValue(3.0)
         controls.fields["threads"].setValue(8)
         controls.fields["max_pages"].setValue(100_000)
-        window.start_crawl()
+        window.crawl.start()
         pump(app, 6)
         controls.fields["threads"].setValue(32)
         pump(app, 5)
