@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
+    from core.compare import StrategyComparison, StrategyRun
     from core.diagnostics.stuck import StuckThread
     from core.experiments.base import Outcome
     from core.experiments.sweep import SweepResult
@@ -197,6 +198,24 @@ class RunEnded(Event):
 
     result: Comparison | SweepResult | None = None
     record_id: str | None = None
+    error: str | None = None
+
+
+# -- strategy comparison: the runner's progress ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategyRunFinished(Event):
+    """One strategy's crawl of a comparison has ended (and was saved, unless told not to)."""
+
+    run: StrategyRun
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategiesCompared(Event):
+    """The last event of a comparison: its result, or ``error`` saying what failed."""
+
+    result: StrategyComparison | None = None
     error: str | None = None
 
 

@@ -54,6 +54,7 @@ from gui.threads_table import ThreadsModel, row_from_worker, thread_cpu_seconds
 from gui.timeline import TimelineView
 
 if TYPE_CHECKING:
+    from gui.compare_view import CompareView
     from gui.diagnostics_panel import DiagnosticsPanel
     from gui.experiments_panel import ExperimentsPanel
     from gui.history_view import HistoryView
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self._polls = 0
         self._cpu: dict[int, float] = {}
         self._closed = False
+        self._compare: CompareView | None = None
 
         self.log_buffer = LogBuffer()
         logging.getLogger().addHandler(self.log_buffer)
@@ -144,11 +146,20 @@ class MainWindow(QMainWindow):
             self.charts.follow,
             "Follow the newest data again",
         )
+        self.compare_action = make_action(
+            self,
+            "Compare strategies…",
+            sp.SP_FileDialogDetailedView,
+            QKeySequence("Ctrl+K"),
+            self.open_compare,
+            "Crawl the form's target once per chosen strategy, one after the other, "
+            "and overlay their charts",
+        )
         crawl_actions = (self.start_action, self.pause_action, self.stop_action, self.gc_action)
         toolbar = self.addToolBar("Crawl")
         toolbar.setObjectName("crawl-toolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in crawl_actions:
+        for action in (*crawl_actions, self.compare_action):
             toolbar.addAction(action)
         toolbar.addSeparator()
         toolbar.addAction(self.follow_action)
@@ -161,6 +172,8 @@ class MainWindow(QMainWindow):
         crawl_menu = menu.addMenu("&Crawl")
         for action in crawl_actions:
             crawl_menu.addAction(action)
+        crawl_menu.addSeparator()
+        crawl_menu.addAction(self.compare_action)
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.follow_action)
         view_menu.addSeparator()
@@ -248,6 +261,30 @@ class MainWindow(QMainWindow):
         )
         panel.garbageCollected.connect(lambda result: self.marker(f"GC ({result.collected} freed)"))
         return panel
+
+    def open_compare(self) -> CompareView:
+        """The Compare strategies window (built on first use), shown and raised."""
+        if self._compare is None:
+            from gui.compare_view import CompareView
+
+            self._compare = CompareView(self.session, self.controls, self._compare_blocked, self)
+            self._compare.runningChanged.connect(self._on_comparing)
+            self._compare.runSaved.connect(lambda _id: self._refresh_history())
+        self._compare.show()
+        self._compare.raise_()
+        return self._compare
+
+    def _compare_blocked(self) -> str | None:
+        if self.phase.active:
+            return "a crawl is running"
+        if (experiments := self.experiments_tab.page) is not None and experiments.running:
+            return "an experiment is running"
+        return None
+
+    def _on_comparing(self, on: bool) -> None:
+        self.crawl.refresh_actions()
+        if (experiments := self.experiments_tab.page) is not None:
+            experiments.set_crawl_active(on or self.phase.active)
 
     def _refresh_history(self) -> None:
         """A new saved run: relist it if the History view exists (else it lists it when built)."""
@@ -370,9 +407,11 @@ class MainWindow(QMainWindow):
         self.bridge.logRecords.connect(self.log_model.append)
 
     def _experimenting(self) -> bool:
-        """An experiment runs: no crawl may start (both would mix into the measurements)."""
+        """An experiment or a strategy comparison runs: no crawl may start (both would mix
+        into the measurements)."""
         experiments = self.experiments_tab.page
-        return experiments is not None and experiments.running
+        comparing = self._compare is not None and self._compare.running
+        return comparing or (experiments is not None and experiments.running)
 
     def collect_garbage(self) -> None:
         self.diagnostics.collect_garbage()  # marked on the charts through garbageCollected
@@ -457,6 +496,8 @@ class MainWindow(QMainWindow):
         self.timeline.timer.stop()
         experiments = self.experiments_tab.page
         stopped = experiments is None or experiments.shutdown(CLOSE_TIMEOUT_S / 2)
+        if self._compare is not None:
+            stopped = self._compare.shutdown(CLOSE_TIMEOUT_S / 2) and stopped
         stopped = self.session.close(CLOSE_TIMEOUT_S - (time.monotonic() - started)) and stopped
         if (diagnostics := self.diagnostics_tab.page) is not None:
             diagnostics.shutdown()  # after the crawl's threads: stopping tracemalloc is racy
