@@ -417,8 +417,11 @@ class MainWindow(QMainWindow):
         self.diagnostics.collect_garbage()  # marked on the charts through garbageCollected
 
     def marker(self, text: str) -> None:
-        """A labelled line on every chart at the current time: cause next to its effect."""
-        self.charts.add_marker(self.session.now(), text)
+        """A labelled line on every chart at the current time: cause next to its effect (and
+        in the crawl's history)."""
+        now = self.session.now()
+        self.charts.add_marker(now, text)
+        self.session.add_marker(now, text)
 
     # -- following the crawl ----------------------------------------------------------------
 

@@ -10,10 +10,13 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from conftest import crawl_threads
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolBar
 from test_gui_window import make_window
 
-from core.history import list_runs
+from core.history import list_runs, load_details, save_run, summarize_metrics
+from core.settings import CrawlSettings
+from gui.history_view import HistoryView
 from gui.window import MainWindow
 
 
@@ -69,3 +72,53 @@ def test_compare_stop_ends_the_current_run_and_skips_the_rest(qtbot, tmp_path):
     finally:
         window.close()
     assert not crawl_threads()
+
+
+def _saved(threads: int, markers: list[tuple[float, str]]) -> str:
+    t = [0.1 * i for i in range(20)]
+    metrics = {
+        "t": t,
+        "os_threads": [threads + 3.0] * 20,
+        "frontier": [100.0 - i for i in range(20)],
+        "rss_mib": [60.0 + i for i in range(20)],
+        "pages_per_s": [10.0 * threads] * 20,
+        "cpu_percent": [50.0] * 20,
+    }
+    settings = CrawlSettings(start_urls=("http://127.0.0.1:1/",), threads=threads)
+    summary = summarize_metrics(metrics, duration_s=2.0, pages=20 * threads, errors=0)
+    details = {"markers": [list(m) for m in markers]}
+    return save_run("crawl", f"{threads} threads", settings, summary, metrics, details).id
+
+
+def test_history_overlays_any_number_of_runs_with_queue_depth_and_markers(qtbot):
+    ids = [_saved(n, [(0.0, f"Start ({n} threads)"), (1.0, "GC gen 2")]) for n in (2, 4, 8)]
+    view = HistoryView()
+    qtbot.addWidget(view)
+    view.select(*ids)
+    assert "Comparing 3 runs" in view.hint.text()
+    assert view.charts.curve_count() == 3 * 5  # threads, queue, memory, throughput, CPU
+    assert len(view.charts.legends["frontier"].items) == 3
+    texts = view.charts.marker_texts()
+    assert texts.count("GC gen 2") == 3
+    assert {"Start (2 threads)", "Start (4 threads)", "Start (8 threads)"} <= set(texts)
+    headers = [view.summary_model.headerData(c, Qt.Orientation.Horizontal) for c in range(5)]
+    assert headers == ["Figure", "A", "B", "C", "Unit"]
+    pages = next(
+        view.summary_model.row(r) for r in range(6) if view.summary_model.row(r)[0] == "Pages/s"
+    )
+    # A is the oldest (within one second the history orders by id)
+    by_age = sorted(list_runs(), key=lambda r: (r.created, r.id))
+    assert pages[1:4] == tuple(str(int(r.summary.pages_per_s)) for r in by_age)
+
+
+def test_a_crawl_is_saved_with_its_markers_and_history_shows_them(qtbot, window):
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: window.phase == "finished", timeout=20_000)
+    qtbot.waitUntil(lambda: window.history.model.rowCount() == 1, timeout=5_000)
+    run = window.history.model.run(0)
+    markers = load_details(run.id)["markers"]
+    texts = [text for _t, text in markers]
+    assert texts[0] == "Start (4 threads)" and texts[-1].startswith("Done")
+    assert 0 <= markers[0][0] < 1.0  # time from the crawl's start
+    window.history.select(run.id)
+    assert "Start (4 threads)" in window.history.charts.marker_texts()
