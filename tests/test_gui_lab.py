@@ -16,6 +16,7 @@ from test_gui_window import make_window
 
 from core.history import list_runs, load_details, save_run, summarize_metrics
 from core.settings import CrawlSettings
+from gui.charts import PEAK_RSS
 from gui.history_view import HistoryView
 from gui.window import MainWindow
 
@@ -122,3 +123,16 @@ def test_a_crawl_is_saved_with_its_markers_and_history_shows_them(qtbot, window)
     assert 0 <= markers[0][0] < 1.0  # time from the crawl's start
     window.history.select(run.id)
     assert "Start (4 threads)" in window.history.charts.marker_texts()
+
+
+def test_memory_chart_shows_peak_rss_next_to_current(qtbot, window):
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: window.phase == "finished", timeout=20_000)
+    charts = window.charts
+    qtbot.waitUntil(lambda: "MiB" in charts.legend_text(PEAK_RSS), timeout=5_000)
+    _x, peak = charts.curves[PEAK_RSS].getData()
+    _x, rss = charts.curves["rss_mib"].getData()
+    assert peak[-1] == pytest.approx(rss.max())
+    assert (peak >= rss).all() and (peak[1:] >= peak[:-1]).all()  # a running maximum
+    assert charts.legend_text(PEAK_RSS) == f"peak RSS {peak[-1]:,.0f} MiB"
+    assert charts.legend_text("rss_mib") == f"process RSS {rss[-1]:,.0f} MiB"
