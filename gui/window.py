@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.diagnostics.gc_watch import GcWatch
 from core.engine import Crawler
 from core.events import PageResult
 from core.settings import CrawlSettings
@@ -54,6 +55,7 @@ from gui.threads_table import ThreadsModel, row_from_worker, thread_cpu_seconds
 from gui.timeline import TimelineView
 
 if TYPE_CHECKING:
+    from core.diagnostics.gc_stats import CollectResult
     from gui.compare_view import CompareView
     from gui.diagnostics_panel import DiagnosticsPanel
     from gui.experiments_panel import ExperimentsPanel
@@ -78,6 +80,8 @@ class MainWindow(QMainWindow):
         self._cpu: dict[int, float] = {}
         self._closed = False
         self._compare: CompareView | None = None
+        self.gc_watch = GcWatch()  # automatic collections worth a marker
+        self.gc_watch.install()
 
         self.log_buffer = LogBuffer()
         logging.getLogger().addHandler(self.log_buffer)
@@ -259,7 +263,8 @@ class MainWindow(QMainWindow):
             lambda: self.session.crawler.workers() if self.session.crawler else [],
             self.session.sampler.t0,
         )
-        panel.garbageCollected.connect(lambda result: self.marker(f"GC ({result.collected} freed)"))
+        panel.garbageCollected.connect(self._on_collected)
+        panel.stacks.stuckStarted.connect(self._on_stuck)
         return panel
 
     def open_compare(self) -> CompareView:
@@ -416,12 +421,29 @@ class MainWindow(QMainWindow):
     def collect_garbage(self) -> None:
         self.diagnostics.collect_garbage()  # marked on the charts through garbageCollected
 
-    def marker(self, text: str) -> None:
-        """A labelled line on every chart at the current time: cause next to its effect (and
-        in the crawl's history)."""
-        now = self.session.now()
-        self.charts.add_marker(now, text)
-        self.session.add_marker(now, text)
+    def marker(self, text: str, t: float | None = None) -> None:
+        """A labelled line on every chart at chart time ``t`` (now by default): cause next to
+        its effect (and in the crawl's history)."""
+        at = self.session.now() if t is None else t
+        self.charts.add_marker(at, text)
+        self.session.add_marker(at, text)
+
+    def _mark_gc_passes(self, manual_since: float | None = None) -> None:
+        """Automatic gc passes worth marking, at the time each started; passes from a manual
+        collection (started at ``manual_since``, monotonic) have their own marker."""
+        for gc_pass in self.gc_watch.drain():
+            if manual_since is None or gc_pass.t < manual_since:
+                self.marker(gc_pass.label(), self.session.chart_time(gc_pass.t))
+
+    def _on_collected(self, result: CollectResult) -> None:
+        self._mark_gc_passes(manual_since=time.monotonic() - result.elapsed_ms / 1000 - 0.005)
+        self.marker(f"GC ({result.collected} freed)")
+
+    def _on_stuck(self, threads: list[tuple[str, float]]) -> None:
+        """A stuck episode starts: marked where it began (it was noticed ``stuck_for`` later)."""
+        names = ", ".join(name for name, _s in threads[:3])
+        more = f" +{len(threads) - 3}" if len(threads) > 3 else ""
+        self.marker(f"stuck: {names}{more}", self.session.now() - max(s for _n, s in threads))
 
     # -- following the crawl ----------------------------------------------------------------
 
@@ -448,6 +470,7 @@ class MainWindow(QMainWindow):
         ):
             self._refresh_threads(crawler)
         self.timeline.set_now(self.session.now())
+        self._mark_gc_passes()
         self._update_status(crawler)
 
     def _refresh_threads(self, crawler: Crawler) -> None:
@@ -477,11 +500,17 @@ class MainWindow(QMainWindow):
     def _on_pages(self, results: list[PageResult]) -> None:
         self.results_model.append(results)
 
-    def _on_notice(self, level: str, message: str) -> None:
+    def _on_notice(self, level: str, message: str, thread: str) -> None:
+        """A crawl notice: in the status bar, on the charts if about memory, and in the Log
+        under the thread that raised it (a worker, the watchdog), not the GUI thread."""
         self.statusBar().showMessage(message, 10_000)
-        log.log(
-            logging.getLevelName(level.upper()) if isinstance(level, str) else logging.INFO, message
-        )
+        if level in ("warning", "error") and message.startswith("memory "):  # the engine's
+            rss = message.split()[1]
+            self.marker(f"memory {'limit' if level == 'error' else 'warning'} ({rss} MiB)")
+        levelno = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        record = log.makeRecord(log.name, levelno, __file__, 0, message, None, None)
+        record.threadName = thread
+        log.handle(record)
 
     def _on_dropped(self, total: int) -> None:
         self.status_labels["dropped"].setText(f"{total:,} events dropped")
@@ -505,6 +534,7 @@ class MainWindow(QMainWindow):
         if (diagnostics := self.diagnostics_tab.page) is not None:
             diagnostics.shutdown()  # after the crawl's threads: stopping tracemalloc is racy
         self.bridge.stop()
+        self.gc_watch.uninstall()
         logging.getLogger().removeHandler(self.log_buffer)
         log.info("closed in %.2f s (all threads ended: %s)", time.monotonic() - started, stopped)
         return stopped

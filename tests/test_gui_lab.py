@@ -5,6 +5,9 @@ Real window, offscreen, crawling the embedded test site over loopback.
 
 from __future__ import annotations
 
+import gc
+import threading
+
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -136,3 +139,63 @@ def test_memory_chart_shows_peak_rss_next_to_current(qtbot, window):
     assert (peak >= rss).all() and (peak[1:] >= peak[:-1]).all()  # a running maximum
     assert charts.legend_text(PEAK_RSS) == f"peak RSS {peak[-1]:,.0f} MiB"
     assert charts.legend_text("rss_mib") == f"process RSS {rss[-1]:,.0f} MiB"
+
+
+def marker_texts(window: MainWindow) -> list[str]:
+    return [text for _t, text in window.charts.markers()]
+
+
+def test_automatic_gc_passes_are_marked_manual_ones_once(qtbot, window):
+    gc.collect()  # not through the window's action: an automatic pass for the window
+    qtbot.waitUntil(
+        lambda: any(t.startswith("GC gen 2 (") for t in marker_texts(window)), timeout=5_000
+    )
+    before = len(marker_texts(window))
+    window.gc_action.trigger()
+    qtbot.waitUntil(lambda: len(marker_texts(window)) > before, timeout=5_000)
+    window.crawl.poll()  # drains the watch again
+    new = marker_texts(window)[before:]
+    assert len(new) == 1 and new[0].startswith("GC (")  # the manual pass, marked once
+
+
+def test_memory_warning_is_a_marker_and_notices_show_their_thread_in_the_log(qtbot, window, site):
+    settings = window.controls.settings().replace(
+        start_urls=(site.url,), memory_warning_mb=1, obey_robots=False
+    )
+    window.launch(settings)
+    qtbot.waitUntil(lambda: window.phase == "finished", timeout=20_000)
+    qtbot.waitUntil(
+        lambda: any(t.startswith("memory warning (") for t in marker_texts(window)),
+        timeout=5_000,
+    )
+    qtbot.waitUntil(
+        lambda: any("passed 1 MiB" in r.getMessage() for r in window.log_model.items()),
+        timeout=5_000,
+    )
+    record = next(r for r in window.log_model.items() if "passed 1 MiB" in r.getMessage())
+    assert record.threadName == "crawl-watchdog"  # who raised it, not the GUI thread
+    row = window.log_model.items().index(record)
+    assert window.log_model.index(row, 1).data() == "crawl-watchdog"  # the Thread column
+    assert record.levelname == "WARNING"
+    qtbot.waitUntil(lambda: window.history.model.rowCount() == 1, timeout=5_000)
+    run = window.history.model.run(0)
+    saved = [text for _t, text in load_details(run.id)["markers"]]
+    assert any(t.startswith("memory warning (") for t in saved)
+
+
+def test_a_stuck_episode_is_a_marker_where_it_began(qtbot, window):
+    stacks = window.diagnostics.stacks
+    stacks.set_stuck_threshold(0.3)
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, args=(10,), name="lab-stuck")
+    started = window.session.now()
+    thread.start()
+    try:
+        qtbot.waitUntil(
+            lambda: any(t == "stuck: lab-stuck" for t in marker_texts(window)), timeout=5_000
+        )
+    finally:
+        release.set()
+        thread.join(5)
+    t = next(t for t, text in window.charts.markers() if text == "stuck: lab-stuck")
+    assert started - 0.1 <= t <= started + 1.0  # when it stopped moving, not when noticed

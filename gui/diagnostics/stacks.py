@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QLineEdit, QPlainTextEdit, QPushButton
 
@@ -52,6 +53,7 @@ class StacksPage(DiagnosticsPage):
     """``workers`` returns the running crawl's ``WorkerInfo`` list (empty when none)."""
 
     title = "Threads && stuck"
+    stuckStarted = Signal(list)  # [(thread name, seconds stuck)] of threads newly stuck
 
     def __init__(
         self,
@@ -165,15 +167,17 @@ class StacksPage(DiagnosticsPage):
     def _show_stuck(self, marks: list[StuckMark]) -> None:
         """Flag stuck threads in the Threads table; log each once when it gets stuck."""
         names = {m.name for m in marks}
-        for mark in marks:
-            if mark.name not in self._stuck_names:
-                log.warning(
-                    "thread %s has not moved for %.1f s, %s\n%s",
-                    mark.name,
-                    mark.stuck_for_s,
-                    mark.at,
-                    mark.where,
-                )
+        new = [m for m in marks if m.name not in self._stuck_names]
+        if new:
+            self.stuckStarted.emit([(m.name, m.stuck_for_s) for m in new])
+        for mark in new:
+            log.warning(
+                "thread %s has not moved for %.1f s, %s\n%s",
+                mark.name,
+                mark.stuck_for_s,
+                mark.at,
+                mark.where,
+            )
         self._stuck_names = names
         self._list_others(marks)
         self.threads_model.set_stuck({m.name: (m.stuck_for_s, m.where) for m in marks})
