@@ -144,10 +144,12 @@ class ThreadsChanged(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Notice(Event):
-    """Something a person should see: a memory warning, links dropped, a robots decision."""
+    """Something a person should see: a memory warning, links dropped, a robots decision.
+    ``thread`` names the thread that raised it (a worker, the watchdog), not the reader's."""
 
     level: str
     message: str
+    thread: str = field(default_factory=lambda: threading.current_thread().name)
 
 
 # -- experiments: the monitor's samples and the runner's progress --------------------------
