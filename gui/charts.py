@@ -15,6 +15,7 @@ marker close to it in time uses, so labels of nearby markers do not overlap.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,6 +137,7 @@ class ChartPanel(PlotGrid):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._legend_names: dict[str, tuple[pg.LegendItem, str]] = {}
         self._legend_values: dict[str, str] = {}
+        self.refresh_ms: deque[float] = deque(maxlen=50)  # how long the recent redraws took
         self._markers: deque[tuple[float, list[pg.InfiniteLine]]] = deque()
         self._following = True
         self._programmatic = False
@@ -209,6 +211,7 @@ class ChartPanel(PlotGrid):
         stamp = (len(times), float(times[-1]))
         if stamp == self._last_stamp:
             return
+        started = time.perf_counter()
         self._last_stamp = stamp
         rss = self._series("rss_mib")
         for key, curve in self.curves.items():
@@ -224,6 +227,7 @@ class ChartPanel(PlotGrid):
             # Settle the y auto-range now; left to paint time it changes the range mid-paint
             # and pyqtgraph paints the whole scene a second time.
             plot.getViewBox().prepareForPaint()
+        self.refresh_ms.append(1000.0 * (time.perf_counter() - started))
 
     def _show_value(self, key: str, value: float) -> None:
         """The newest value in the legend entry, relabelled only when its text changes."""

@@ -44,6 +44,7 @@ from gui.bridge import EventBridge, LogBuffer
 from gui.capped_model import PredicateFilter
 from gui.charts import ChartPanel, configure_pyqtgraph
 from gui.controls import ControlPanel
+from gui.cost_readout import CostMonitor
 from gui.crawl_controller import CrawlController, Phase
 from gui.exports import ExportMenu
 from gui.lazy_tab import LazyTab
@@ -383,6 +384,11 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(label)
             self.status_labels[key] = label
         self.status_labels["dropped"].setStyleSheet("color: #c62828;")
+        self._events_dropped = 0
+        self.cost = CostMonitor(
+            self.session.sampler, self.charts, lambda: self._events_dropped, self
+        )
+        self.statusBar().addPermanentWidget(self.cost.label)
         self.status_labels["cpu"].setToolTip(
             "The core the crawl's threads run on: one core with Workers on one core, "
             "else wherever the OS puts them."
@@ -457,6 +463,7 @@ class MainWindow(QMainWindow):
 
     def _clear_crawl_views(self) -> None:
         self.status_labels["dropped"].clear()
+        self._events_dropped = 0
         self.threads_model.clear()
         self.results_model.clear()
         self.timeline.clear()
@@ -513,6 +520,7 @@ class MainWindow(QMainWindow):
         log.handle(record)
 
     def _on_dropped(self, total: int) -> None:
+        self._events_dropped = total
         self.status_labels["dropped"].setText(f"{total:,} events dropped")
 
     # -- shutdown ---------------------------------------------------------------------------
@@ -526,6 +534,7 @@ class MainWindow(QMainWindow):
         self.crawl.close()
         self.charts.timer.stop()
         self.timeline.timer.stop()
+        self.cost.stop()
         experiments = self.experiments_tab.page
         stopped = experiments is None or experiments.shutdown(CLOSE_TIMEOUT_S / 2)
         if self._compare is not None:

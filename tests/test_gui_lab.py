@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 
 import pytest
 
 pytest.importorskip("pytestqt")
 
 from conftest import crawl_threads
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QToolBar
 from test_gui_window import make_window
 
@@ -199,3 +200,24 @@ def test_a_stuck_episode_is_a_marker_where_it_began(qtbot, window):
         thread.join(5)
     t = next(t for t, text in window.charts.markers() if text == "stuck: lab-stuck")
     assert started - 0.1 <= t <= started + 1.0  # when it stopped moving, not when noticed
+
+
+def test_cost_readout_shows_sampler_charts_lateness_drops_and_fps(qtbot, window):
+    window.start_action.trigger()
+    cost = window.cost
+    qtbot.waitUntil(lambda: cost.label.text().startswith("cost: sampler"), timeout=5_000)
+    qtbot.waitUntil(lambda: cost.measure().fps > 0, timeout=5_000)
+    qtbot.waitUntil(lambda: cost.measure().chart_refresh_ms > 0, timeout=5_000)
+    assert cost.measure().sampler_cpu_ms_per_s > 0
+    assert "event-loop lateness p99" in cost.label.toolTip()
+
+    def hold_the_gui_thread() -> None:  # what a slow slot does to every timer
+        end = time.perf_counter() + 0.4
+        while time.perf_counter() < end:
+            pass
+
+    QTimer.singleShot(0, hold_the_gui_thread)
+    qtbot.waitUntil(lambda: cost.measure().lateness_p99_ms > 200, timeout=5_000)
+    window.bridge.dropped.emit(7)
+    assert cost.measure().events_dropped == 7
+    qtbot.waitUntil(lambda: window.phase == "finished", timeout=20_000)
