@@ -52,6 +52,7 @@ from gui.log_table import LEVELS, LogModel, at_least
 from gui.persistence import Persistence
 from gui.results_table import ResultsModel
 from gui.session import CrawlSession
+from gui.status_notice import StatusNotice
 from gui.threads_table import ThreadsModel, row_from_worker, thread_cpu_seconds
 from gui.timeline import TimelineView
 
@@ -253,7 +254,7 @@ class MainWindow(QMainWindow):
         from gui.history_view import HistoryView
 
         view = HistoryView()  # lists the runs saved so far
-        view.message.connect(lambda text: self.statusBar().showMessage(text, 5_000))
+        view.message.connect(lambda text: self.notice.show_text(text, 5_000))
         return view
 
     def _new_diagnostics(self) -> DiagnosticsPanel:
@@ -377,6 +378,8 @@ class MainWindow(QMainWindow):
         return tab
 
     def _build_status_bar(self) -> None:
+        self.notice = StatusNotice()  # elides: long notices never run under the labels
+        self.statusBar().addWidget(self.notice, 1)
         self.status_labels: dict[str, QLabel] = {}
         for key in ("state", "elapsed", "pages", "rate", "cpu", "rss", "dropped"):
             label = QLabel()
@@ -399,20 +402,18 @@ class MainWindow(QMainWindow):
         crawl.phaseChanged.connect(self._on_phase)
         crawl.polled.connect(self._refresh)
         crawl.marker.connect(self.marker)
-        crawl.message.connect(self.statusBar().showMessage)
+        crawl.message.connect(self.notice.show_text)
         crawl.failed.connect(lambda text: QMessageBox.warning(self, "Threadscope", text))
         crawl.newCrawl.connect(self._clear_crawl_views)
         crawl.saved.connect(self._refresh_history)
-        self.export_menu.wrote.connect(
-            lambda path: self.statusBar().showMessage(f"Wrote {path}", 5_000)
-        )
+        self.export_menu.wrote.connect(lambda path: self.notice.show_text(f"Wrote {path}", 5_000))
         self.charts.followingChanged.connect(self._on_following)
         self._on_following(self.charts.following)
         self.bridge.pagesFinished.connect(self._on_pages)
         self.bridge.workerEvents.connect(self.timeline.add_events)
         self.bridge.notice.connect(self._on_notice)
         self.bridge.threadsChanged.connect(
-            lambda old, new: self.statusBar().showMessage(f"Worker threads: {old} → {new}", 5_000)
+            lambda old, new: self.notice.show_text(f"Worker threads: {old} → {new}", 5_000)
         )
         self.bridge.dropped.connect(self._on_dropped)
         self.bridge.logRecords.connect(self.log_model.append)
@@ -510,7 +511,7 @@ class MainWindow(QMainWindow):
     def _on_notice(self, level: str, message: str, thread: str) -> None:
         """A crawl notice: in the status bar, on the charts if about memory, and in the Log
         under the thread that raised it (a worker, the watchdog), not the GUI thread."""
-        self.statusBar().showMessage(message, 10_000)
+        self.notice.show_text(message, 10_000)
         if level in ("warning", "error") and message.startswith("memory "):  # the engine's
             rss = message.split()[1]
             self.marker(f"memory {'limit' if level == 'error' else 'warning'} ({rss} MiB)")
@@ -550,6 +551,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.persistence.save()
-        self.statusBar().showMessage("Stopping…")
+        self.notice.show_text("Stopping…")
         self.shutdown()
         event.accept()

@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QToolBar
 from test_gui_window import make_window
 
+from core.events import Notice
 from core.history import list_runs, load_details, save_run, summarize_metrics
 from core.settings import CrawlSettings
 from gui.charts import PEAK_RSS
@@ -220,4 +221,33 @@ def test_cost_readout_shows_sampler_charts_lateness_drops_and_fps(qtbot, window)
     qtbot.waitUntil(lambda: cost.measure().lateness_p99_ms > 200, timeout=5_000)
     window.bridge.dropped.emit(7)
     assert cost.measure().events_dropped == 7
+    qtbot.waitUntil(lambda: window.phase == "finished", timeout=20_000)
+
+
+def test_a_long_notice_elides_before_the_permanent_labels_full_text_in_tooltip_and_log(
+    qtbot, window, site
+):
+    window.resize(900, 600)
+    long_text = "robots.txt says " + "very long reason " * 40
+    window.launch(window.controls.settings().replace(start_urls=(site.url,), obey_robots=False))
+    events = window.session.crawler.events
+    publisher = threading.Thread(
+        target=events.publish, args=(Notice(level="warning", message=long_text),), name="lab-pub"
+    )
+    publisher.start()
+    publisher.join()
+    notice = window.notice
+    qtbot.waitUntil(lambda: notice.full_text.startswith("robots.txt says"), timeout=5_000)
+    assert notice.full_text == " ".join(long_text.split())
+    assert notice.toolTip() == notice.full_text
+    qtbot.waitUntil(lambda: notice.text().endswith("…"), timeout=5_000)
+    first_permanent = min(
+        label.geometry().left()
+        for label in window.status_labels.values()
+        if label.isVisible() and label.text()
+    )
+    assert notice.geometry().right() < first_permanent  # never under the permanent labels
+    qtbot.waitUntil(
+        lambda: any(r.getMessage() == long_text for r in window.log_model.items()), timeout=5_000
+    )
     qtbot.waitUntil(lambda: window.phase == "finished", timeout=20_000)
