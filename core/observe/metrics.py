@@ -76,7 +76,9 @@ class MetricsSnapshot:
 
 
 class MetricsSource(Protocol):
-    def snapshot(self) -> MetricsSnapshot: ...
+    """None: nothing to show yet (the endpoint then serves the process metrics only)."""
+
+    def snapshot(self) -> MetricsSnapshot | None: ...
 
 
 class CrawlSource(Protocol):
@@ -257,6 +259,8 @@ class ThreadscopeCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         snap = self.source.snapshot()
+        if snap is None:
+            return
         with self._lock:
             cpu = self._cpu.update(snap.threads)
             hosts = _bounded_counts(snap.host_pages, self._hosts)
@@ -320,13 +324,13 @@ def _labelled(family: Any, values: Mapping[str, float]) -> Metric:
     return metric
 
 
-def make_registry(source: MetricsSource) -> CollectorRegistry:
+def make_registry(collector: ThreadscopeCollector) -> CollectorRegistry:
     """Our own registry: process (RSS, CPU, fds), platform and gc collectors plus ours."""
     registry = CollectorRegistry(auto_describe=True)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    registry.register(ThreadscopeCollector(source))
+    registry.register(collector)
     return registry
 
 
