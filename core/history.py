@@ -164,7 +164,7 @@ def save_run(
         "id": run_id,
         "kind": kind,
         "title": title,
-        "created": created.isoformat(timespec="seconds"),
+        "created": created.isoformat(timespec="microseconds"),  # orders runs of one second
         "settings": _plain(settings),
         "summary": _plain(summary),
     }

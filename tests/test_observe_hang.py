@@ -37,7 +37,7 @@ def test_a_hung_crawl_gets_one_dump_not_one_per_check(trap_site, tmp_path, caplo
     assert len(reports) == 1
     report = reports[0]
     assert report.stalled_s >= 0.3
-    assert report.pending.startswith("3 requests in flight")
+    assert report.pending.startswith("work is pending (requests in flight: 3,")
     assert [p.name for p in tmp_path.iterdir()] == [report.path.name]  # one file
     text = report.path.read_text(encoding="utf-8")
     assert text.count('Thread "crawl-worker-') == 3  # every worker, with its stack

@@ -184,8 +184,8 @@ class Observability:
             if not (stats.frontier or stats.in_flight or busy):
                 return ""
             return (
-                f"{stats.in_flight} requests in flight, {stats.frontier} URLs queued, "
-                f"{busy} workers busy"
+                f"work is pending (requests in flight: {stats.in_flight}, URLs queued: "
+                f"{stats.frontier}, workers busy: {busy})"
             )
 
         self.watch(source, lambda: crawler.stats().pages, pending, source.refresh)
