@@ -20,6 +20,7 @@ from core.observe.labels import OTHER
 from core.observe.metrics import (
     CrawlMetricsSource,
     MetricsServer,
+    NoSource,
     ThreadCpu,
     ThreadscopeCollector,
     lock_wait_histogram,
@@ -112,9 +113,9 @@ def test_errors_are_counted_by_kind(trap_site):
 
 
 def test_binds_loopback_only_by_default_and_the_address_asked_for():
-    server = MetricsServer(make_registry(ThreadscopeCollector(_Empty())), 0)
+    server = MetricsServer(make_registry(ThreadscopeCollector(NoSource())), 0)
     server.start()
-    other = MetricsServer(make_registry(ThreadscopeCollector(_Empty())), 0, bind="127.0.0.2")
+    other = MetricsServer(make_registry(ThreadscopeCollector(NoSource())), 0, bind="127.0.0.2")
     other.start()
     try:
         assert server._server is not None
@@ -157,7 +158,7 @@ def test_observability_stops_its_server_and_threads():
         assert observe.server is not None
         url = observe.server.url
         assert "process_resident_memory_bytes" in scrape(url)[1]
-        observe.watch(_Empty(), progress=lambda: 0, pending=lambda: "")
+        observe.watch(NoSource(), progress=lambda: 0, pending=lambda: "")
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=2)
     import threading
@@ -168,7 +169,7 @@ def test_observability_stops_its_server_and_threads():
 
 def test_thread_labels_stay_bounded_and_counters_never_go_down():
     """A thousand one-shot names: 64 labels and "other"; exited threads keep their CPU."""
-    collector = ThreadscopeCollector(_Empty(), thread_limit=64)
+    collector = ThreadscopeCollector(NoSource(), thread_limit=64)
     first = [ThreadCpu(i, f"spawn-{i}", 1.0) for i in range(1000)]
     totals = collector._cpu.update(first)
     assert len(totals) == 65
@@ -224,8 +225,3 @@ def test_the_dashboard_is_a_grafana_model_over_metrics_the_endpoint_serves(crawl
     assert names <= served, (
         f"the dashboard queries metrics the endpoint does not serve: {names - served}"
     )
-
-
-class _Empty:
-    def snapshot(self) -> None:
-        return None

@@ -7,11 +7,13 @@ the allocation sites (file:line) that grew most in between. One warning per epis
 reading that does not grow ends it. (A snapshot of 100 000 traces costs ~0.2 s, so a short
 burst, such as building one big list, never takes one.)
 
-Defaults: a reading every 0.05 s, 3 growing readings of 256 KiB each, i.e. at least 5 MiB/s
-sustained for 0.15 s. The growing dict cache of ``cache-and-generators`` (bad) grows ~80 MiB/s
-for ~0.3 s at scale 1 (0.6 s at scale 2) and trips it, naming ``memory_shapes.py:25`` (the
-cached page bodies); a steady crawl (its visited set, frontier and result rows grow a few KiB
-per reading) and the weakref cache do not. A steady process pays one ``get_traced_memory()``
+Defaults: a reading every 0.05 s, 3 growing readings of 1 MiB each, i.e. at least 20 MiB/s
+sustained for 0.15 s and 3 MiB in all. The growing dict cache of ``cache-and-generators``
+(bad) grows ~80 MiB/s for ~0.3 s at scale 1 (0.6 s at scale 2) and trips it, naming
+``memory_shapes.py:25`` (the cached page bodies). The weakref cache (fixed) does not: its
+only growth is the ~2 MiB of futures ``pool.map`` creates at once, which on a loaded machine
+spreads over 3 readings of 256 KiB or more, so a smaller step would trip on it. Nor does a
+steady crawl (its visited set, frontier and result rows grow a few KiB per reading). A steady process pays one ``get_traced_memory()``
 per reading.
 """
 
@@ -28,7 +30,7 @@ _NOISE = (tracemalloc.__file__, "<frozen importlib._bootstrap", "<unknown>")
 
 INTERVAL_S = 0.05
 CONSECUTIVE = 3
-MIN_STEP_BYTES = 256 * 1024
+MIN_STEP_BYTES = 1024 * 1024
 
 
 def growing_sites(

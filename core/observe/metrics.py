@@ -81,6 +81,13 @@ class MetricsSource(Protocol):
     def snapshot(self) -> MetricsSnapshot | None: ...
 
 
+class NoSource:
+    """Nothing attached yet: the endpoint serves the process metrics only."""
+
+    def snapshot(self) -> None:
+        return None
+
+
 class CrawlSource(Protocol):
     """What ``CrawlMetricsSource`` reads of a ``Crawler``."""
 

@@ -33,6 +33,7 @@ from core.observe.metrics import (
     CrawlMetricsSource,
     MetricsServer,
     MetricsSource,
+    NoSource,
     ThreadscopeCollector,
     lock_snapshot,
     make_registry,
@@ -123,7 +124,7 @@ class Observability:
         self._on_growth = on_growth
         self.dump_dir = dump_dir or data_dir() / "dumps"
         self.server: MetricsServer | None = None
-        self._collector = ThreadscopeCollector(_NoSource())
+        self._collector = ThreadscopeCollector(NoSource())
         self.hang: HangDetector | None = None
         self.memory: MemoryGrowthWatcher | None = None
         self._refresh: Callable[[], None] = _nothing
@@ -258,10 +259,3 @@ class Observability:
         record = crawl_run(crawler, sampler, since, details).save()
         attach_files(record, [r.path for r in hangs if r.path is not None])
         return record
-
-
-class _NoSource:
-    """Before a run is attached the endpoint serves the process metrics only."""
-
-    def snapshot(self) -> None:
-        return None
