@@ -13,8 +13,8 @@ sustained for 0.15 s and 3 MiB in all. The growing dict cache of ``cache-and-gen
 ``memory_shapes.py:25`` (the cached page bodies). The weakref cache (fixed) does not: its
 only growth is the ~2 MiB of futures ``pool.map`` creates at once, which on a loaded machine
 spreads over 3 readings of 256 KiB or more, so a smaller step would trip on it. Nor does a
-steady crawl (its visited set, frontier and result rows grow a few KiB per reading). A steady process pays one ``get_traced_memory()``
-per reading.
+steady crawl (its visited set, frontier and result rows grow a few KiB per reading). A
+steady process pays one ``get_traced_memory()`` per reading.
 """
 
 from __future__ import annotations

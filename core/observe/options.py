@@ -130,6 +130,7 @@ class Observability:
         self._refresh: Callable[[], None] = _nothing
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watching = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, **kwargs: Any) -> Self:
@@ -176,8 +177,9 @@ class Observability:
     # -- what to watch -----------------------------------------------------------------------
     def watch_crawl(self, crawler: Any, sampler: Any = None) -> None:
         """A crawl: metrics from its stats, workers and events; progress = pages fetched;
-        pending = URLs queued, requests in flight or workers busy."""
-        source = CrawlMetricsSource(crawler, sampler)
+        pending = URLs queued, requests in flight or workers busy. With no metrics port the
+        crawl's events are not tallied at all (no cost per page)."""
+        source = CrawlMetricsSource(crawler, sampler) if self.server is not None else None
 
         def pending() -> str:
             stats = crawler.stats()
@@ -189,7 +191,12 @@ class Observability:
                 f"{stats.frontier}, workers busy: {busy})"
             )
 
-        self.watch(source, lambda: crawler.stats().pages, pending, source.refresh)
+        self.watch(
+            source or NoSource(),
+            lambda: crawler.stats().pages,
+            pending,
+            source.refresh if source is not None else _nothing,
+        )
 
     def watch(
         self,
@@ -199,9 +206,11 @@ class Observability:
         refresh: Callable[[], None] = _nothing,
     ) -> None:
         """Anything else (a watched program): its metrics source, what counts as progress
-        and what as pending work (see ``HangDetector``); ``refresh`` runs every tick."""
-        if self._thread is not None:
+        and what as pending work (see ``HangDetector``); ``refresh`` runs every tick. The
+        ticker thread runs only when there is something to tick."""
+        if self._watching:
             raise RuntimeError("already watching a run")
+        self._watching = True
         self._collector.source = source
         self._refresh = refresh
         if self.hang_dump_after is not None:
@@ -213,6 +222,8 @@ class Observability:
                 dump=lambda: annotated_dump(locks=lock_snapshot()),
                 dump_dir=self.dump_dir,
             )
+        if refresh is _nothing and self.hang is None and self.memory is None:
+            return
         self._thread = threading.Thread(target=self._run, name="threadscope-observe", daemon=True)
         self._thread.start()
 
