@@ -32,17 +32,20 @@ from tests.test_observe_metrics import dashboard_queries
 INSTALL_TIMEOUT_S = 600
 
 
-def _install() -> str | None:
-    """Install the Debian package as root; None and a reason printed when that fails."""
+def _install() -> str:
+    """Install the Debian package as root (``apt-get update`` only when the first try fails);
+    the binary's path, or apt-get's last error line."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "prometheus"]
+    error = ""
     for command in (install, ["apt-get", "update", "-q"], install):
         done = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S
         )
         if command is install and done.returncode == 0:
             break
-    return shutil.which("prometheus")
+        error = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+    return shutil.which("prometheus") or error
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +56,8 @@ def prometheus_binary() -> str:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         pytest.skip("no prometheus binary, and not root with apt-get to install the package")
     installed = _install()
-    if not installed:
-        pytest.skip("apt-get install prometheus did not provide a prometheus binary")
+    if not Path(installed).is_file():
+        pytest.skip(f"apt-get install prometheus failed: {installed}")
     return installed
 
 
