@@ -9,7 +9,7 @@ burst, such as building one big list, never takes one.)
 
 Defaults: a reading every 0.05 s, 3 growing readings of 1 MiB each, i.e. at least 20 MiB/s
 sustained for 0.15 s and 3 MiB in all. The growing dict cache of ``cache-and-generators``
-(bad) grows ~80 MiB/s for ~0.3 s at scale 1 (0.6 s at scale 2) and trips it, naming
+(bad) grows ~80 MiB/s for ~0.3 s at scale 1 (~1 s at scale 3) and trips it, naming
 ``memory_shapes.py:25`` (the cached page bodies). The weakref cache (fixed) does not: its
 only growth is the ~2 MiB of futures ``pool.map`` creates at once, which on a loaded machine
 spreads over 3 readings of 256 KiB or more, so a smaller step would trip on it. Nor does a
