@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from core import cli
 from core.diagnostics import is_tracing, start_tracing, stop_tracing
 from core.engine import Crawler
 from core.experiments import Monitor, get
 from core.experiments.memory_shapes import Page
+from core.history import list_runs, load_details
 from core.observe.memgrowth import GrowthWarning, MemoryGrowthWatcher
 from core.settings import CrawlSettings
 
@@ -104,3 +106,12 @@ def test_a_steady_crawl_does_not_trip_it(tracing, site):
     warnings, watcher = watching(crawl)
     assert watcher.readings >= 8
     assert warnings == []
+
+
+def test_crawl_trace_memory_on_a_steady_crawl_warns_nothing(tracing, site, capsys):
+    assert cli.main(["crawl", site.url, "--trace-memory", "--quiet"]) == 0
+    assert "memory growth" not in capsys.readouterr().err
+    (run,) = list_runs()
+    details = load_details(run.id)
+    assert details is not None
+    assert details["memory_warnings"] == []
