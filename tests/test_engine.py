@@ -13,6 +13,8 @@ from conftest import SITE_PAGES, TRAP_SITE_PAGES, start_hung_crawl, wait_until
 from conftest import crawl_to_end as run
 
 import core.engine as engine
+import core.pipeline as pipeline
+from core.budget import Budget
 from core.engine import Crawler
 from core.events import (
     CrawlState,
@@ -234,14 +236,14 @@ def test_misbehaving_routes_become_error_rows_and_the_crawl_completes(trap_site)
 
 
 def test_a_crash_on_one_url_is_that_urls_error(site, monkeypatch):
-    real = engine.extract_links
+    real = pipeline.extract_links
 
     def flaky(body, base_url, **kwargs):
         if base_url.endswith(f"/page/{SITE_PAGES - 1}"):  # a leaf: nothing depends on it
             raise RuntimeError("parser exploded")
         return real(body, base_url, **kwargs)
 
-    monkeypatch.setattr(engine, "extract_links", flaky)
+    monkeypatch.setattr(pipeline, "extract_links", flaky)
     site.reset_stats()
     crawler, events = run(CrawlSettings(site.url, threads=4))
     assert crawler.reason == "finished"
@@ -256,7 +258,7 @@ def test_an_engine_error_ends_the_crawl_with_its_reason(site, monkeypatch):
     def broken(self, links, parent, depth):
         raise ValueError("bookkeeping broke")
 
-    monkeypatch.setattr(Crawler, "_admit", broken)
+    monkeypatch.setattr(Budget, "admit", broken)
     crawler, events = run(CrawlSettings(site.url, threads=4))
     assert crawler.reason == "error: ValueError: bookkeeping broke"
     assert any(isinstance(e, Notice) and e.level == "error" for e in events)
