@@ -1,20 +1,16 @@
 """The crawl engine: one crawl from ``start()`` to ``FINISHED``, owning the parts that do it.
 
-A :class:`Crawler` owns one crawl's settings, its control state (running, paused, ending and
-why) and its parts, each in its own module:
+A :class:`Crawler` holds one crawl's settings and control state (running, paused, ending and
+why) and owns its parts, each in its own module:
 
-- ``core.strategies``: how URLs are scheduled on threads (``settings.strategy``): ``bounded``
-  (the default: a fixed pool of named workers around one bounded frontier), ``pool``,
-  ``recursive`` and ``thread-per-url``. A strategy sees the crawl only as a
-  ``core.strategies.base.StrategyHost``, which the Crawler implements;
-- ``core.workers``: the worker pool's life cycle (start, adopt, retire, goodbye, join list);
-- ``core.pipeline``: the per-URL pipeline every strategy runs (robots, host turn, fetch,
-  parse, account), with the crawl's counters; ``core.politeness`` holds the host turns;
-- ``core.budget``: admission (scope, query-parameter limit, visited set) and the page budgets;
-- ``core.shutdown``: the ordered end, each part's close in its own guard.
+- ``core.strategies``: which thread handles which URL when (``settings.strategy``); a
+  strategy sees the crawl only as a ``core.strategies.base.StrategyHost`` (the Crawler) and
+  tells it when the work has run out (:meth:`Crawler.finish`);
+- ``core.workers``: the worker pool's life cycle; ``core.pipeline``: the per-URL pipeline
+  every strategy runs (robots, host turn from ``core.politeness``, fetch, parse, account);
+  ``core.budget``: admission and the page budgets; ``core.shutdown``: the ordered end.
 
 So all strategies publish the same events, honour the same limits and stop the same way.
-The strategy tells the engine when the crawl has run out of work (:meth:`Crawler.finish`).
 
 Threads: the strategy's workers (``crawl-worker-N``; ``crawl-worker_N`` in the ``pool``
 strategy's executor, plus its ``crawl-dispatcher``; ``crawl-spawn-N``) and one
@@ -84,7 +80,7 @@ class Crawler:
         self._force = threading.Event()  # second stop(): no grace
         self.cpu = crawl_cpu(settings.pin_workers)
         """The core every thread of the crawl runs on (``pin_workers``), or None: unpinned."""
-        self._pool = pool = WorkerPool(self.events, self.cpu, _weak_method(self.fail))
+        self._pool = pool = WorkerPool(self.events, self.cpu, self.fail)
         self.set_state = pool.set_state
         self._budget = Budget(settings)
         self._fetcher: Fetcher | None = None
@@ -397,19 +393,6 @@ class Crawler:
     def _notice(self, level: str, message: str) -> None:
         if self.events.active:
             self.events.publish(Notice(level=level, message=message))
-
-
-def _weak_method(method: Callable[[BaseException], None]) -> Callable[[BaseException], None]:
-    """``method`` held weakly: the pool calls back into its crawler without a reference cycle,
-    so a finished crawl is freed at once instead of at the next gc pass."""
-    ref = weakref.WeakMethod(method)
-
-    def call(exc: BaseException) -> None:
-        bound = ref()
-        if bound is not None:
-            bound(exc)
-
-    return call
 
 
 _live_crawlers: weakref.WeakSet[Crawler] = weakref.WeakSet()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
 import subprocess
 import sys
@@ -28,9 +29,11 @@ from core.events import (
     WorkerStateChanged,
     WorkerStopped,
 )
-from core.results import read_results
+from core.fetcher import Fetcher
+from core.results import ResultsWriter, read_results
 from core.sampler import MetricsSampler
 from core.settings import CrawlSettings, SettingsError
+from core.strategies import Bounded
 from core.testsite import TestSite
 from core.testsite.site import Site, SiteConfig
 
@@ -262,6 +265,40 @@ def test_an_engine_error_ends_the_crawl_with_its_reason(site, monkeypatch):
     crawler, events = run(CrawlSettings(site.url, threads=4))
     assert crawler.reason == "error: ValueError: bookkeeping broke"
     assert any(isinstance(e, Notice) and e.level == "error" for e in events)
+
+
+@pytest.mark.parametrize("failing", ["strategy", "fetcher", "results"])
+def test_a_close_that_raises_leaves_the_other_closes_and_finished(
+    site, tmp_path, monkeypatch, caplog, failing
+):
+    """Each part's close runs in its own guard: one that raises is logged and noticed, the
+    parts after it still close, and the crawl still reaches FINISHED."""
+    closed = []
+
+    def spy(name, cls, method):
+        real = getattr(cls, method)
+
+        def close(self):
+            real(self)  # the real close runs (no thread or file is left behind) ...
+            closed.append(name)
+            if name == failing:  # ... and then it raises
+                raise RuntimeError(f"{name} close broke")
+
+        monkeypatch.setattr(cls, method, close)
+
+    spy("strategy", Bounded, "close")
+    spy("fetcher", Fetcher, "close")
+    spy("results", ResultsWriter, "close")
+    caplog.set_level(logging.ERROR, logger="core.shutdown")
+    out = tmp_path / "results.jsonl"
+    crawler, events = run(CrawlSettings(site.url, threads=4, results_path=str(out)))
+    assert closed == ["strategy", "fetcher", "results"]
+    assert crawler.reason == "finished"
+    assert [e.state for e in events if isinstance(e, CrawlStateChanged)][-1] is CrawlState.FINISHED
+    errors = [e.message for e in events if isinstance(e, Notice) and e.level == "error"]
+    assert len(errors) == 1 and errors[0].endswith(f"failed: RuntimeError: {failing} close broke")
+    assert [r.exc_info[1].args[0] for r in caplog.records] == [f"{failing} close broke"]
+    assert len(read_results(str(out))) == SITE_PAGES
 
 
 def test_memory_limit_stops_and_warning_is_noticed_once(site):
