@@ -12,13 +12,11 @@ why) and owns its parts, each in its own module:
 
 So all strategies publish the same events, honour the same limits and stop the same way.
 
-Threads: the strategy's workers (``crawl-worker-N``; ``crawl-worker_N`` in the ``pool``
-strategy's executor, plus its ``crawl-dispatcher``; ``crawl-spawn-N``) and one
-``crawl-watchdog``. The watchdog checks the memory guard, waits for the crawl to end (finish,
-``stop()``, memory limit or an engine error), runs the ordered shutdown (``core.shutdown``)
-and only then reports ``CrawlState.FINISHED``. Workers are non-daemon so a crawl always closes
-its sockets and files; like ``concurrent.futures``, an interpreter-exit hook stops any crawl
-still running so a forgotten crawl never keeps the process alive.
+Threads: the strategy's (``crawl-worker-N``, ``crawl-worker_N`` and ``crawl-dispatcher``,
+``crawl-spawn-N``) and one ``crawl-watchdog``: it checks the memory guard, waits for the end
+(finish, ``stop()``, memory limit or an engine error), runs the ordered shutdown and only then
+reports ``CrawlState.FINISHED``. Workers are non-daemon so a crawl always closes its sockets
+and files; an interpreter-exit hook stops a crawl still running (``core.shutdown``).
 
 Failures: anything raised while handling one URL becomes that URL's result (error kind
 ``unexpected``) and the worker goes on; anything raised by the engine's own bookkeeping ends
@@ -29,24 +27,30 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections.abc import Callable
 
 from core.affinity import crawl_cpu
 from core.budget import Budget
-from core.events import CrawlState, CrawlStateChanged, EventStream, Notice, ThreadsChanged
+from core.events import (
+    CrawlState,
+    CrawlStateChanged,
+    EventStream,
+    Notice,
+    ThreadsChanged,
+    WorkerState,
+)
 from core.fetcher import Fetcher
+from core.frontier import Item
 from core.memguard import CHECK_INTERVAL, MemoryGuard, release_free_memory
 from core.pipeline import Pipeline
 from core.politeness import HostTurns
 from core.results import ResultsWriter
 from core.robots import RobotsCache
 from core.settings import CrawlSettings, SettingsError
-from core.shutdown import EXIT_PATIENCE, STOP_GRACE, close_each, join_workers
+from core.shutdown import STOP_GRACE, close_each, join_workers, stop_at_exit
 from core.stats import CrawlStats, WorkerInfo
 from core.strategies import make_strategy
-from core.strategies.base import Item, Worker, WorkerState
-from core.workers import Body, WorkerPool
+from core.workers import Body, Worker, WorkerPool
 
 _ENDED_NATURALLY = ("finished", "max_pages")
 
@@ -122,7 +126,7 @@ class Crawler:
         )
         self.handle = self._pipeline.handle
         start_items = self._budget.seed(s.start_urls)
-        _live_crawlers.add(self)
+        stop_at_exit(self)
         self._publish_state(CrawlState.RUNNING)
         if self.cpu is not None:
             self._notice(
@@ -393,18 +397,3 @@ class Crawler:
     def _notice(self, level: str, message: str) -> None:
         if self.events.active:
             self.events.publish(Notice(level=level, message=message))
-
-
-_live_crawlers: weakref.WeakSet[Crawler] = weakref.WeakSet()
-
-
-def _stop_live_crawlers() -> None:
-    """At interpreter exit, before non-daemon threads are joined: stop what is still running."""
-    for crawler in list(_live_crawlers):
-        crawler.stop()
-        crawler.stop()
-    for crawler in list(_live_crawlers):
-        crawler.join(EXIT_PATIENCE)
-
-
-threading._register_atexit(_stop_live_crawlers)  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ from core.robots import RobotsCache
 from core.settings import CrawlSettings
 from core.workers import Worker
 
-SetState = Callable[[Worker, WorkerState, "str | None"], None]
+SetState = Callable[[Worker, WorkerState, str | None], None]
 
 
 class Pipeline:

@@ -7,13 +7,19 @@ to leave (shutting sockets again for a request that began after the first shut-d
 joins their threads. Then :func:`close_each` closes the parts, each in its own guard: a part
 whose close raises is logged and reported, and the others still close, so the crawl always
 reaches ``FINISHED``.
+
+Like ``concurrent.futures``, an interpreter-exit hook stops (without grace) and joins every
+crawl still running (:func:`stop_at_exit`), so a forgotten crawl never keeps the process alive.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from core.workers import WorkerPool
 
@@ -24,6 +30,31 @@ EXIT_PATIENCE = 5.0
 _REINTERRUPT = 0.1
 
 log = logging.getLogger(__name__)
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+    def join(self, timeout: float | None = None) -> bool: ...
+
+
+_running: weakref.WeakSet[Stoppable] = weakref.WeakSet()
+
+
+def stop_at_exit(crawl: Stoppable) -> None:
+    """Stop and join ``crawl`` at interpreter exit if it is still alive then."""
+    _running.add(crawl)
+
+
+def _stop_running() -> None:
+    """At interpreter exit, before non-daemon threads are joined: stop what is still running."""
+    for crawl in list(_running):
+        crawl.stop()
+        crawl.stop()  # the second stop: in-flight requests are abandoned at once
+    for crawl in list(_running):
+        crawl.join(EXIT_PATIENCE)
+
+
+threading._register_atexit(_stop_running)  # type: ignore[attr-defined]
 
 
 def join_workers(pool: WorkerPool, interrupt: Callable[[], None] | None) -> list[str]:
