@@ -8,11 +8,14 @@ see breadth-first against depth-first order, how ``recursive`` deals out the roo
 
 from __future__ import annotations
 
+import ast
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+import core.strategies
 from core.settings import CrawlSettings
 from core.strategies import STRATEGIES, Strategy, make_strategy
 from core.strategies.base import Body, Item, StrategyHost, Worker, WorkerState
@@ -211,3 +214,21 @@ def test_no_strategy_takes_a_url_once_the_host_is_stopping(name):
     host, _ = crawl(name, GRAPH, stop_after=3, threads=1, max_spawned_threads=1)
     assert len(host.handled) == 3
     assert host.reason == "stopped"
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_a_strategy_module_imports_only_the_contract_and_its_helpers():
+    allowed = {"core.strategies.base", "core.frontier"}  # Frontier: bounded's own helper
+    for path in Path(core.strategies.__file__).parent.glob("*.py"):
+        if path.name not in ("__init__.py", "base.py"):
+            project = {m for m in imported_modules(path) if m.split(".")[0] in ("core", "gui")}
+            assert project <= allowed, f"{path.name} imports {sorted(project - allowed)}"
