@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import pytest
 from conftest import SITE_PAGES, TRAP_SITE_PAGES, start_hung_crawl, wait_until
@@ -299,6 +301,19 @@ def test_a_close_that_raises_leaves_the_other_closes_and_finished(
     assert len(errors) == 1 and errors[0].endswith(f"failed: RuntimeError: {failing} close broke")
     assert [r.exc_info[1].args[0] for r in caplog.records] == [f"{failing} close broke"]
     assert len(read_results(str(out))) == SITE_PAGES
+
+
+@pytest.mark.parametrize("strategy", ["bounded", "pool", "recursive", "thread-per-url"])
+def test_a_finished_crawl_is_freed_without_the_garbage_collector(site, strategy):
+    """No reference cycle between the crawler and its parts (strategy, pool): freed at once."""
+    crawler, _ = run(CrawlSettings(site.url, threads=4, strategy=strategy))
+    freed = weakref.ref(crawler)
+    gc.disable()
+    try:
+        del crawler
+        assert freed() is None
+    finally:
+        gc.enable()
 
 
 def test_memory_limit_stops_and_warning_is_noticed_once(site):
