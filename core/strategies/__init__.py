@@ -1,6 +1,6 @@
 """How a crawl schedules URLs on threads; ``CrawlSettings.strategy`` picks one.
 
-Every strategy runs the engine's one per-URL pipeline (``Crawler.handle``) and only decides
+Every strategy runs the engine's one per-URL pipeline (``StrategyHost.handle``) and only decides
 which thread handles which URL when, and when the crawl has run out of work:
 
 - ``bounded``: fixed workers around a bounded frontier (the engine's own design);
