@@ -203,7 +203,7 @@ class Crawler:
         Only the ``bounded`` strategy can (see ``resizable``); the others keep their thread
         count and publish a warning ``Notice``.
         """
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1024:
+        if type(n) is not int or not 1 <= n <= 1024:  # also refuses True and 2.0
             raise SettingsError("threads", f"must be from 1 to 1024, got {n!r}")
         if not self._strategy.resizable:
             self._notice(
@@ -238,7 +238,7 @@ class Crawler:
         by_state = self._pool.by_state()
         end = self._ended_at or time.monotonic()
         pipeline = self._pipeline
-        pages, errors, nbytes, skipped = pipeline.totals() if pipeline else (0, 0, 0, 0)
+        pages, errors, nbytes, skipped = pipeline.totals() if pipeline is not None else (0, 0, 0, 0)
         return CrawlStats(
             pages=pages,
             errors=errors,
