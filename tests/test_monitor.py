@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from core.events import Event
+from core.events import Event, SweepPoint
 from core.experiments import Monitor, MonitorSample, get
-from core.experiments.monitor import SweepPoint
 
 
 def test_a_failing_listener_is_logged_once_and_never_raised_into_the_experiment(caplog):
