@@ -71,6 +71,11 @@ def _build_parser() -> argparse.ArgumentParser:
         watch = commands.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(watch)
         watch.set_defaults(handler=module.main)
+    from core import history_cli
+
+    history = commands.add_parser("history", help="list, show, export or delete saved runs")
+    history_cli.add_arguments(history)
+    history.set_defaults(handler=history_cli.main)
     return parser
 
 
@@ -146,6 +151,9 @@ def _add_crawl_arguments(parser: argparse.ArgumentParser) -> None:
     site = parser.add_argument_group("embedded test site (when no URL is given)")
     site.add_argument("--site-pages", type=int, default=1000)
     site.add_argument("--site-latency-ms", type=float, default=0.0)
+    from core.observe.options import add_observability_arguments
+
+    add_observability_arguments(parser)
 
 
 def _settings_from(args: argparse.Namespace, url: str) -> CrawlSettings:
@@ -193,9 +201,16 @@ def _run_crawl(args: argparse.Namespace) -> int:
 
     from core.engine import Crawler
     from core.events import FetchFinished, Notice
+    from core.observe.metrics import MetricsError
+    from core.observe.options import Observability
     from core.sampler import MetricsSampler
 
     with ExitStack() as stack:
+        try:
+            observe = stack.enter_context(Observability.from_args(args, notify=_stderr_note))
+        except MetricsError as exc:
+            print(f"threadscope crawl: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         url = args.url
         if url is None:
             from core.testsite import TestSite
@@ -209,6 +224,7 @@ def _run_crawl(args: argparse.Namespace) -> int:
         crawler = Crawler(settings)
         results = crawler.events.subscribe(maxlen=1_000_000)
         sampler = MetricsSampler(source=crawler)
+        observe.watch_crawl(crawler, sampler)
         interrupts = _InterruptCounter()
         statuses: Counter[str] = Counter()
         error_kinds: Counter[str] = Counter()
@@ -258,6 +274,8 @@ def _run_crawl(args: argparse.Namespace) -> int:
             sampler.to_csv(args.metrics)
         stats = crawler.stats()
         _print_summary(crawler.reason, stats, elapsed, cpu, sampler, statuses, error_kinds, refused)
+        if saved := observe.save_crawl(crawler, sampler):
+            print(f"saved to history as {saved.id}")
         if crawler.reason.startswith("error"):
             return EXIT_ERROR
         return EXIT_INTERRUPTED if interrupts.count else EXIT_OK
@@ -288,6 +306,11 @@ def _print_summary(reason, stats, elapsed, cpu, sampler, statuses, error_kinds, 
         f"{int(peak_threads.max()) if len(peak_threads) else 0} Python threads",
     ]
     print("\n".join(lines))
+
+
+def _stderr_note(text: str) -> None:
+    sys.stderr.write("\r\x1b[K" * sys.stderr.isatty() + text + "\n")
+    sys.stderr.flush()
 
 
 class _InterruptCounter:

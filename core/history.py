@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import platformdirs
 
@@ -164,7 +164,7 @@ def save_run(
         "id": run_id,
         "kind": kind,
         "title": title,
-        "created": created.isoformat(timespec="seconds"),
+        "created": created.isoformat(timespec="microseconds"),  # orders runs of one second
         "settings": _plain(settings),
         "summary": _plain(summary),
     }
@@ -268,3 +268,73 @@ def compare_runs(a_id: str, b_id: str, root: Path | None = None) -> list[Compare
     for name in sorted(set(a.extra) | set(b.extra)):
         rows.append(CompareRow(name, name, "", a.extra.get(name), b.extra.get(name)))
     return rows
+
+
+class _Sampled(Protocol):
+    def sample_once(self) -> dict[str, float]: ...
+    def times(self) -> Any: ...
+    def series(self, key: str) -> Any: ...
+
+
+class _EndedCrawl(Protocol):
+    @property
+    def settings(self) -> Any: ...
+    @property
+    def reason(self) -> str: ...
+    def stats(self) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlRun:
+    """What ``save_run`` takes for one ended crawl (see ``crawl_run``)."""
+
+    title: str
+    settings: Any
+    summary: RunSummary
+    metrics: Mapping[str, Sequence[float]]
+    details: Mapping[str, Any]
+
+    def save(self, root: Path | None = None) -> RunRecord:
+        return save_run(
+            "crawl", self.title, self.settings, self.summary, self.metrics, self.details, root
+        )
+
+
+def crawl_run(
+    crawler: _EndedCrawl,
+    sampler: _Sampled,
+    since: float = 0.0,
+    details: Mapping[str, Any] | None = None,
+) -> CrawlRun:
+    """One ended crawl as the window saves it: its settings, the sampler's series from
+    ``since`` (seconds on the sampler's clock; time zero there), a summary, the reason and
+    the final stats in the details (plus ``details``). The series are copied here, so the
+    files can be written on another thread; the window and ``threadscope crawl`` both use it."""
+    from core.sampler import KEYS
+
+    stats = crawler.stats()
+    sampler.sample_once()  # a crawl shorter than one tick still gets its final sample
+    times = sampler.times()
+    series = {key: sampler.series(key) for key in KEYS}
+    n = min(len(times), *(len(v) for v in series.values()))  # a tick may land in between
+    keep = times[:n] >= since
+    metrics = {"t": times[:n][keep] - since}
+    metrics.update({key: values[:n][keep] for key, values in series.items()})
+    settings = crawler.settings
+    title = (
+        f"{settings.start_urls[0]} · {settings.strategy} · {settings.threads} threads · "
+        f"{crawler.reason or 'finished'}"
+    )
+    return CrawlRun(
+        title=title,
+        settings=settings,
+        summary=summarize_metrics(metrics, stats.elapsed, stats.pages, stats.errors),
+        metrics=metrics,
+        details={"reason": crawler.reason, "stats": stats, **(details or {})},
+    )
+
+
+def attach_files(record: RunRecord, files: Sequence[Path]) -> None:
+    """Copy files (hang dumps) into a saved run's folder, so ``export_run`` zips them too."""
+    for file in files:
+        shutil.copy2(file, record.path / file.name)

@@ -32,9 +32,12 @@ _ALLOW, _DISALLOW, _RULES = "allow", "disallow", "rules"
 class RobotsResponse(Protocol):
     """What ``fetch_fn`` returns; ``core.fetcher.FetchOutcome`` is one."""
 
-    status: int | None
-    body: bytes
-    error: object | None
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def error(self) -> object | None: ...
 
 
 class _Entry:

@@ -14,7 +14,7 @@ import time
 import psutil
 import pytest
 
-import core.engine as engine
+import core.pipeline as pipeline
 from core.engine import Crawler
 from core.events import CrawlState, EventStream, FetchFinished, PageResult
 from core.links import MAX_LINKS_PER_PAGE, extract_links
@@ -228,13 +228,13 @@ def test_bad_html_is_parsed_as_well_as_it_can_be(hostile, path, links):
 
 def test_non_html_types_are_not_parsed(hostile, monkeypatch):
     parsed: list[str] = []
-    real = engine.extract_links
+    real = pipeline.extract_links
 
     def spy(body, base_url, **kwargs):
         parsed.append(base_url)
         return real(body, base_url, **kwargs)
 
-    monkeypatch.setattr(engine, "extract_links", spy)
+    monkeypatch.setattr(pipeline, "extract_links", spy)
     done = crawl(hostile, "trap/pdf", "trap/png")
     for path in ("trap/pdf", "trap/png"):
         assert (done.by_path[path].status, done.by_path[path].links) == (200, 0)

@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--trials", type=int, default=3, help="runs of each variant, for spread (default 3)"
     )
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    parser.add_argument("--no-save", action="store_true", help="do not save to run history")
+    parser.add_argument(
+        "--no-save", "--no-history", action="store_true", help="do not save to run history"
+    )
 
 
 def _cell(comparison: Comparison, variant: str, measure: str) -> str:

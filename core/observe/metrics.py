@@ -1,0 +1,407 @@
+"""The Prometheus endpoint: ``/metrics`` in the text format, from live values read at scrape.
+
+Nothing is counted in the engine's hot path. A ``MetricsSource`` hands over one
+``MetricsSnapshot`` per scrape (a crawl: ``CrawlMetricsSource`` over ``Crawler.stats()``,
+its event stream and the sampler; a watched program: the agent's latest sample), and
+``ThreadscopeCollector`` turns it into metric families. The server has its own registry (the
+process collectors plus ours), so nothing else registered in ``prometheus_client``'s global
+registry leaks in, and it binds first, so a port in use is an error before a crawl starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import psutil
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    make_wsgi_app,
+)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from core.events import FetchFinished
+from core.observe.labels import BoundedLabels
+from core.stats import CrawlStats, WorkerInfo
+
+THREAD_LABELS = 64  # distinct thread names with their own CPU series; the rest are "other"
+HOST_LABELS = 20  # hosts with their own page counter; the rest are "other"
+KIND_LABELS = 32  # error kinds (fetcher kinds and http_<status>); more is a bug somewhere
+# Upper bounds of the lock-wait buckets, seconds.
+_DEFAULT_NAME = re.compile(r"^Thread-\d+( \(.*\))?$")
+LOCK_WAIT_BUCKETS: tuple[float, ...] = (0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadCpu:
+    """One OS thread's CPU time so far; ``native_id`` tells a new thread from an old name."""
+
+    native_id: int
+    name: str
+    cpu_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """Everything one scrape shows. Counts are cumulative since the source was created;
+    ``locks`` is ``core.agent.locks.snapshot()`` when lock tracking is on, else None."""
+
+    pages: int = 0
+    bytes: int = 0
+    frontier: int = 0
+    in_flight: int = 0
+    errors_by_kind: Mapping[str, int] = field(default_factory=dict)
+    threads_by_state: Mapping[str, int] = field(default_factory=dict)
+    threads: Sequence[ThreadCpu] = ()
+    host_pages: Mapping[str, int] = field(default_factory=dict)
+    sampler_cpu_s_per_tick: float | None = None
+    locks: Mapping[str, Any] | None = None
+
+
+class MetricsSource(Protocol):
+    """None: nothing to show yet (the endpoint then serves the process metrics only)."""
+
+    def snapshot(self) -> MetricsSnapshot | None: ...
+
+
+class NoSource:
+    """Nothing attached yet: the endpoint serves the process metrics only."""
+
+    def snapshot(self) -> None:
+        return None
+
+
+class CrawlSource(Protocol):
+    """What ``CrawlMetricsSource`` reads of a ``Crawler``."""
+
+    @property
+    def events(self) -> Any: ...
+
+    def stats(self) -> CrawlStats: ...
+
+    def workers(self) -> list[WorkerInfo]: ...
+
+
+class SamplerCost(Protocol):
+    def cost_ms(self) -> float: ...
+
+
+def thread_label(name: str) -> str:
+    """Python's default ``Thread-12 (target)`` names are one-shot by nature: grouped as
+    ``Thread-* (target)``; every other name is kept (and then bounded, see labels.py)."""
+    return _DEFAULT_NAME.sub(r"Thread-*\1", name)
+
+
+def os_threads() -> list[ThreadCpu]:
+    """Every OS thread of this process with its CPU time, named from ``threading`` when it
+    runs Python (others, e.g. a C library's, are ``"native"``)."""
+    names = {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}
+    return [
+        ThreadCpu(t.id, thread_label(names.get(t.id, "native")), t.user_time + t.system_time)
+        for t in psutil.Process().threads()
+    ]
+
+
+def lock_snapshot() -> Mapping[str, Any] | None:
+    """``core.agent.locks.snapshot()`` when that module exists and tracking is installed."""
+    try:
+        locks = importlib.import_module("core.agent.locks")
+    except ImportError:
+        return None
+    if not locks.installed():
+        return None
+    snap: Mapping[str, Any] = locks.snapshot()
+    return snap
+
+
+class CrawlMetricsSource:
+    """A crawl as a ``MetricsSource``: counters from ``stats()``, workers by state, error
+    kinds and hosts tallied from the crawl's own ``FetchFinished`` events (drained at each
+    scrape or ``refresh()``, so the engine counts nothing extra), the sampler's own cost."""
+
+    def __init__(self, crawler: CrawlSource, sampler: SamplerCost | None = None) -> None:
+        self._crawler = crawler
+        self._sampler = sampler
+        self._events = crawler.events.subscribe(maxlen=1_000_000)
+        self._lock = threading.Lock()
+        self._kinds: Counter[str] = Counter()
+        self._hosts: Counter[str] = Counter()
+
+    def refresh(self) -> None:
+        """Tally the events published since the last call; call it every second or so on a
+        long unscraped crawl, so the subscription's buffer stays small."""
+        with self._lock:
+            for event in self._events.drain():
+                if not isinstance(event, FetchFinished):
+                    continue
+                result = event.result
+                if result.error and result.error.kind == "robots":
+                    continue  # refused by robots.txt, never fetched (as CrawlStats counts)
+                self._hosts[urlsplit(result.url).hostname or "?"] += 1
+                if result.error is not None:
+                    self._kinds[result.error.kind] += 1
+                elif result.failed:
+                    self._kinds[f"http_{result.status}"] += 1
+
+    def close(self) -> None:
+        self._events.close()
+
+    def snapshot(self) -> MetricsSnapshot:
+        self.refresh()
+        stats = self._crawler.stats()
+        workers = self._crawler.workers()
+        by_state = Counter(str(w.state) for w in workers)
+        by_state["other"] = max(0, threading.active_count() - len(workers))
+        with self._lock:
+            kinds, hosts = dict(self._kinds), dict(self._hosts)
+        return MetricsSnapshot(
+            pages=stats.pages,
+            bytes=stats.bytes,
+            frontier=stats.frontier,
+            in_flight=stats.in_flight,
+            errors_by_kind=kinds,
+            threads_by_state=dict(by_state),
+            threads=os_threads(),
+            host_pages=hosts,
+            sampler_cpu_s_per_tick=(
+                self._sampler.cost_ms() / 1000.0 if self._sampler is not None else None
+            ),
+            locks=lock_snapshot(),
+        )
+
+
+class _ThreadCpuTotals:
+    """Per-label CPU seconds that never go down: a thread that exits (or whose native id is
+    reused, seen as CPU going backwards) keeps its last CPU time in its label's total.
+    A thread that starts and ends between two scrapes is not seen at all; its CPU is still
+    in ``process_cpu_seconds_total``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._labels = BoundedLabels(limit)
+        self._live: dict[int, tuple[str, float]] = {}  # native id -> (label, cpu seconds)
+        self._retired: dict[str, float] = {}
+
+    def update(self, threads: Iterable[ThreadCpu]) -> dict[str, float]:
+        live: dict[int, tuple[str, float]] = {}
+        for thread in threads:
+            known = self._live.pop(thread.native_id, None)
+            if known is not None and thread.cpu_s < known[1]:
+                self._retired[known[0]] = self._retired.get(known[0], 0.0) + known[1]
+                known = None
+            label = known[0] if known is not None else self._labels.label(thread.name)
+            live[thread.native_id] = (label, thread.cpu_s)
+        for label, cpu in self._live.values():  # exited since the last scrape
+            self._retired[label] = self._retired.get(label, 0.0) + cpu
+        self._live = live
+        totals: dict[str, float] = dict(self._retired)
+        for label, cpu in live.values():
+            totals[label] = totals.get(label, 0.0) + cpu
+        return totals
+
+
+def _bounded_counts(counts: Mapping[str, int], labels: BoundedLabels) -> dict[str, int]:
+    bounded: Counter[str] = Counter()
+    for name, n in counts.items():  # insertion order: first seen, first admitted
+        bounded[labels.label(name)] += n
+    return dict(bounded)
+
+
+def lock_wait_histogram(locks: Mapping[str, Any]) -> HistogramMetricFamily:
+    """Waits on tracked locks. The lock tracker keeps per lock the number of contended
+    acquisitions, their total and their longest wait, not each wait: so every wait of a lock
+    is put in the bucket of that lock's longest wait (an upper estimate per wait), while
+    ``_count`` and ``_sum`` are exact. Only locks still alive are counted."""
+    cumulative = [0] * len(LOCK_WAIT_BUCKETS)
+    count, total = 0, 0.0
+    for lock in locks.get("locks", ()):
+        waits = int(lock.get("contended", 0))
+        count += waits
+        total += float(lock.get("wait_total_s", 0.0))
+        longest = float(lock.get("wait_max_s", 0.0))
+        for i, bound in enumerate(LOCK_WAIT_BUCKETS):
+            if longest <= bound:
+                cumulative[i] += waits
+    buckets = [(repr(b), float(n)) for b, n in zip(LOCK_WAIT_BUCKETS, cumulative, strict=True)]
+    return HistogramMetricFamily(
+        "threadscope_lock_wait_seconds",
+        "Seconds threads waited for a tracked lock (per lock: every wait in the bucket of its "
+        "longest wait)",
+        buckets=[*buckets, ("+Inf", float(count))],
+        sum_value=total,
+    )
+
+
+class ThreadscopeCollector(Collector):
+    """The ``threadscope_*`` families from one source snapshot per scrape."""
+
+    def __init__(
+        self,
+        source: MetricsSource,
+        thread_limit: int = THREAD_LABELS,
+        host_limit: int = HOST_LABELS,
+    ) -> None:
+        self.source = source
+        self._lock = threading.Lock()  # scrapes may overlap (one thread per request)
+        self._cpu = _ThreadCpuTotals(thread_limit)
+        self._hosts = BoundedLabels(host_limit)
+        self._kinds = BoundedLabels(KIND_LABELS)
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.source.snapshot()
+        if snap is None:
+            return
+        with self._lock:
+            cpu = self._cpu.update(snap.threads)
+            hosts = _bounded_counts(snap.host_pages, self._hosts)
+            kinds = _bounded_counts(snap.errors_by_kind, self._kinds)
+        yield CounterMetricFamily(
+            "threadscope_pages", "URLs fetched (errors included)", value=snap.pages
+        )
+        yield _labelled(
+            CounterMetricFamily(
+                "threadscope_errors", "URLs that ended with an error", labels=["kind"]
+            ),
+            kinds,
+        )
+        yield CounterMetricFamily(
+            "threadscope_bytes", "Body bytes received on the wire", value=snap.bytes
+        )
+        yield GaugeMetricFamily(
+            "threadscope_frontier_urls", "URLs queued (in memory and spilled)", value=snap.frontier
+        )
+        yield GaugeMetricFamily(
+            "threadscope_in_flight_requests", "Requests on the wire now", value=snap.in_flight
+        )
+        yield _labelled(
+            GaugeMetricFamily(
+                "threadscope_threads",
+                "Threads by state (crawl workers by their state; other Python threads: other)",
+                labels=["state"],
+            ),
+            snap.threads_by_state,
+        )
+        yield _labelled(
+            CounterMetricFamily(
+                "threadscope_thread_cpu_seconds",
+                f"CPU seconds per thread name (first {self._cpu.limit} names, the rest: other)",
+                labels=["thread"],
+            ),
+            cpu,
+        )
+        yield _labelled(
+            CounterMetricFamily(
+                "threadscope_host_pages",
+                f"Pages fetched per host (first {self._hosts.limit} hosts, the rest: other)",
+                labels=["host"],
+            ),
+            hosts,
+        )
+        if snap.sampler_cpu_s_per_tick is not None:
+            yield GaugeMetricFamily(
+                "threadscope_sampler_cpu_seconds_per_tick",
+                "CPU seconds Threadscope's sampler spends per sample (its own cost)",
+                value=snap.sampler_cpu_s_per_tick,
+            )
+        if snap.locks is not None:
+            yield lock_wait_histogram(snap.locks)
+
+
+def _labelled(family: Any, values: Mapping[str, float]) -> Metric:
+    for label, value in sorted(values.items()):
+        family.add_metric([label], value)
+    metric: Metric = family
+    return metric
+
+
+def make_registry(collector: ThreadscopeCollector) -> CollectorRegistry:
+    """Our own registry: process (RSS, CPU, fds), platform and gc collectors plus ours."""
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    registry.register(collector)
+    return registry
+
+
+class MetricsError(RuntimeError):
+    """The endpoint could not be served (the port is in use, the address is not ours)."""
+
+
+class MetricsServer:
+    """``/metrics`` on ``bind:port`` on a ``threadscope-metrics`` thread; ``port=0`` picks a
+    free port (``server.port`` says which). ``start()`` binds at once, so a busy port raises
+    ``MetricsError`` before anything else starts; ``stop()`` shuts the server and joins."""
+
+    def __init__(self, registry: CollectorRegistry, port: int, bind: str = "127.0.0.1") -> None:
+        self.registry = registry
+        self.bind = bind
+        self.port = port
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.bind}]" if ":" in self.bind else self.bind
+        return f"http://{host}:{self.port}/metrics"
+
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("metrics server already started")
+        family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
+        server_class: type[WSGIServer] = type("_Server", (WSGIServer,), {"address_family": family})
+        try:
+            server = make_server(
+                self.bind, self.port, make_wsgi_app(self.registry), server_class, _QuietHandler
+            )
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise MetricsError(
+                f"cannot serve metrics on {self.bind}:{self.port}: {reason.lower()}"
+            ) from None
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="threadscope-metrics",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """True when the server thread has exited."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return True
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout)
+        return not thread.is_alive()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per scrape on stderr; a client that sends nothing is dropped after
+    ``timeout`` seconds (scrapes are served one at a time, on the server's thread)."""
+
+    timeout = 5.0
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
