@@ -123,6 +123,7 @@ class CompareView(QDialog):
         splitter.addWidget(self.table)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([500, 230])  # the table's six lines stay in view
         layout = QVBoxLayout(self)
         layout.addWidget(self.why)
         layout.addLayout(picks)

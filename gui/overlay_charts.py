@@ -40,6 +40,7 @@ OVERLAYS = (
     ("CPU", "cpu_percent", None),
 )
 _SPECS = {spec.key: spec for spec in METRICS}
+COLUMNS = 3
 
 
 def run_color(i: int) -> str:
@@ -66,9 +67,11 @@ class OverlayCharts(PlotGrid):
         super().__init__(parent)
         self.plots: dict[str, pg.PlotItem] = {}
         self.legends: dict[str, pg.LegendItem] = {}
-        self.marker_lines: list[pg.InfiniteLine] = []
+        self._marker_texts: list[str] = []
         for i, (title, key, _fallback) in enumerate(OVERLAYS):
-            plot, self.legends[key] = make_plot(self.layout_widget, i // 2, i % 2, title, 4)
+            plot, self.legends[key] = make_plot(
+                self.layout_widget, i // COLUMNS, i % COLUMNS, title, len(RUN_COLORS)
+            )
             spec = _SPECS[key]
             axis_label(plot, "left", spec.label, spec.unit)
             axis_label(plot, "bottom", "time since run start", "s")
@@ -80,7 +83,7 @@ class OverlayCharts(PlotGrid):
         for key, plot in self.plots.items():
             plot.clear()
             self.legends[key].clear()
-        self.marker_lines = []
+        self._marker_texts = []
         drawn: set[str] = set()
         for i, run in enumerate(runs):
             t = np.asarray(run.metrics.get("t", ()), dtype=float)
@@ -107,30 +110,30 @@ class OverlayCharts(PlotGrid):
             )
 
     def _add_markers(self, i: int, markers: Sequence[tuple[float, str]]) -> None:
+        """Lines on every plot; the labels only on the first, so small plots stay readable."""
         pen = pg.mkPen(run_color(i), width=1, style=Qt.PenStyle.DashLine)
+        first = next(iter(self.plots.values()))
         for j, (t, text) in enumerate(markers):
             position = LABEL_POSITIONS[(i + j) % len(LABEL_POSITIONS)]
+            label = {
+                "label": text,
+                "labelOpts": {
+                    "position": position,
+                    "color": run_color(i),
+                    "fill": (255, 255, 255, 200),
+                    "anchors": [(0, 0.5), (1, 0.5)],
+                },
+            }
+            self._marker_texts.append(text)
             for plot in self.plots.values():
                 line = pg.InfiniteLine(
-                    pos=t,
-                    angle=90,
-                    movable=False,
-                    pen=pen,
-                    label=text,
-                    labelOpts={
-                        "position": position,
-                        "color": run_color(i),
-                        "fill": (255, 255, 255, 200),
-                        "anchors": [(0, 0.5), (1, 0.5)],
-                    },
+                    pos=t, angle=90, movable=False, pen=pen, **(label if plot is first else {})
                 )
                 plot.addItem(line, ignoreBounds=True)
-                self.marker_lines.append(line)
 
     def curve_count(self) -> int:
         return sum(len(plot.listDataItems()) for plot in self.plots.values())
 
     def marker_texts(self) -> list[str]:
-        """Each marker's label once (they are drawn on every plot)."""
-        per_plot = len(self.plots)
-        return [line.label.format for line in self.marker_lines[::per_plot]]
+        """Each shown marker's label once (the lines are on every plot)."""
+        return list(self._marker_texts)
