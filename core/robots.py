@@ -38,7 +38,7 @@ class RobotsResponse(Protocol):
 
 
 class _Entry:
-    __slots__ = ("ready", "verdict", "rules", "expires", "why")
+    __slots__ = ("expires", "ready", "rules", "verdict", "why")
 
     def __init__(self) -> None:
         self.ready = threading.Event()

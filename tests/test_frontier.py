@@ -51,7 +51,8 @@ def test_spill_keeps_fifo_and_bounds_memory(tmp_path):
             frontier.task_done()
     assert got == expected
     assert peak <= 8
-    assert frontier.drained and frontier.dropped == 0
+    assert frontier.drained
+    assert frontier.dropped == 0
 
 
 def test_long_record_spills_and_returns(tmp_path):
@@ -111,7 +112,8 @@ def test_drain_wakes_blocked_consumers():
     assert frontier.task_done() is True
     for t in waiters:
         t.join(2)
-    assert results == [None] * 3 and frontier.drained
+    assert results == [None] * 3
+    assert frontier.drained
 
 
 def test_get_timeout_returns_none():
