@@ -81,7 +81,8 @@ def test_csv_has_header_and_one_row_per_tick(tmp_path):
         sampler.sample_once()
     path = tmp_path / "m.csv"
     sampler.to_csv(str(path))
-    rows = list(csv.reader(path.open()))
+    with path.open() as file:
+        rows = list(csv.reader(file))
     assert rows[0] == ["t", *KEYS]
     assert len(rows) == 4
     assert float(rows[1][KEYS.index("rss_mib") + 1]) > 0
