@@ -31,13 +31,13 @@ class TestSite:
 
     __test__ = False  # not a pytest test class despite the name
 
-    def __init__(self, *, start_timeout: float = 10.0, **options: object) -> None:
+    def __init__(self, *, start_timeout: float = 10.0, **options: Any) -> None:
         traps = options.pop("traps", ())
         if traps is True:
             traps = ("all",)
         elif traps is False or traps is None:
             traps = ()
-        self.config = SiteConfig(traps=tuple(traps), **options)  # type: ignore[arg-type]
+        self.config = SiteConfig(traps=tuple(traps), **options)
         self.start_timeout = start_timeout
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
