@@ -229,7 +229,7 @@ class _Response(http.client.HTTPResponse):
         _method: str | None
 
     def begin(self) -> None:
-        if cast("_Headers | None", self.headers) is not None:  # None until begin has run
+        if self.headers is not None:
             return
         version, status, reason = self._read_status()
         while status == http.client.CONTINUE:
