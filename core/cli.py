@@ -64,6 +64,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     experiments_cli.add_arguments(experiment)
     experiment.set_defaults(handler=experiments_cli.main)
+
+    from core.watch import attach_cli, dump_cli, run_cli
+
+    for name, module in (("run", run_cli), ("attach", attach_cli), ("dump", dump_cli)):
+        watch = commands.add_parser(name, help=module.HELP, description=module.__doc__)
+        module.add_arguments(watch)
+        watch.set_defaults(handler=module.main)
     return parser
 
 

@@ -1,18 +1,32 @@
 """Typed, immutable events and the stream that carries them from workers to subscribers.
 
-Every event the engine publishes is declared here. Workers publish from any thread and never
-block: each subscriber has its own bounded buffer, and when a subscriber falls behind, new
-events are dropped for it and counted rather than slowing a worker down.
+Every event type is declared here: the engine's, the experiment monitor's and the experiment
+runner's. Workers publish from any thread and never block: each subscriber has its own bounded
+:class:`Mailbox`, and when a subscriber falls behind, new events are dropped for it and
+counted rather than slowing a worker down.
+
+This module is the bottom layer of ``core``: the higher types some events carry (an
+experiment's ``Outcome``, a ``StuckThread``) are imported for type checking only.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from core.diagnostics.stuck import StuckThread
+    from core.experiments.base import Outcome
+    from core.experiments.sweep import SweepResult
+    from core.experiments.verdict import Comparison
+
+T = TypeVar("T")
 
 
 class CrawlState(StrEnum):
@@ -135,29 +149,93 @@ class Notice(Event):
     message: str
 
 
-class Subscription:
-    """One subscriber's bounded buffer; drain it from the consuming thread."""
+# -- experiments: the monitor's samples and the runner's progress --------------------------
 
-    def __init__(self, stream: EventStream, maxlen: int) -> None:
-        self._stream = stream
-        self._buffer: deque[Event] = deque()
-        self._maxlen = maxlen
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorSample(Event):
+    """One tick of the experiment monitor: ``values`` holds the built-in series and every
+    probe."""
+
+    experiment: str
+    variant: str
+    elapsed: float
+    values: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StuckThreadsFound(Event):
+    """Threads whose stacks stopped moving for longer than the detector's threshold."""
+
+    experiment: str
+    variant: str
+    threads: tuple[StuckThread, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepPoint(Event):
+    """One measured point of a sweep experiment (``parameter`` = ``x``), for live x-y plots."""
+
+    experiment: str
+    parameter: str
+    x: float
+    trial: int
+    values: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariantFinished(Event):
+    """One variant run (or one sweep point) of an experiment run has ended."""
+
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunEnded(Event):
+    """The last event of an experiment run: its result (unless it failed), the history
+    record it was saved as (unless stopped or not saved), and ``error`` saying what failed."""
+
+    result: Comparison | SweepResult | None = None
+    record_id: str | None = None
+    error: str | None = None
+
+
+class Mailbox(Generic[T]):
+    """A buffer any number of threads put into and one thread drains.
+
+    ``offer`` never blocks: past ``maxlen`` items (``None``: unbounded) the new item is dropped
+    and counted in ``dropped``, so a producer is never slowed down by a slow consumer.
+    """
+
+    def __init__(self, maxlen: int | None = None) -> None:
+        self._buffer: deque[T] = deque()
+        self._maxlen = sys.maxsize if maxlen is None else maxlen
         self.dropped = 0
 
-    def _offer(self, event: Event) -> None:
+    def offer(self, item: T) -> bool:
+        """Buffer ``item``; False when it was dropped because the buffer is full."""
         if len(self._buffer) >= self._maxlen:
             self.dropped += 1
-            return
-        self._buffer.append(event)
+            return False
+        self._buffer.append(item)
+        return True
 
-    def drain(self, max_items: int | None = None) -> list[Event]:
-        """Take up to ``max_items`` buffered events (all when None), oldest first."""
+    def drain(self, max_items: int | None = None) -> list[T]:
+        """Take up to ``max_items`` buffered items (all when None), oldest first."""
         buffer = self._buffer
         count = len(buffer) if max_items is None else min(max_items, len(buffer))
         return [buffer.popleft() for _ in range(count)]
 
     def __len__(self) -> int:
         return len(self._buffer)
+
+
+class Subscription(Mailbox[Event]):
+    """One subscriber's bounded mailbox on a stream; drain it from the consuming thread."""
+
+    def __init__(self, stream: EventStream, maxlen: int) -> None:
+        super().__init__(maxlen)
+        self._stream = stream
 
     def close(self) -> None:
         self._stream.unsubscribe(self)
@@ -182,7 +260,7 @@ class EventStream:
 
     def publish(self, event: Event) -> None:
         for sub in self._subscribers:
-            sub._offer(event)
+            sub.offer(event)
 
     @property
     def active(self) -> bool:

@@ -2,8 +2,8 @@
 
 A tracemalloc snapshot of a big heap, or the top functions of a long profile, can take
 seconds. :class:`BackgroundJobs` runs such calls one at a time on a plain Python thread
-(``threadscope-jobs``) and puts each outcome on a thread-safe queue; a QTimer on the GUI
-thread drains that queue and calls the callback there. The worker thread never touches a Qt
+(``threadscope-jobs``) and offers each outcome to a mailbox that a :class:`gui.pump.Pump`
+drains on the GUI thread, calling the callback there. The worker thread never touches a Qt
 object or signal.
 """
 
@@ -15,15 +15,18 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject
+
+from core.events import Mailbox
+from gui.pump import Pump
 
 log = logging.getLogger(__name__)
 
-DRAIN_MS = 50
 THREAD_NAME = "threadscope-jobs"
 
 Callback = Callable[[Any], None]
 ErrorCallback = Callable[[BaseException], None]
+Job = tuple[Callable[[], Any], Callback, ErrorCallback | None]
 
 
 class BackgroundJobs(QObject):
@@ -32,13 +35,12 @@ class BackgroundJobs(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        # Unbounded: every job's callback must run, and at most ``pending`` outcomes wait.
+        self._done: Mailbox[tuple[Callback, Any]] = Mailbox()
         self._thread: threading.Thread | None = None
         self.pending = 0
-        self._timer = QTimer(self)
-        self._timer.setInterval(DRAIN_MS)
-        self._timer.timeout.connect(self.drain)
+        self._pump = Pump(self._run_callbacks, self._done, parent=self)
 
     def submit(
         self, fn: Callable[[], Any], on_done: Callback, on_error: ErrorCallback | None = None
@@ -48,32 +50,30 @@ class BackgroundJobs(QObject):
             self._thread.start()
         self.pending += 1
         self._jobs.put((fn, on_done, on_error))
-        self._timer.start()
+        self._pump.start()
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:  # None is the stop sentinel
             fn, on_done, on_error = job
             try:
-                self._done.put((on_done, fn()))
+                self._done.offer((on_done, fn()))
             except Exception as exc:  # handed to the GUI thread, which says what failed
-                self._done.put((on_error or _log_error, exc))
+                self._done.offer((on_error or _log_error, exc))
 
-    def drain(self) -> None:
-        """On the GUI thread: run the callbacks of every finished job."""
-        while True:
-            try:
-                callback, value = self._done.get_nowait()
-            except queue.Empty:
-                break
+    def _run_callbacks(self, done: list[tuple[Callback, Any]]) -> None:
+        for callback, value in done:
             self.pending -= 1
-            callback(value)
+            try:
+                callback(value)
+            except Exception:  # one failing callback must not keep the others from running
+                log.exception("callback of a background job failed")
         if self.pending == 0:
-            self._timer.stop()
+            self._pump.stop()
 
     def shutdown(self, timeout: float = 0.5) -> bool:
         """Ask the thread to end after its current job; True when it ended within ``timeout``
         (a job still running is abandoned: the thread is a daemon)."""
-        self._timer.stop()
+        self._pump.stop()
         thread, self._thread = self._thread, None
         if thread is None:
             return True

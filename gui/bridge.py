@@ -1,23 +1,23 @@
-"""The one hop from worker threads to the GUI thread.
+"""Crawl events and log records, from worker threads to the views as batched Qt signals.
 
-Workers publish into a thread-safe :class:`core.events.Subscription` and ``logging`` records
-go into a bounded deque; nothing running on a worker thread ever touches a Qt object (emitting
-Qt signals from plain Python threads has crashed recent PySide6 releases). On the GUI thread a
-QTimer drains both in bounded batches and emits one coalesced Qt signal per kind per tick, so
-the views repaint a few times a second however fast the events come.
+Workers publish into a :class:`core.events.Subscription` and ``logging`` records go into a
+:class:`LogBuffer`; two :class:`gui.pump.Pump` drain them on the GUI thread in bounded
+batches, and the bridge emits one coalesced Qt signal per kind per tick, so the views repaint
+a few times a second however fast the events come.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from core.events import (
     CrawlStateChanged,
+    Event,
     EventStream,
     FetchFinished,
+    Mailbox,
     Notice,
     Subscription,
     ThreadsChanged,
@@ -25,8 +25,8 @@ from core.events import (
     WorkerStateChanged,
     WorkerStopped,
 )
+from gui.pump import Pump
 
-TICK_MS = 50
 MAX_EVENTS_PER_TICK = 4_000
 MAX_RECORDS_PER_TICK = 500
 SUBSCRIPTION_MAXLEN = 100_000
@@ -34,21 +34,15 @@ WORKER_EVENTS = (WorkerStarted, WorkerStateChanged, WorkerStopped)
 
 
 class LogBuffer(logging.Handler):
-    """A logging handler any thread may call: it only appends to a bounded deque."""
+    """A logging handler any thread may call: it only offers the record to a bounded
+    mailbox (past ``maxlen`` records waiting, new ones are dropped and counted)."""
 
     def __init__(self, maxlen: int = 5_000, level: int = logging.DEBUG) -> None:
         super().__init__(level)
-        self.records: deque[logging.LogRecord] = deque(maxlen=maxlen)
+        self.records: Mailbox[logging.LogRecord] = Mailbox(maxlen)
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def take(self, max_items: int) -> list[logging.LogRecord]:
-        records = self.records
-        out = []
-        while records and len(out) < max_items:
-            out.append(records.popleft())
-        return out
+        self.records.offer(record)
 
 
 class EventBridge(QObject):
@@ -66,48 +60,48 @@ class EventBridge(QObject):
         super().__init__(parent)
         self.log_buffer = log_buffer
         self._subscription: Subscription | None = None
-        self._dropped_seen = 0
-        self._timer = QTimer(self)
-        self._timer.setInterval(TICK_MS)
-        self._timer.timeout.connect(self.drain)
-        self._timer.start()
+        self.events = Pump(
+            self._dispatch,
+            max_per_tick=MAX_EVENTS_PER_TICK,
+            on_dropped=self.dropped.emit,
+            parent=self,
+        )
+        self.events.start()
+        self.records = Pump(
+            self.logRecords.emit,
+            log_buffer.records if log_buffer is not None else None,
+            max_per_tick=MAX_RECORDS_PER_TICK,
+            parent=self,
+        )
+        if log_buffer is not None:
+            self.records.start()
 
     def attach(self, events: EventStream) -> None:
         """Listen to a new crawl's stream (the previous one, if any, is let go)."""
         self.detach()
         self._subscription = events.subscribe(maxlen=SUBSCRIPTION_MAXLEN)
-        self._dropped_seen = 0
+        self.events.attach(self._subscription)
 
     def detach(self) -> None:
+        """Deliver what the current stream still holds, then stop listening to it."""
         if self._subscription is not None:
-            self.drain(max_events=None)
+            self.events.flush()
+            self.events.detach()
             self._subscription.close()
             self._subscription = None
 
     def stop(self) -> None:
-        self._timer.stop()
+        self.events.stop()
+        self.records.stop()
         self.detach()
 
     @property
     def backlog(self) -> int:
-        return len(self._subscription) if self._subscription is not None else 0
+        return self.events.backlog
 
-    def drain(self, max_events: int | None = MAX_EVENTS_PER_TICK) -> None:
-        """One tick: take at most ``max_events`` and emit each kind once."""
-        sub = self._subscription
-        if sub is not None:
-            self._dispatch(sub.drain(max_events))
-            if sub.dropped != self._dropped_seen:
-                self._dropped_seen = sub.dropped
-                self.dropped.emit(sub.dropped)
-        if self.log_buffer is not None and self.log_buffer.records:
-            self.logRecords.emit(self.log_buffer.take(MAX_RECORDS_PER_TICK))
-
-    def _dispatch(self, events: list) -> None:
-        if not events:
-            return
+    def _dispatch(self, events: list[Event]) -> None:
         pages = []
-        workers = []
+        workers: list[Event] = []
         for event in events:
             if isinstance(event, FetchFinished):
                 pages.append(event.result)

@@ -2,38 +2,24 @@
 
 No Qt here: the thread runs ``core.experiments.compare`` under a :class:`Monitor` that
 publishes its samples into an :class:`EventStream`; each finished variant and the end of the
-run (the result, the saved history record, or the error) go into the same stream, in order.
-The panel drains it on the GUI thread with a QTimer, as :mod:`gui.bridge` does for crawls.
+run (the result, the saved history record, or the error) go into the same stream, in order
+(``VariantFinished`` and ``RunEnded``, declared in :mod:`core.events`). The panel drains it
+on the GUI thread with a :class:`gui.pump.Pump`, as :mod:`gui.bridge` does for crawls.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 
-from core.events import Event, EventStream, Subscription
-from core.experiments import Experiment, Monitor, Outcome, compare
+from core.events import EventStream, RunEnded, Subscription, VariantFinished
+from core.experiments import Experiment, Monitor, compare
 from core.experiments.saving import save_comparison
 
 log = logging.getLogger(__name__)
 
 THREAD_NAME = "experiment-runner"
 SUBSCRIPTION_MAXLEN = 50_000  # ~10 samples/s; far more than a run produces between ticks
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VariantFinished(Event):
-    outcome: Outcome
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunEnded(Event):
-    """``result`` is a ``Comparison`` (or a ``SweepResult``); ``error`` says what failed."""
-
-    result: object | None = None
-    record_id: str | None = None
-    error: str | None = None
 
 
 class ExperimentRunner:
@@ -70,7 +56,9 @@ class ExperimentRunner:
             return not thread.is_alive()
         return True
 
-    def _run(self, experiment: Experiment, scale: float, trials: int, stop: threading.Event):
+    def _run(
+        self, experiment: Experiment, scale: float, trials: int, stop: threading.Event
+    ) -> None:
         publish = self.events.publish
         monitor = Monitor(events=self.events)
         try:

@@ -2,8 +2,8 @@
 
 The run happens on a plain thread (:class:`gui.experiment_runner.ExperimentRunner`); its
 monitor samples, finished variants and the final result reach this panel through a
-thread-safe event stream that a QTimer drains on the GUI thread, as crawls do through
-:mod:`gui.bridge`. Stop sets the run's stop event; every variant watches it and the panel
+thread-safe event stream that a :class:`gui.pump.Pump` drains on the GUI thread, as crawls do
+through :mod:`gui.bridge`. Stop sets the run's stop event; every variant watches it and the panel
 re-enables Run when the runner says it has ended.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import logging
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -30,21 +30,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.events import Subscription
-from core.experiments import (
-    EXPERIMENTS,
-    Comparison,
-    Experiment,
+from core.events import (
+    Event,
     MonitorSample,
-    Outcome,
-    Stat,
+    RunEnded,
     StuckThreadsFound,
+    Subscription,
+    VariantFinished,
 )
+from core.experiments import EXPERIMENTS, Comparison, Experiment, Outcome, Stat
 from core.experiments.base import VARIANTS
 from core.experiments.sweep import SweepResult
-from gui.bridge import TICK_MS
 from gui.experiment_charts import LiveChart, SweepChart, fmt
-from gui.experiment_runner import ExperimentRunner, RunEnded, VariantFinished
+from gui.experiment_runner import ExperimentRunner
+from gui.pump import Pump
 from gui.text_table import TextTableModel
 
 log = logging.getLogger(__name__)
@@ -112,7 +111,7 @@ class ExperimentsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = ExperimentRunner()
-        self.result = None  # the last Comparison / SweepResult
+        self.result: Comparison | SweepResult | None = None  # the last run's
         self._subscription: Subscription | None = None
         self._experiment: Experiment | None = None
         self._crawl_active = False
@@ -174,9 +173,7 @@ class ExperimentsPanel(QWidget):
         self.list.currentRowChanged.connect(self._on_selected)
         self.run_button.clicked.connect(self.run)
         self.stop_button.clicked.connect(self.stop)
-        self.timer = QTimer(self)
-        self.timer.setInterval(TICK_MS)
-        self.timer.timeout.connect(self.drain)
+        self.pump = Pump(self._on_events, max_per_tick=MAX_EVENTS_PER_TICK, parent=self)
         self.list.setCurrentRow(0)
         self._update_buttons()
 
@@ -315,7 +312,8 @@ class ExperimentsPanel(QWidget):
         self.sweep_chart.clear()
         self._show_measures(experiment)
         self._subscription = self.runner.start(experiment, self.scale.value(), self.trials.value())
-        self.timer.start()
+        self.pump.attach(self._subscription)
+        self.pump.start()
         self.status.setText(f"Running {experiment.name}…")
         log.info(
             "experiment %s started (scale %g, %d trials)",
@@ -332,13 +330,10 @@ class ExperimentsPanel(QWidget):
             self.status.setText("Stopping… (each variant watches the stop event)")
             self.stop_button.setEnabled(False)
 
-    def drain(self) -> None:
+    def _on_events(self, events: list[Event]) -> None:
         """One tick: chart the new samples, note finished variants, finish on the end event."""
-        subscription = self._subscription
-        if subscription is None:
-            return
         samples = []
-        for event in subscription.drain(MAX_EVENTS_PER_TICK):
+        for event in events:
             if isinstance(event, MonitorSample):
                 samples.append(event)
             elif isinstance(event, VariantFinished):
@@ -354,7 +349,7 @@ class ExperimentsPanel(QWidget):
         self.live.refresh()
 
     def _on_variant(self, outcome: Outcome) -> None:
-        if is_sweep(self._experiment):
+        if self._experiment is not None and is_sweep(self._experiment):
             self.sweep_chart.add_outcome(outcome)
         state = "stopped" if outcome.stopped else "done"
         self.status.setText(f"{outcome.variant}: {state} in {outcome.duration_s:.2f} s")
@@ -375,9 +370,7 @@ class ExperimentsPanel(QWidget):
             )
 
     def _finish(self, ended: RunEnded) -> None:
-        self.timer.stop()
-        self._subscription.close()
-        self._subscription = None
+        self._let_go()
         self.runner.join(2.0)  # RunEnded is the thread's last act
         self.result = ended.result
         if ended.result is not None:
@@ -394,7 +387,8 @@ class ExperimentsPanel(QWidget):
             else:  # measured, but not saved: keep the verdict above the error
                 self.verdict.append(error)
         self.status.setText(text)
-        log.info("experiment %s ended: %s", self._experiment.name, text)
+        name = self._experiment.name if self._experiment is not None else "?"
+        log.info("experiment %s ended: %s", name, text)
         self._update_buttons()
         self.runningChanged.emit(False)
         if ended.record_id:
@@ -402,13 +396,18 @@ class ExperimentsPanel(QWidget):
 
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Stop a run and wait for its thread; True when it ended in time."""
-        self.timer.stop()
         self.runner.stop()
         ended = self.runner.join(timeout)
+        self._let_go()
+        return ended
+
+    def _let_go(self) -> None:
+        """Stop draining the run's stream and close it."""
+        self.pump.stop()
+        self.pump.detach()
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
-        return ended
 
     # -- results ----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from core.events import EventStream
 from core.history import RunRecord, save_run, summarize_metrics
 from core.sampler import KEYS, MetricsSampler
 from core.settings import CrawlSettings
-from core.testsite import TestSite
+from core.testsite.process import TestSite
 from gui.controls import SiteParams
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class CrawlSession:
         self._site_starter = ThreadPoolExecutor(1, thread_name_prefix="threadscope-site")
         self._history_writer = ThreadPoolExecutor(1, thread_name_prefix="threadscope-history")
         self._crawl_started = 0.0  # chart seconds when the current crawl was created
+        self._thread_counts: list[int] = []  # the current crawl's worker count, then each change
         self._scratch = Path(tempfile.mkdtemp(prefix="threadscope-"))
 
     def chart_time(self, monotonic: float) -> float:
@@ -93,8 +95,25 @@ class CrawlSession:
         )
         self.crawler = crawler
         self._crawl_started = self.now()
+        self._thread_counts = [crawler.stats().threads_target]
         self.sampler.set_source(crawler)
         return crawler
+
+    def set_threads(self, n: int) -> int | None:
+        """Resize the running crawl to ``n`` workers; the count it had, or None when nothing
+        changed (already ``n``, or a strategy that cannot resize: the engine says so in a
+        notice). Each change is kept for the history's title and summary."""
+        crawler = self.crawler
+        if crawler is None:
+            return None
+        old = crawler.stats().threads_target
+        if old == n:
+            return None
+        crawler.set_threads(n)
+        if not crawler.resizable:
+            return None
+        self._thread_counts.append(n)
+        return old
 
     def save_crawl(self) -> Future[RunRecord] | None:
         """Save the ended crawl to the run history: its settings, the sampler's series since it
@@ -111,13 +130,19 @@ class CrawlSession:
         keep = times[:n] >= self._crawl_started
         metrics = {"t": times[:n][keep] - self._crawl_started}
         metrics.update({key: values[:n][keep] for key, values in series.items()})
-        summary = summarize_metrics(metrics, stats.elapsed, stats.pages, stats.errors)
+        counts = self._thread_counts
+        workers = {
+            "worker_threads_start": counts[0],
+            "worker_threads_max": max(counts),
+            "worker_threads_end": counts[-1],
+        }
+        summary = summarize_metrics(metrics, stats.elapsed, stats.pages, stats.errors, workers)
         settings = crawler.settings
         title = (
-            f"{settings.start_urls[0]} · {settings.strategy} · {settings.threads} threads · "
+            f"{settings.start_urls[0]} · {settings.strategy} · {threads_label(counts)} · "
             f"{crawler.reason or 'finished'}"
         )
-        details = {"reason": crawler.reason, "stats": stats}
+        details = {"reason": crawler.reason, "stats": stats, "worker_threads": list(counts)}
         return self._history_writer.submit(
             save_run, "crawl", title, settings, summary, metrics, details
         )
@@ -144,3 +169,12 @@ class CrawlSession:
         self._stop_site()
         shutil.rmtree(self._scratch, ignore_errors=True)
         return stopped
+
+
+def threads_label(counts: Sequence[int]) -> str:
+    """What a crawl ran at, from its first worker count and each change: "8 threads",
+    "8→32 threads", "8→32→4 threads"; longer stories keep the ends and the peak:
+    "8→…→4 threads (max 64)"."""
+    if len(counts) <= 3:
+        return "→".join(map(str, counts)) + " threads"
+    return f"{counts[0]}→…→{counts[-1]} threads (max {max(counts)})"

@@ -27,6 +27,8 @@ IDLE_BY_DESIGN = ("threadscope-", "crawl-", "experiment-monitor")
 BUSY_STATES = (WorkerState.FETCHING, WorkerState.PARSING, WorkerState.WAITING)
 WHERE_FRAMES = 4  # innermost frames quoted in the log and the tooltip
 
+WorkerKey = tuple[WorkerState, str | None, int]  # what a moving worker changes: state, url, pages
+
 
 @dataclass(frozen=True, slots=True)
 class StuckMark:
@@ -76,7 +78,7 @@ class StuckWatch:
         self.detector = StuckDetector(threshold_s, clock=clock)
         # worker name -> ((state, url, pages), first seen with it): ``state_since`` moves only
         # when the state changes, so a worker going from URL to URL in one state still moves.
-        self._workers: dict[str, tuple[tuple, float]] = {}
+        self._workers: dict[str, tuple[WorkerKey, float]] = {}
 
     @property
     def threshold_s(self) -> float:
@@ -93,9 +95,10 @@ class StuckWatch:
         now = self._clock()
         marks = self._stuck_workers(workers, now)
         # The main thread runs Qt's event loop: between events its Python stack never changes.
-        ignore = {w.ident for w in workers if w.ident is not None}
-        ignore.add(threading.main_thread().ident)
-        ignore.update(t.ident for t in threading.enumerate() if t.name.startswith(IDLE_BY_DESIGN))
+        idents = [w.ident for w in workers]
+        idents.append(threading.main_thread().ident)
+        idents.extend(t.ident for t in threading.enumerate() if t.name.startswith(IDLE_BY_DESIGN))
+        ignore = {ident for ident in idents if ident is not None}
         for stuck in self.detector.check(ignore=ignore):
             frames = stuck.stack.frames
             if _idle_pool_worker(frames):

@@ -110,7 +110,7 @@ def main() -> int:
         window.controls.fields["threads"].setValue(args.threads)
         window.controls.fields["max_pages"].setValue(10_000_000)
         window.controls.obey_robots.setChecked(False)
-        window.start_crawl()
+        window.crawl.start()
         publisher = None
 
     def finish() -> None:

@@ -47,37 +47,37 @@ def pump_until(app: QApplication, condition, timeout: float) -> None:
 def diagnostics(app: QApplication, window: MainWindow, stem: str) -> bool:
     panel = window.diagnostics
     window.views.setCurrentWidget(panel)
-    panel.profile_button.click()  # covers the workers started from now on
+    panel.profile.profile_button.click()  # covers the workers started from now on
     window.controls.fields["threads"].setValue(40)
-    panel.trace_button.click()
-    panel.snapshot_button.click()
-    pump_until(app, panel.diff_button.isEnabled, 10)  # (one snapshot: not yet)
-    pump_until(app, lambda: panel.allocations_model.rowCount() > 0, 10)
+    panel.memory.trace_button.click()
+    panel.memory.snapshot_button.click()
+    pump_until(app, panel.memory.diff_button.isEnabled, 10)  # (one snapshot: not yet)
+    pump_until(app, lambda: panel.memory.allocations_model.rowCount() > 0, 10)
     pump(app, 3)
-    panel.snapshot_button.click()
-    pump_until(app, panel.diff_button.isEnabled, 10)
-    panel.diff_button.click()
-    pump_until(app, lambda: panel.diff_model.rowCount() > 0, 10)
-    panel.profile_button.click()
-    pump_until(app, lambda: panel.functions_model.rowCount() > 0, 10)
-    panel.setCurrentIndex(3)
+    panel.memory.snapshot_button.click()
+    pump_until(app, panel.memory.diff_button.isEnabled, 10)
+    panel.memory.diff_button.click()
+    pump_until(app, lambda: panel.memory.diff_model.rowCount() > 0, 10)
+    panel.profile.profile_button.click()
+    pump_until(app, lambda: panel.profile.functions_model.rowCount() > 0, 10)
+    panel.setCurrentWidget(panel.profile)
     pump(app, 0.5)
     ok = window.grab().save(f"{stem}-diagnostics.png")
-    panel.setCurrentIndex(1)
+    panel.setCurrentWidget(panel.memory)
     pump(app, 0.5)
     ok = window.grab().save(f"{stem}-diagnostics-memory.png") and ok
-    panel.trace_button.click()
+    panel.memory.trace_button.click()
     return ok
 
 
 def experiments_and_history(app: QApplication, window: MainWindow, stem: str) -> bool:
-    window.stop_crawl()
+    window.crawl.stop()
     pump_until(app, lambda: window.history.model.rowCount() == 1, 20)
     controls = window.controls
     controls.strategy.setCurrentText("pool")
     controls.fields["threads"].setValue(16)
     controls.fields["max_pages"].setValue(1_500)
-    window.start_crawl()
+    window.crawl.start()
     pump_until(app, lambda: window.history.model.rowCount() == 2, 60)
 
     panel = window.experiments
@@ -114,7 +114,7 @@ def main(out: str) -> int:
         controls.error_rate.setValue(3.0)
         controls.fields["threads"].setValue(8)
         controls.fields["max_pages"].setValue(100_000)
-        window.start_crawl()
+        window.crawl.start()
         pump(app, 6)
         controls.fields["threads"].setValue(32)
         pump(app, 5)

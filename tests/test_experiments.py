@@ -45,7 +45,7 @@ def both(name: str, scale: float) -> tuple[Outcome, Outcome]:
 
 
 def test_registry_names_claims_and_key_measures():
-    assert len(EXPERIMENTS) == 11
+    assert len(EXPERIMENTS) == 12
     for name, experiment in EXPERIMENTS.items():
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", name)
         assert experiment.summary

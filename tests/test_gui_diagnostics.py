@@ -21,6 +21,7 @@ from core.engine import Crawler  # noqa: E402
 from core.events import WorkerState  # noqa: E402
 from core.settings import CrawlSettings  # noqa: E402
 from core.stats import WorkerInfo  # noqa: E402
+from gui.diagnostics.page import DiagnosticsPage  # noqa: E402
 from gui.diagnostics_panel import DiagnosticsPanel  # noqa: E402
 from gui.threads_table import STUCK_BRUSH, STUCK_COLUMN, ThreadsModel, row_from_worker  # noqa: E402
 from gui.window import MainWindow  # noqa: E402
@@ -51,17 +52,17 @@ def test_thread_dump_names_every_live_thread_and_the_filter_narrows_it(qtbot, pa
     release = threading.Event()
     threads = _parked(["diag-alpha", "diag-beta"], release)
     try:
-        qtbot.mouseClick(panel.dump_button, Qt.MouseButton.LeftButton)
-        text = panel.dump_text.toPlainText()
+        qtbot.mouseClick(panel.stacks.dump_button, Qt.MouseButton.LeftButton)
+        text = panel.stacks.dump_text.toPlainText()
         for thread in threading.enumerate():
             assert f'Thread "{thread.name}"' in text
-        assert panel.dump_text.isReadOnly()
-        panel.dump_filter.setText("DIAG-BETA")
-        text = panel.dump_text.toPlainText()
+        assert panel.stacks.dump_text.isReadOnly()
+        panel.stacks.dump_filter.setText("DIAG-BETA")
+        text = panel.stacks.dump_text.toPlainText()
         assert 'Thread "diag-beta"' in text and "in wait" in text
         assert "diag-alpha" not in text and "MainThread" not in text
-        assert panel.dump_count.text().startswith("1 of ")
-        qtbot.mouseClick(panel.copy_button, Qt.MouseButton.LeftButton)
+        assert panel.stacks.dump_count.text().startswith("1 of ")
+        qtbot.mouseClick(panel.stacks.copy_button, Qt.MouseButton.LeftButton)
         assert QGuiApplication.clipboard().text() == text
     finally:
         release.set()
@@ -70,8 +71,8 @@ def test_thread_dump_names_every_live_thread_and_the_filter_narrows_it(qtbot, pa
 
 
 def test_a_thread_blocked_on_a_held_lock_is_flagged_and_logged_once(qtbot, panel, caplog):
-    caplog.set_level(logging.WARNING, logger="gui.diagnostics_panel")
-    panel.set_stuck_threshold(0.3)
+    caplog.set_level(logging.WARNING, logger="gui.diagnostics.stacks")
+    panel.stacks.set_stuck_threshold(0.3)
     lock = threading.Lock()
     release = threading.Event()
 
@@ -87,7 +88,7 @@ def test_a_thread_blocked_on_a_held_lock_is_flagged_and_logged_once(qtbot, panel
     holder.start()
     waiter = threading.Thread(target=blocked, name="diag-blocked")
     waiter.start()
-    model = panel.threads_model
+    model = panel.stacks.threads_model
     try:
         qtbot.waitUntil(lambda: model.stuck().get("diag-blocked", 0) > 0.6, timeout=5_000)
         row = model.row("diag-blocked")
@@ -97,7 +98,7 @@ def test_a_thread_blocked_on_a_held_lock_is_flagged_and_logged_once(qtbot, panel
         assert model.index(i, 0).data(Qt.ItemDataRole.BackgroundRole) == STUCK_BRUSH
         tooltip = model.index(i, 0).data(Qt.ItemDataRole.ToolTipRole)
         assert "in blocked" in tooltip and "lock.acquire(timeout=10)" in tooltip
-        assert "diag-blocked" in panel.stuck_label.text()
+        assert "diag-blocked" in panel.stacks.stuck_label.text()
         warnings = [r.getMessage() for r in caplog.records if "diag-blocked" in r.getMessage()]
         assert len(warnings) == 1  # once, saying where it is blocked
         line = blocked.__code__.co_firstlineno + 1  # the acquire() call
@@ -111,7 +112,7 @@ def test_a_thread_blocked_on_a_held_lock_is_flagged_and_logged_once(qtbot, panel
 
 
 def test_a_worker_busy_on_one_url_past_the_threshold_is_flagged(qtbot, panel):
-    panel.set_stuck_threshold(0.2)
+    panel.stacks.set_stuck_threshold(0.2)
     busy = WorkerInfo(
         name="crawl-worker-1",
         ident=threading.get_ident(),
@@ -125,15 +126,55 @@ def test_a_worker_busy_on_one_url_past_the_threshold_is_flagged(qtbot, panel):
     )
     idle = replace(busy, name="crawl-worker-2", state=WorkerState.IDLE, url=None)
     panel.fake_workers[:] = [busy, idle]
-    panel.threads_model.update([row_from_worker(w, {}) for w in (busy, idle)])
-    panel.check_stuck()  # the first sighting of this (state, url, pages) starts the clock
-    assert panel.threads_model.stuck() == {}
-    qtbot.waitUntil(lambda: "crawl-worker-1" in panel.threads_model.stuck(), timeout=5_000)
-    assert "crawl-worker-2" not in panel.threads_model.stuck()  # idle by design
-    assert "http://127.0.0.1:9/slow" in panel.stuck_watch.check(panel.fake_workers)[0].where
+    panel.stacks.threads_model.update([row_from_worker(w, {}) for w in (busy, idle)])
+    panel.stacks.check_stuck()  # the first sighting of this (state, url, pages) starts the clock
+    assert panel.stacks.threads_model.stuck() == {}
+    qtbot.waitUntil(lambda: "crawl-worker-1" in panel.stacks.threads_model.stuck(), timeout=5_000)
+    assert "crawl-worker-2" not in panel.stacks.threads_model.stuck()  # idle by design
+    assert "http://127.0.0.1:9/slow" in panel.stacks.source.check(panel.fake_workers)[0].where
     panel.fake_workers[0] = replace(busy, pages=4)  # it moved on
-    panel.check_stuck()
-    assert panel.threads_model.stuck() == {}
+    panel.stacks.check_stuck()
+    assert panel.stacks.threads_model.stuck() == {}
+
+
+class CountingPage(DiagnosticsPage):
+    """A page the way a new one (Locks) slots in: it only counts what the panel asks of it."""
+
+    title = "Counting"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def tick(self) -> None:
+        self.calls.append("tick")
+
+    def refresh(self) -> None:
+        self.calls.append("refresh")
+
+    def shutdown(self) -> None:
+        self.calls.append("shutdown")
+
+
+def test_a_page_added_to_the_panel_is_ticked_always_and_refreshed_only_when_shown(qtbot, panel):
+    page = CountingPage()
+    panel.add_page(page)
+    assert panel.tabText(panel.indexOf(page)) == "Counting"
+    assert [panel.tabText(i) for i in range(4)] == [
+        "Threads && stuck",
+        "Memory (tracemalloc)",
+        "Garbage collector",
+        "Profile",
+    ]
+    qtbot.waitUntil(lambda: page.calls.count("tick") >= 2, timeout=5_000)
+    assert "refresh" not in page.calls  # another page is on screen
+    panel.setCurrentWidget(page)
+    assert page.calls[-1] == "refresh"  # at once when shown
+    ticks = page.calls.count("tick")
+    qtbot.waitUntil(lambda: page.calls.count("tick") > ticks, timeout=5_000)
+    assert page.calls[-2:] == ["tick", "refresh"]
+    panel.shutdown()
+    assert page.calls[-1] == "shutdown"
 
 
 def test_collect_shows_what_each_generation_held(qtbot, panel):
@@ -147,59 +188,59 @@ def test_collect_shows_what_each_generation_held(qtbot, panel):
             a.other, b.other = b, a
         del a, b
         with qtbot.waitSignal(panel.garbageCollected) as blocker:
-            qtbot.mouseClick(panel.collect_button, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(panel.gc.collect_button, Qt.MouseButton.LeftButton)
     finally:
         gc.enable()
     result = blocker.args[0]
     assert result.collected >= 1_000
-    text = panel.gc_result.text()
+    text = panel.gc.result.text()
     assert f"Collected {result.collected:,} objects" in text and "gen 0 / 1 / 2" in text
     panel.setCurrentIndex(2)
-    qtbot.waitUntil(lambda: len(panel.gc_history.samples()) >= 2, timeout=5_000)
+    qtbot.waitUntil(lambda: len(panel.gc.source.samples()) >= 2, timeout=5_000)
     panel.tick()
-    x, y = panel.gc_curves[0].getData()
-    assert x is not None and len(x) >= 2 and len(panel.gc_curves) == 3
+    x, y = panel.gc.curves[0].getData()
+    assert x is not None and len(x) >= 2 and len(panel.gc.curves) == 3
 
 
 def test_tracemalloc_top_allocations_and_diff_arrive_from_the_background(qtbot, panel):
     panel.setCurrentIndex(1)
-    qtbot.mouseClick(panel.trace_button, Qt.MouseButton.LeftButton)
-    assert is_tracing() and panel.trace_button.text() == "Stop tracing"
+    qtbot.mouseClick(panel.memory.trace_button, Qt.MouseButton.LeftButton)
+    assert is_tracing() and panel.memory.trace_button.text() == "Stop tracing"
     try:
-        qtbot.mouseClick(panel.snapshot_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: panel.allocations_model.rowCount() > 0, timeout=10_000)
-        assert not panel.diff_button.isEnabled()  # one snapshot: nothing to compare yet
+        qtbot.mouseClick(panel.memory.snapshot_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: panel.memory.allocations_model.rowCount() > 0, timeout=10_000)
+        assert not panel.memory.diff_button.isEnabled()  # one snapshot: nothing to compare yet
         hoard = [bytes(1024) for _ in range(3_000)]  # ~3 MiB from this line
-        qtbot.mouseClick(panel.snapshot_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(panel.diff_button.isEnabled, timeout=10_000)
-        top = panel.allocations_model.rows()
+        qtbot.mouseClick(panel.memory.snapshot_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(panel.memory.diff_button.isEnabled, timeout=10_000)
+        top = panel.memory.allocations_model.rows()
         assert top[0].size_bytes >= 3_000_000 and top[0].location.startswith(__file__)
-        qtbot.mouseClick(panel.diff_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: panel.diff_model.rowCount() > 0, timeout=10_000)
-        first = panel.diff_model.rows()[0]
+        qtbot.mouseClick(panel.memory.diff_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: panel.memory.diff_model.rowCount() > 0, timeout=10_000)
+        first = panel.memory.diff_model.rows()[0]
         assert first.location.startswith(__file__) and first.size_diff > 2_500_000
-        assert not panel.diff_view.isHidden() and panel.allocations_view.isHidden()
-        assert "growth #1 → #2" in panel.memory_status.text()
-        assert panel.diff_model.index(0, 2).data().startswith("+")
+        assert not panel.memory.diff_view.isHidden() and panel.memory.allocations_view.isHidden()
+        assert "growth #1 → #2" in panel.memory.status.text()
+        assert panel.memory.diff_model.index(0, 2).data().startswith("+")
         del hoard
     finally:
-        qtbot.mouseClick(panel.trace_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(panel.memory.trace_button, Qt.MouseButton.LeftButton)
     assert not is_tracing()
 
 
 def test_profile_of_a_small_crawl_exports_a_prof_pstats_loads(qtbot, panel, site, tmp_path):
-    qtbot.mouseClick(panel.profile_button, Qt.MouseButton.LeftButton)
-    assert panel.profile_button.text() == "Stop profile"
+    qtbot.mouseClick(panel.profile.profile_button, Qt.MouseButton.LeftButton)
+    assert panel.profile.profile_button.text() == "Stop profile"
     crawler = Crawler(CrawlSettings(site.url, threads=4, max_pages=60, obey_robots=False))
     crawler.start()
     qtbot.waitUntil(lambda: crawler.join(0), timeout=20_000)
-    qtbot.mouseClick(panel.profile_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.functions_model.rowCount() > 0, timeout=10_000)
-    functions = [row.function for row in panel.functions_model.rows()]
+    qtbot.mouseClick(panel.profile.profile_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.profile.functions_model.rowCount() > 0, timeout=10_000)
+    functions = [row.function for row in panel.profile.functions_model.rows()]
     assert any("extract_links" in f for f in functions)  # seen in the worker threads
-    rows = panel.functions_model.rows()
+    rows = panel.profile.functions_model.rows()
     assert rows == sorted(rows, key=lambda r: r.cumtime_s, reverse=True)
-    path = panel.export_profile(tmp_path / "crawl.prof")
+    path = panel.profile.export_profile(tmp_path / "crawl.prof")
     loaded = pstats.Stats(str(path))
     assert loaded.total_calls > 0  # type: ignore[attr-defined]
     assert any(name == "extract_links" for (_f, _l, name) in loaded.stats)  # type: ignore[attr-defined]
@@ -214,7 +255,7 @@ def test_the_window_collects_through_the_panel_and_marks_the_charts(qtbot, tmp_p
         window.gc_action.trigger()
         (marker,) = [text for _t, text in window.charts.markers() if text.startswith("GC (")]
         assert marker.endswith(" freed)")
-        assert window.diagnostics.gc_result.text().startswith("Collected ")
+        assert window.diagnostics.gc.result.text().startswith("Collected ")
     finally:
         window.close()
     assert not [t for t in threading.enumerate() if t.name == "threadscope-jobs"]
@@ -225,10 +266,11 @@ def test_stopping_tracemalloc_waits_for_the_crawl_to_end(qtbot, panel):
     panel.fake_workers.append(
         WorkerInfo("crawl-worker-1", 1, 1, False, WorkerState.FETCHING, "http://x/", 0, None, 0.0)
     )
-    panel.set_tracing(True)
-    panel.set_tracing(False)
+    panel.memory.set_tracing(True)
+    panel.memory.set_tracing(False)
     assert is_tracing(), "stopped while a worker ran (CPython gh-128679 can crash it)"
-    assert not panel.trace_button.isEnabled()
+    assert not panel.memory.trace_button.isEnabled()
     panel.fake_workers.clear()  # the crawl ended
     qtbot.waitUntil(lambda: not is_tracing(), timeout=5000)
-    assert panel.trace_button.isEnabled() and panel.trace_button.text() == "Start tracing"
+    button = panel.memory.trace_button
+    assert button.isEnabled() and button.text() == "Start tracing"

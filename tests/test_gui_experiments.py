@@ -14,6 +14,7 @@ from PySide6.QtCore import QSettings, Qt  # noqa: E402
 
 from core.experiments import EXPERIMENTS, Experiment, MeasureSpec  # noqa: E402
 from core.history import list_runs, load_details  # noqa: E402
+from gui.crawl_controller import Phase  # noqa: E402
 from gui.experiments_panel import ExperimentsPanel  # noqa: E402
 from gui.window import MainWindow  # noqa: E402
 
@@ -100,11 +101,11 @@ def test_stop_ends_a_run_promptly_and_leaves_no_thread(qtbot, window):
 
 def test_no_experiment_while_a_crawl_runs(qtbot, window):
     panel = window.experiments
-    window._set_phase("running")  # what a started crawl does to the window
+    window.crawl._set_phase(Phase.RUNNING)  # what a started crawl does to the window
     assert not panel.run_button.isEnabled() and "crawl is running" in panel.run_button.toolTip()
     panel.run()
     assert not panel.running
-    window._set_phase("finished")
+    window.crawl._set_phase(Phase.FINISHED)
     assert panel.run_button.isEnabled()
 
 

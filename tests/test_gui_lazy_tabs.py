@@ -14,6 +14,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QTabWidget, QWidget
 
 from gui.background import THREAD_NAME
+from gui.crawl_controller import Phase
 from gui.lazy_tab import LazyTab
 from gui.window import MainWindow
 
@@ -80,9 +81,9 @@ def test_asking_for_a_view_builds_it_without_showing_it(qtbot, tmp_path):
 
 def test_an_experiments_view_built_mid_crawl_refuses_to_run(qtbot, tmp_path):
     window = new_window(qtbot, tmp_path)
-    window._set_phase("running")  # what a started crawl does to the window
+    window.crawl._set_phase(Phase.RUNNING)  # what a started crawl does to the window
     assert not window.experiments.run_button.isEnabled()
-    window._set_phase("finished")
+    window.crawl._set_phase(Phase.FINISHED)
     assert window.experiments.run_button.isEnabled()
     window.close()
 

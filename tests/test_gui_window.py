@@ -11,14 +11,14 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from conftest import crawl_threads  # noqa: E402
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
-from PySide6.QtWidgets import QToolBar  # noqa: E402
+from conftest import crawl_threads
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QFileDialog, QToolBar
 
-from core.affinity import crawl_cpu  # noqa: E402
-from core.events import CrawlState  # noqa: E402
-from gui.window import MainWindow  # noqa: E402
+from core.affinity import crawl_cpu
+from core.events import CrawlState
+from gui.window import MainWindow
 
 
 def make_window(qtbot, path, **knobs) -> MainWindow:
@@ -75,7 +75,9 @@ def test_start_pause_resume_stop_with_live_data(qtbot, window):
     qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=5_000)
     qtbot.waitUntil(lambda: busy_workers_recently(window) > 0, timeout=5_000)
     x, y = window.charts.curves["busy_workers"].getData()
-    assert x is not None and len(x) > 0 and y.max() > 0
+    assert x is not None
+    assert len(x) > 0
+    assert y.max() > 0
     assert window.threads_model.index(0, 0).data().startswith("crawl-worker-")
 
     window.pause_action.trigger()
@@ -133,7 +135,8 @@ def test_thread_count_changed_mid_crawl_shows_in_busy_workers(qtbot, tmp_path):
         assert "threads 2→8" in [text for _t, text in window.charts.markers()]
         qtbot.waitUntil(lambda: window.threads_model.rowCount() == 8, timeout=5_000)
         window.stop_action.trigger()
-        assert window.stop_action.text() == "Stop now" and window.stop_action.isEnabled()
+        assert window.stop_action.text() == "Stop now"
+        assert window.stop_action.isEnabled()
         window.stop_action.trigger()  # a second Stop abandons in-flight requests
         qtbot.waitUntil(lambda: window.phase == "finished", timeout=5_000)
         assert not crawl_threads()
@@ -188,11 +191,14 @@ def test_invalid_url_disables_start_and_says_why(qtbot, window):
     window.controls.url.setText("ftp://example.com/files")
     assert not window.start_action.isEnabled()
     label = window.controls.error_label("start_urls")
-    assert label.isVisible() and "only http and https" in label.text()
-    window.start_crawl()  # F5 with a bad form starts nothing
-    assert window.session.crawler is None and window.phase == "idle"
+    assert label.isVisible()
+    assert "only http and https" in label.text()
+    window.crawl.start()  # F5 with a bad form starts nothing
+    assert window.session.crawler is None
+    assert window.phase == "idle"
     window.controls.url.setText("http://127.0.0.1:1/")
-    assert window.start_action.isEnabled() and not label.isVisible()
+    assert window.start_action.isEnabled()
+    assert not label.isVisible()
 
 
 def test_close_during_a_crawl_ends_every_thread_and_the_site(qtbot, tmp_path):
@@ -214,7 +220,7 @@ def test_settings_round_trip(qtbot, tmp_path):
     first.controls.url.setText("http://127.0.0.1:8123/start")
     first.controls.fields["frontier_size"].setValue(4321)
     first.controls.pin_workers.setChecked(False)  # on by default
-    first.resize(760, 560)  # inside the offscreen screen (800×800): restoreGeometry clamps to it
+    first.resize(760, 560)  # inside the offscreen screen (800x800): restoreGeometry clamps to it
     first.main_splitter.setSizes([300, 400])
     saved_sizes = first.main_splitter.sizes()
     values = first.controls.values()
@@ -242,18 +248,40 @@ def test_exports_are_written_and_parse(qtbot, window, tmp_path):
     assert window.session.crawler.reason == "finished"
     qtbot.waitUntil(lambda: window.session.sampler.latest().get("pages") == 60, timeout=2_000)
 
-    window.export_metrics(str(tmp_path / "metrics.csv"))
+    window.export_menu.write_metrics(str(tmp_path / "metrics.csv"))
     with open(tmp_path / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert rows and float(rows[-1]["rss_mib"]) > 0 and float(rows[-1]["pages"]) == 60
+    assert rows
+    assert float(rows[-1]["rss_mib"]) > 0
+    assert float(rows[-1]["pages"]) == 60
 
-    window.export_results(str(tmp_path / "results.jsonl"))
+    window.export_menu.write_results(str(tmp_path / "results.jsonl"))
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
-    assert len(records) == 60 and {"url", "status", "error", "depth"} <= set(records[0])
+    assert len(records) == 60
+    assert {"url", "status", "error", "depth"} <= set(records[0])
 
     window.charts.export_png("memory", str(tmp_path / "memory.png"))
     assert window.charts.export_all_png(str(tmp_path / "all.png"))
     for name in ("memory.png", "all.png"):
         image = QImage(str(tmp_path / name))
-        assert not image.isNull() and image.width() >= 400
+        assert not image.isNull()
+        assert image.width() >= 400
+
+
+def test_an_export_menu_entry_asks_for_a_file_and_writes_it(qtbot, window, tmp_path):
+    target = tmp_path / "chart.png"
+
+    def answer_the_dialog() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QFileDialog):
+            QTimer.singleShot(10, answer_the_dialog)  # not open yet
+            return
+        dialog.selectFile(str(target))
+        dialog.accept()
+
+    entry = next(a for a in window.export_menu.actions() if a.text() == "Memory chart as PNG…")
+    QTimer.singleShot(0, answer_the_dialog)
+    entry.trigger()  # the dialog runs its own event loop until answered
+    assert not QImage(str(target)).isNull()
+    assert window.statusBar().currentMessage() == f"Wrote {target}"

@@ -9,11 +9,13 @@ comparison.verdict, comparison.findings, comparison.as_dict()
 ```
 """
 
+from core.events import MonitorSample, StuckThreadsFound, SweepPoint
 from core.experiments import (
     gil_cores,
     leak,
     lock_granularity,
     lock_leak,
+    lock_order,
     memory_shapes,
     polling,
     producer_consumer,
@@ -23,7 +25,7 @@ from core.experiments import (
     thread_sweep,
 )
 from core.experiments.base import VARIANTS, Context, Experiment, MeasureSpec, Outcome, Variant
-from core.experiments.monitor import Monitor, MonitorSample, StuckThreadsFound, SweepPoint
+from core.experiments.monitor import Monitor
 from core.experiments.sweep import SweepResult
 from core.experiments.verdict import Comparison, KeyFinding, Stat, compare, judge
 
@@ -41,6 +43,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         sessions.EXPERIMENT,
         thread_sweep.EXPERIMENT,
         gil_cores.EXPERIMENT,
+        lock_order.EXPERIMENT,
     )
 }
 

@@ -6,9 +6,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from core.experiments.monitor import Monitor, MonitorSample
+from core.agent.locks import tracking
+from core.events import MonitorSample
+from core.experiments.monitor import Monitor
 
 if TYPE_CHECKING:
     from core.experiments.sweep import SweepResult
@@ -45,7 +47,7 @@ class Outcome:
     samples: tuple[MonitorSample, ...] = ()
     notes: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "experiment": self.experiment,
             "variant": self.variant,
@@ -110,7 +112,10 @@ class Experiment:
         monitor: Monitor | None = None,
         stop: threading.Event | None = None,
     ) -> Outcome:
-        """Run one variant to completion (or until ``stop`` is set); never leaves threads."""
+        """Run one variant to completion (or until ``stop`` is set); never leaves threads.
+
+        Lock tracking is on while it runs, so the variant's locks show owners and waiters.
+        """
         if self.body is None:
             raise ValueError(f"{self.name} is a sweep; run it with compare()")
         if variant not in VARIANTS:
@@ -121,7 +126,7 @@ class Experiment:
         stop = stop or threading.Event()
         context = Context(scale=scale, monitor=monitor, stop=stop)
         start = time.perf_counter()
-        with monitor.running(self.name, variant):
+        with tracking(), monitor.running(self.name, variant):
             values = self.body(variant, context)
         duration = time.perf_counter() - start
         missing = {m.name for m in self.measures} - values.keys()

@@ -13,47 +13,16 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import psutil
 
 from core.diagnostics.stuck import StuckDetector, StuckThread
-from core.events import Event, EventStream
+from core.events import Event, EventStream, MonitorSample, StuckThreadsFound
 
 MIB = 1024 * 1024
 BUILTIN_SERIES = ("py_threads", "os_threads", "rss_mib", "cpu_percent", "stuck_threads")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MonitorSample(Event):
-    """One tick of the monitor: ``values`` holds the built-in series and every probe."""
-
-    experiment: str
-    variant: str
-    elapsed: float
-    values: Mapping[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StuckThreadsFound(Event):
-    """Threads whose stacks stopped moving for longer than the detector's threshold."""
-
-    experiment: str
-    variant: str
-    threads: tuple[StuckThread, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SweepPoint(Event):
-    """One measured point of a sweep experiment (``parameter`` = ``x``), for live x-y plots."""
-
-    experiment: str
-    parameter: str
-    x: float
-    trial: int
-    values: Mapping[str, float] = field(default_factory=dict)
 
 
 Listener = Callable[[Event], None]

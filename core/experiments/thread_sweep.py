@@ -27,8 +27,9 @@ from collections.abc import Callable
 
 import psutil
 
+from core.events import SweepPoint
 from core.experiments.base import Experiment, MeasureSpec, Outcome
-from core.experiments.monitor import Monitor, SweepPoint
+from core.experiments.monitor import Monitor
 from core.experiments.sweep import SweepResult
 from core.experiments.timed_crawl import timed_crawl
 from core.experiments.verdict import Stat

@@ -1,0 +1,12 @@
+"""The in-target agent of ``threadscope run``: samples the program's threads from inside it.
+
+Everything here is standard library only, Python 3.10+, relative imports only: the same files
+import as ``core.agent`` in Threadscope and as ``threadscope_agent`` inside the watched program
+(the launcher puts a private directory holding only a ``threadscope_agent`` link on its path).
+
+- ``bootstrap``: the target's ``__main__``: starts the agent, then runs the program via runpy.
+- ``server``: the agent thread (``threadscope-agent``, daemon) and its Unix socket.
+- ``sampling`` / ``classify`` / ``procstat``: one sample of every thread.
+- ``protocol``: where sockets live and how messages are framed (shared with ``core.watch``).
+- ``locks`` (issue 13, optional): lock ownership; used when importable.
+"""

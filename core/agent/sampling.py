@@ -1,0 +1,194 @@
+"""One sample of the whole program, built inside it: threads, stacks, CPU, states, RSS, gc.
+
+Reading other threads' frames: ``sys._current_frames()`` is called with the cyclic GC paused
+(on CPython 3.11 a collection inside it can deadlock against an exiting thread,
+python/cpython#106883; ``core.diagnostics.threads`` has the same guard) and not at all on a
+free-threaded build, where walking another running thread's frames is documented as unsafe:
+there threads keep their names, CPU and OS state, and ``stacks`` says why they are missing.
+"""
+
+from __future__ import annotations
+
+import dis
+import functools
+import gc
+import os
+import runpy
+import sys
+import sysconfig
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from . import classify, procstat
+from .protocol import AGENT_THREAD_NAME, AGENT_VERSION
+
+_CALL_OPS = frozenset(i for i, name in enumerate(dis.opname) if name.startswith("CALL"))
+_WITH_OPS = frozenset(dis.opmap[n] for n in ("SETUP_WITH", "BEFORE_WITH") if n in dis.opmap)
+
+
+def gil_disabled() -> bool:
+    is_enabled = getattr(sys, "_is_gil_enabled", None)
+    if is_enabled is not None:
+        return not is_enabled()
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def python_version() -> str:
+    return f"{sys.implementation.name} {sys.version.split()[0]}"
+
+
+def current_frames() -> dict[int, FrameType]:
+    """Every thread's innermost frame; empty on a free-threaded build (see module docstring)."""
+    if gil_disabled():
+        return {}
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_BOOT_MAIN = os.path.join(os.path.dirname(_HERE), "__main__.py")  # see core.watch.launch
+
+
+def _stack(frame: FrameType | None) -> list[classify.Frame]:
+    """Outermost first, without the agent's own frames (the lock tracker's wrappers sit
+    between the program and ``threading``; the program did not write them)."""
+    frames = []
+    while frame is not None:
+        code = frame.f_code
+        frames.append((code.co_filename, frame.f_lineno or 0, code.co_name))
+        frame = frame.f_back
+    frames.reverse()
+    program = [f for f in frames if not _ours(f[0])]
+    start = 0  # the main thread starts in the bootstrap and runpy: the program starts after
+    while start < len(program) and _is_boot(program[start][0]):
+        start += 1
+    return program[start:] or frames  # the agent's own thread keeps its frames
+
+
+@functools.lru_cache(maxsize=4096)  # a path per frame per sample: the sampler's main cost
+def _ours(file: str) -> bool:
+    return os.path.dirname(os.path.abspath(file)) == _HERE
+
+
+def _is_boot(file: str) -> bool:
+    return file in ("<frozen runpy>", runpy.__file__) or file == _BOOT_MAIN
+
+
+def _innermost_program_frame(frame: FrameType | None) -> FrameType | None:
+    while frame is not None and _ours(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
+def _stopped_at(frame: FrameType | None) -> tuple[bool | None, bool]:
+    """(at a call instruction, at a ``with`` entry) for the innermost frame."""
+    if frame is None:
+        return None, False
+    code, lasti = frame.f_code.co_code, frame.f_lasti
+    if not 0 <= lasti < len(code):
+        return None, False
+    op = code[lasti]
+    return op in _CALL_OPS, op in _WITH_OPS
+
+
+def _lock_view(snap: dict[str, Any], deadlocks: list[list[int]], names: dict[int, str]) -> Any:
+    """The lock tracker's snapshot in the dump's shape, plus per-thread holds / waiting_for."""
+    holds: dict[int, list[str]] = {}
+    waiting: dict[int, str] = {}
+    locks = []
+    for lock in snap.get("locks", []):
+        if _ours(str(lock.get("created_at") or "?:0").rsplit(":", 1)[0]):
+            continue  # the agent's own (its thread's start-up locks)
+        owners = [o["ident"] for o in lock.get("owners", [])]
+        waiters = [w["ident"] for w in lock.get("waiters", [])]
+        for ident in owners:
+            holds.setdefault(ident, []).append(lock["id"])
+        for ident in waiters:
+            waiting[ident] = lock["id"]
+        locks.append(
+            {
+                "id": lock["id"],
+                "kind": lock.get("kind"),
+                "created_at": lock.get("created_at"),
+                "owner": names.get(owners[0], str(owners[0])) if owners else None,
+                "waiters": [names.get(i, str(i)) for i in waiters],
+            }
+        )
+    cycles = [[names.get(i, str(i)) for i in cycle] for cycle in deadlocks]
+    return holds, waiting, locks, cycles
+
+
+def take_sample(locks: Any = None) -> dict[str, Any]:
+    """The program right now, as plain JSON-able data (``locks``: the tracker module or None)."""
+    pid = os.getpid()
+    frames = current_frames()
+    threads = {t.ident: t for t in threading.enumerate()}
+    names = {ident: t.name for ident, t in threads.items() if ident is not None}
+    holds: dict[int, list[str]] = {}
+    waiting: dict[int, str] = {}
+    lock_list: list[dict[str, Any]] = []
+    cycles: list[list[str]] = []
+    notes = []
+    if locks is not None:
+        try:
+            snap = locks.snapshot()
+            holds, waiting, lock_list, cycles = _lock_view(snap, locks.find_deadlocks(snap), names)
+        except Exception as exc:  # the tracker's fault must not cost the sample
+            notes.append(f"lock tracking failed: {exc!r}")
+    rows = []
+    for ident in sorted(set(threads) | set(frames), key=lambda i: names.get(i or 0, "~")):
+        if ident is None:
+            continue
+        thread = threads.get(ident)
+        frame = frames.get(ident)
+        native_id = thread.native_id if thread is not None else None
+        task = procstat.task_stat(pid, native_id) if native_id is not None else None
+        stack = _stack(frame)
+        at_call, in_with = _stopped_at(_innermost_program_frame(frame))
+        state = classify.classify(
+            stack,
+            task.state if task else None,
+            at_call=at_call,
+            blocked_in_with=in_with,
+            waiting_for_lock=ident in waiting,
+        )
+        rows.append(
+            {
+                "name": names.get(ident, f"<unknown {ident}>"),
+                "native_id": native_id,
+                "ident": ident,
+                "daemon": thread.daemon if thread is not None else None,
+                "alive": thread.is_alive() if thread is not None else True,
+                "state": state,
+                "os_state": task.state if task else None,
+                "cpu_s": task.cpu_s if task else None,
+                "stack": [{"file": f, "line": n, "function": fn} for f, n, fn in stack],
+                "holds": holds.get(ident, []),
+                "waiting_for": waiting.get(ident),
+                "agent": names.get(ident) == AGENT_THREAD_NAME,
+            }
+        )
+    return {
+        "pid": pid,
+        "python": python_version(),
+        "agent": True,
+        "agent_version": AGENT_VERSION,
+        "time": time.time(),
+        "stacks": "unavailable on a free-threaded build" if gil_disabled() else "ok",
+        "notes": notes,
+        "rss_bytes": procstat.rss_bytes(pid),
+        "gc": {
+            "counts": list(gc.get_count()),
+            "collections": [s["collections"] for s in gc.get_stats()],
+        },
+        "threads": rows,
+        "locks": lock_list,
+        "deadlocks": cycles,
+    }

@@ -1,0 +1,201 @@
+"""The agent thread: samples on a steady pace and serves them over an owner-only Unix socket.
+
+It never blocks the program: the socket is non-blocking, and while a client still has the
+previous sample unsent the new one is dropped for that client and counted (the count goes
+out with the next sample it gets). Nothing is sampled while nobody is connected. The thread is
+a daemon named ``threadscope-agent``, so it never keeps the program alive; any error of its own
+ends it quietly, never the program. A forked child closes its copies of the sockets.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import selectors
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+from . import protocol, sampling
+
+_MAX_PENDING = 32 * 1024 * 1024  # a client that lets this much pile up is cut off
+_MAX_REQUEST = 64 * 1024
+
+
+class _Client:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.out = bytearray()
+        self.inbox = bytearray()
+        self.dropped = 0
+
+
+class Agent:
+    def __init__(self, path: str, interval_s: float, locks: Any = None) -> None:
+        self.path = path
+        self.interval_s = interval_s
+        self.locks = locks
+        self._selector = selectors.DefaultSelector()
+        self._clients: dict[int, _Client] = {}
+        self._stop = False
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._thread = threading.Thread(
+            target=self._run, name=protocol.AGENT_THREAD_NAME, daemon=True
+        )
+
+    def start(self) -> None:
+        """Bind the socket (0600, in a 0700 directory) and start the agent thread.
+
+        Bound under a temporary name and renamed once listening, so a client that sees the
+        path can connect."""
+        staging = f"{self.path}.{os.getpid()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staging)
+        self._listener.bind(staging)
+        os.chmod(staging, 0o600)
+        self._listener.listen(8)
+        os.replace(staging, self.path)
+        self._listener.setblocking(False)
+        self._selector.register(self._listener, selectors.EVENT_READ)
+        atexit.register(self._unlink)
+        os.register_at_fork(after_in_child=self._forget)
+        self._thread.start()
+
+    def _unlink(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+    def _forget(self) -> None:
+        """In a forked child: the sockets belong to the parent; close our copies, serve none."""
+        self._stop = True
+        for client in self._clients.values():
+            client.sock.close()
+        self._listener.close()
+        atexit.unregister(self._unlink)
+
+    def _run(self) -> None:
+        with contextlib.suppress(Exception):  # whatever happens here, never to the program
+            self._loop()
+
+    def _loop(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stop:
+            for key, events in self._selector.select(max(0.0, next_tick - time.monotonic())):
+                if key.fileobj is self._listener:
+                    self._accept()
+                    continue
+                client = self._clients.get(key.fd)
+                if client is not None and events & selectors.EVENT_READ:
+                    self._read(client)
+                client = self._clients.get(key.fd)
+                if client is not None and events & selectors.EVENT_WRITE:
+                    self._flush(client)
+            now = time.monotonic()
+            if now >= next_tick:
+                next_tick = max(next_tick + self.interval_s, now)
+                if self._clients:
+                    with contextlib.suppress(Exception):  # skip a sample, keep serving
+                        self._broadcast()
+
+    def _accept(self) -> None:
+        try:
+            sock, _ = self._listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        if not _same_user(sock):
+            sock.close()
+            return
+        sock.setblocking(False)
+        client = _Client(sock)
+        self._clients[sock.fileno()] = client
+        self._selector.register(sock, selectors.EVENT_READ)
+        hello = {
+            "type": "hello",
+            "pid": os.getpid(),
+            "python": sampling.python_version(),
+            "agent_version": protocol.AGENT_VERSION,
+            "interval_ms": round(self.interval_s * 1000),
+            "locks": self.locks is not None,
+        }
+        self._send(client, protocol.encode(hello))
+
+    def _read(self, client: _Client) -> None:
+        try:
+            data = client.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(client)
+            return
+        client.inbox += data
+        while b"\n" in client.inbox:
+            line, _, rest = bytes(client.inbox).partition(b"\n")
+            client.inbox = bytearray(rest)
+            self._answer(client, line)
+        if len(client.inbox) > _MAX_REQUEST:
+            self._drop(client)
+
+    def _answer(self, client: _Client, line: bytes) -> None:
+        """One request, one reply of the same type. Later requests (tracemalloc, profile) go
+        here, one ``type`` each."""
+        try:
+            kind = protocol.decode(line).get("type")
+        except ValueError:
+            kind = None
+        if kind == "dump":
+            reply = {"type": "dump", **sampling.take_sample(self.locks)}
+        else:
+            reply = {"type": "error", "message": f"unknown request {kind!r}"}
+        self._send(client, protocol.encode(reply))
+
+    def _broadcast(self) -> None:
+        sample = sampling.take_sample(self.locks)
+        for client in list(self._clients.values()):
+            if client.out:  # the last one is still on its way: drop this one, count it
+                client.dropped += 1
+                continue
+            message = {"type": "sample", "dropped": client.dropped, **sample}
+            client.dropped = 0
+            self._send(client, protocol.encode(message))
+
+    def _send(self, client: _Client, data: bytes) -> None:
+        client.out += data
+        if len(client.out) > _MAX_PENDING:
+            self._drop(client)
+            return
+        self._flush(client)
+
+    def _flush(self, client: _Client) -> None:
+        try:
+            sent = client.sock.send(client.out)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._drop(client)
+            return
+        del client.out[:sent]
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.out else 0)
+        self._selector.modify(client.sock, events)
+
+    def _drop(self, client: _Client) -> None:
+        self._clients.pop(client.sock.fileno(), None)
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(client.sock)
+        client.sock.close()
+
+
+def _same_user(sock: socket.socket) -> bool:
+    """The directory and socket modes already keep others out; on Linux check the peer too."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return True
+    try:
+        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, option, 12))
+    except OSError:
+        return False
+    return bool(uid == os.getuid())
