@@ -68,7 +68,7 @@ class _PaintCounter(QObject):
         super().__init__(parent)
         self.stamps: deque[float] = deque(maxlen=1_000)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint:
             self.stamps.append(time.monotonic())
         return False

@@ -516,7 +516,7 @@ class MainWindow(QMainWindow):
             rss = message.split()[1]
             self.marker(f"memory {'limit' if level == 'error' else 'warning'} ({rss} MiB)")
         levelno = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-        record = log.makeRecord(log.name, levelno, __file__, 0, message, None, None)
+        record = log.makeRecord(log.name, levelno, __file__, 0, message, (), None)
         record.threadName = thread
         log.handle(record)
 

@@ -8,7 +8,8 @@ increase adds and diffs two tracemalloc snapshots, and grabs the Diagnostics vie
 and Memory pages as ``out-diagnostics.png`` and ``out-diagnostics-memory.png``. Last it
 stops the crawl, lets a second one (pool strategy) finish, runs an experiment and grabs the
 Experiments view (``out-experiments.png``), compares three strategies (``out-compare.png``)
-and grabs the History view overlaying every crawl with their markers (``out-history.png``). Uses a throw-away QSettings file and history folder.
+and grabs the History view overlaying every crawl with their markers (``out-history.png``).
+Uses a throw-away QSettings file and history folder.
 """
 
 from __future__ import annotations

@@ -64,10 +64,12 @@ def test_stop_ends_the_current_run_and_skips_the_rest(site):
     )
     stop.set()
     result = runner.run()
-    assert result.runs == () and result.stopped
+    assert result.runs == ()
+    assert result.stopped
     stop.clear()
     result = runner.run()  # stopped after the first run: the second never starts
-    assert [r.strategy for r in result.runs] == ["bounded"] and result.stopped
+    assert [r.strategy for r in result.runs] == ["bounded"]
+    assert result.stopped
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -93,4 +95,5 @@ def test_cli_prints_the_table_with_a_winner_per_measure(site, capsys):
 def test_cli_bad_strategy_list_is_one_line_and_exit_2(text, capsys):
     assert compare_cli.main(_args("--strategies", text)) == 2
     err = capsys.readouterr().err
-    assert err.startswith("threadscope compare: error: --strategies") and err.count("\n") == 1
+    assert err.startswith("threadscope compare: error: --strategies")
+    assert err.count("\n") == 1

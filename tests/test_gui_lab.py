@@ -43,11 +43,13 @@ def test_compare_runs_strategies_in_turn_overlays_them_and_saves_each(qtbot, win
     assert view.running
     assert not window.start_action.isEnabled()  # no crawl while comparing
     qtbot.waitUntil(lambda: not view.running, timeout=60_000)
-    assert view.comparison is not None and not view.comparison.stopped
+    assert view.comparison is not None
+    assert not view.comparison.stopped
     assert [run.strategy for run in view.comparison.runs] == ["bounded", "pool"]
     assert all(run.pages == 150 for run in view.comparison.runs)
     headers = view.table_model.headers()
-    assert headers[1:3] == ("bounded", "pool") and headers[-2:] == ("winner", "rule")
+    assert headers[1:3] == ("bounded", "pool")
+    assert headers[-2:] == ("winner", "rule")
     rows = {view.table_model.row(i)[0]: view.table_model.row(i) for i in range(5)}
     assert rows["Pages/s (1/s)"][-1] == "higher is better"
     assert rows["Pages/s (1/s)"][-2] in ("bounded", "pool", "bounded, pool")
@@ -72,7 +74,8 @@ def test_compare_stop_ends_the_current_run_and_skips_the_rest(qtbot, tmp_path):
         qtbot.waitUntil(lambda: view.charts.curve_count() > 0, timeout=5_000)  # live
         view.stop_button.click()
         qtbot.waitUntil(lambda: not view.running, timeout=15_000)
-        assert view.comparison is not None and view.comparison.stopped
+        assert view.comparison is not None
+        assert view.comparison.stopped
         assert [run.reason for run in view.comparison.runs] == ["stopped"]
         assert "Stopped" in view.status.text()
     finally:
@@ -124,7 +127,8 @@ def test_a_crawl_is_saved_with_its_markers_and_history_shows_them(qtbot, window)
     run = window.history.model.run(0)
     markers = load_details(run.id)["markers"]
     texts = [text for _t, text in markers]
-    assert texts[0] == "Start (4 threads)" and texts[-1].startswith("Done")
+    assert texts[0] == "Start (4 threads)"
+    assert texts[-1].startswith("Done")
     assert 0 <= markers[0][0] < 1.0  # time from the crawl's start
     window.history.select(run.id)
     assert "Start (4 threads)" in window.history.charts.marker_texts()
@@ -138,7 +142,8 @@ def test_memory_chart_shows_peak_rss_next_to_current(qtbot, window):
     _x, peak = charts.curves[PEAK_RSS].getData()
     _x, rss = charts.curves["rss_mib"].getData()
     assert peak[-1] == pytest.approx(rss.max())
-    assert (peak >= rss).all() and (peak[1:] >= peak[:-1]).all()  # a running maximum
+    assert (peak >= rss).all()
+    assert (peak[1:] >= peak[:-1]).all()
     assert charts.legend_text(PEAK_RSS) == f"peak RSS {peak[-1]:,.0f} MiB"
     assert charts.legend_text("rss_mib") == f"process RSS {rss[-1]:,.0f} MiB"
 
@@ -157,7 +162,8 @@ def test_automatic_gc_passes_are_marked_manual_ones_once(qtbot, window):
     qtbot.waitUntil(lambda: len(marker_texts(window)) > before, timeout=5_000)
     window.crawl.poll()  # drains the watch again
     new = marker_texts(window)[before:]
-    assert len(new) == 1 and new[0].startswith("GC (")  # the manual pass, marked once
+    assert len(new) == 1
+    assert new[0].startswith("GC (")
 
 
 def test_memory_warning_is_a_marker_and_notices_show_their_thread_in_the_log(qtbot, window, site):

@@ -36,7 +36,8 @@ def test_the_shell_script_reads_the_same_list():
     ).stdout.split()
     assert out == list(qt_libs.packages("window"))
     script = (ROOT / "scripts" / "qt-deps.sh").read_text()
-    assert 'gui/qt_libs.py" packages' in script and "libxcb-cursor0" not in script
+    assert 'gui/qt_libs.py" packages' in script
+    assert "libxcb-cursor0" not in script
 
 
 def test_check_here_agrees_with_what_the_loader_finds():
@@ -44,6 +45,7 @@ def test_check_here_agrees_with_what_the_loader_finds():
     lacking = qt_libs.missing(qt_libs.packages("offscreen"))
     message = qt_libs.check(env)
     if lacking:
-        assert message is not None and message.endswith(qt_libs.apt_line(lacking))
+        assert message is not None
+        assert message.endswith(qt_libs.apt_line(lacking))
     else:
         assert message is None  # the suite runs offscreen, so this is the usual case
