@@ -20,7 +20,7 @@ from core.history import RunRecord, save_run, summarize_metrics
 from core.sampler import KEYS, MetricsSampler
 from core.settings import CrawlSettings
 from core.testsite import TestSite
-from gui.controls import SiteParams
+from core.testsite.params import SiteParams
 
 log = logging.getLogger(__name__)
 

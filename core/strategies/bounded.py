@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 class Bounded(Strategy):
     name = "bounded"
+    summary = (
+        "A fixed pool of workers around one bounded frontier (this engine's design): memory "
+        "stays bounded (the overflow spills to disk), every wait has a timeout, and the thread "
+        "count can change while it runs."
+    )
     resizable = True
 
     def __init__(self, crawl: Crawler) -> None:

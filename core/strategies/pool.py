@@ -35,6 +35,10 @@ _SAFETY_WAKE = 1.0
 
 class Pool(Strategy):
     name = "pool"
+    summary = (
+        "The tutorial design: one dispatcher thread feeds an unbounded queue.Queue into a "
+        "ThreadPoolExecutor. Fixed threads, but the backlog (and memory) grows with the site."
+    )
 
     def __init__(self, crawl: Crawler) -> None:
         super().__init__(crawl)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core.frontier import Item
-from core.strategies.base import Strategy
+from core.strategies.base import MAX_RECURSIVE_DEPTH, Strategy
 
 if TYPE_CHECKING:
     from core.engine import Crawler, _Worker
@@ -36,6 +36,12 @@ Body = Callable[["_Worker", list[Item]], None]
 
 class Recursive(Strategy):
     name = "recursive"
+    summary = (
+        "A few threads, each recursing depth-first into the links it finds, sharing a "
+        "lock-protected visited set: no pool, no queue; threads finish unevenly and each stack "
+        "frame holds its page's remaining links."
+    )
+    depth_limit = MAX_RECURSIVE_DEPTH
 
     def __init__(self, crawl: Crawler) -> None:
         super().__init__(crawl)

@@ -19,7 +19,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from core.frontier import Item
-from core.strategies.base import Strategy
+from core.strategies.base import MAX_RECURSIVE_DEPTH, Strategy
 
 if TYPE_CHECKING:
     from core.engine import Crawler, _Worker
@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 
 class ThreadPerUrl(Strategy):
     name = "thread-per-url"
+    summary = (
+        "A new thread for every discovered link: watch the thread count explode. A hard cap "
+        "(max spawned threads) keeps the machine alive; past it the finder crawls the link "
+        "itself."
+    )
+    depth_limit = MAX_RECURSIVE_DEPTH
 
     def __init__(self, crawl: Crawler) -> None:
         super().__init__(crawl)
