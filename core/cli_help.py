@@ -14,6 +14,6 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         default = action.default
-        if default is None or default is False or default == [] or default == ():
+        if default is None or default is False or default in ("", [], ()):
             return action.help
         return super()._get_help_string(action)

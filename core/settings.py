@@ -338,7 +338,7 @@ class CrawlSettings:
     strategy: str = setting(
         "bounded",
         "Strategy",
-        "How URLs are scheduled on threads; each design publishes the same events and "
+        "How URLs are scheduled on threads. Each design publishes the same events and "
         "metrics, so their charts compare directly.",
         flag="--strategy",
         choices=STRATEGIES,

@@ -1,6 +1,7 @@
 """The headless CLI, run as a person would: a real subprocess crawling the embedded site."""
 
 import csv
+import importlib
 import json
 import os
 import signal
@@ -11,7 +12,9 @@ import time
 import psutil
 import pytest
 
-CLI = [sys.executable, "-m", "core.cli"]
+from core.cli import COMMANDS
+
+CLI = [sys.executable, "-m", "threadscope"]
 
 
 def run_cli(*args, timeout=60):
@@ -104,10 +107,45 @@ def test_ctrl_c_stops_gracefully_with_exit_130_and_leaves_no_child(tmp_path):
     assert all(json.loads(line)["url"] for line in lines)
 
 
-def test_crawl_does_not_import_qt():
-    code = "import sys, core.cli; core.cli._build_parser(); print('PySide6' in sys.modules)"
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_no_command_imports_qt(command):
+    code = (
+        "import sys, threadscope.launcher, core.cli;"
+        f"core.cli.build_parser([{command!r}]);"
+        "print('PySide6' in sys.modules, 'gui' in sys.modules)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.stdout.strip() == "False", proc.stderr
+    assert proc.stdout.strip() == "False False", proc.stderr
+
+
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_every_command_is_a_module_with_add_arguments_and_main(command):
+    (entry,) = [c for c in COMMANDS if c.name == command]
+    module = importlib.import_module(entry.module)
+    assert callable(module.add_arguments) and callable(module.main)
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("crawl", ["--threads N", "(default: 16)", "(default: 5.0 s)", "(default: 10.0 s)",
+                   "(default: 2097152 bytes)", "1 to 1024", "(default: 0.0 ms)"]),
+        ("testsite", ["(default: 1000)", "(default: 0.0 ms)", "(default: 127.0.0.1)"]),
+        ("experiment", ["(default: 1.0)", "(default: 3)"]),
+    ],
+)  # fmt: skip
+def test_help_shows_each_default_with_its_unit(command, shown):
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())  # argparse wraps lines
+    for words in shown:
+        assert words in text, (words, proc.stdout)
+
+
+def test_a_headless_module_with_no_command_is_a_one_line_usage_error():
+    proc = subprocess.run([sys.executable, "-m", "core.cli"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "name a command" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_experiment_list_is_one_name_and_summary_per_line():

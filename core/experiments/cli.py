@@ -18,12 +18,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", help="experiment to run (see --list)")
     parser.add_argument("--list", action="store_true", help="list experiments and exit")
-    parser.add_argument(
-        "--scale", type=float, default=1.0, help="work size factor (default 1; 0.1 is quick)"
-    )
-    parser.add_argument(
-        "--trials", type=int, default=3, help="runs of each variant, for spread (default 3)"
-    )
+    parser.add_argument("--scale", type=float, default=1.0, help="work size factor (0.1 is quick)")
+    parser.add_argument("--trials", type=int, default=3, help="runs of each variant, for spread")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
     parser.add_argument("--no-save", action="store_true", help="do not save to run history")
 
