@@ -213,7 +213,7 @@ class CrawlSettings:
         "Max body",
         "Decoded body kept per page; the page is marked truncated. Bodies are streamed and cut "
         "at this size (after decompression), so one huge page cannot blow up the memory of "
-        "the whole process: N threads × this bound is the worst case in flight.",
+        "the whole process: N threads times this bound is the worst case in flight.",
         flag="--max-bytes",
         minimum=1,
         unit="bytes",

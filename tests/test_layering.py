@@ -68,4 +68,5 @@ def test_the_launcher_opens_the_window_only_with_no_arguments():
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 2 and "threads" in proc.stderr
+    assert proc.returncode == 2
+    assert "threads" in proc.stderr

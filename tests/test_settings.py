@@ -74,7 +74,8 @@ def test_every_field_is_described_with_a_flag_and_a_group_or_a_reason():
     flags = [s.flag for s in SETTINGS.values()]
     assert len(flags) == len(set(flags)), "two fields share a flag"
     for spec in SETTINGS.values():
-        assert spec.label and spec.summary and len(spec.summary) < 110, spec.name
+        assert spec.label, spec.name
+        assert 0 < len(spec.summary) < 110, spec.name
         if spec.flag is None or spec.group is None or spec.kind not in FORM_KINDS:
             assert spec.only, f"{spec.name} is CLI-only or form-only without saying why"
         if spec.minimum is not None and spec.kind in (Kind.INT, Kind.FLOAT):
@@ -93,7 +94,8 @@ def test_each_described_range_is_what_validation_enforces(name):
     below = spec.minimum if spec.above else spec.minimum - step
     with pytest.raises(SettingsError) as info:
         CrawlSettings(**base, **{name: below})
-    assert info.value.field == name and spec.bounds().split()[0] in info.value.message
+    assert info.value.field == name
+    assert spec.bounds().split()[0] in info.value.message
     if spec.maximum is not None:
         CrawlSettings(**base, **{name: spec.maximum})
         with pytest.raises(SettingsError):
@@ -157,7 +159,8 @@ def test_form_widgets_have_the_settings_defaults_ranges_and_tooltips(qtbot):
             assert [widget.itemText(i) for i in range(widget.count())] == list(spec.choices)
             assert widget.currentText() == spec.default
         elif isinstance(widget, QCheckBox) and widget.isEnabled():
-            assert widget.isChecked() == spec.default and widget.text() == spec.label
+            assert widget.isChecked() == spec.default
+            assert widget.text() == spec.label
         elif isinstance(widget, QLineEdit):
             assert widget.text() == spec.default
     assert widgets == {}, "a widget with no setting behind it"
@@ -174,5 +177,7 @@ def test_an_error_in_a_folded_group_opens_it(qtbot):
     panel.show()
     assert not panel.advanced.isVisible()
     panel.fields["retries"].setValue(21)
-    assert panel.error is not None and panel.error.field == "retries"
-    assert panel.advanced.isVisible() and panel.error_label("retries").isVisible()
+    assert panel.error is not None
+    assert panel.error.field == "retries"
+    assert panel.advanced.isVisible()
+    assert panel.error_label("retries").isVisible()
