@@ -36,7 +36,9 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("crawl", "core.crawl_cli", "crawl headless with a live progress line"),
     Command("testsite", "core.testsite.cli", "serve the embedded synthetic test site"),
-    Command("experiment", "core.experiments.cli", "run a threading-pitfall experiment, bad vs fixed"),
+    Command(
+        "experiment", "core.experiments.cli", "run a threading-pitfall experiment (bad vs fixed)"
+    ),
 )
 
 
