@@ -104,21 +104,20 @@ class SettingsError(ValueError):
         self.message = message
 
 
-ADVANCED = Group.ADVANCED
-NOT_IN_FORM_SCOPE = "the window crawls its target's host"
-
-
 @dataclass(frozen=True, slots=True)
 class CrawlSettings:
     """Everything a crawl needs to know, immutable once validated."""
 
-    start_urls: tuple[str, ...] = setting(
-        (),
-        "URL",
-        "Any http(s) URL; the crawl stays on its host.",
-        flag="URL",
-        group=Group.TARGET,
-        only="the CLI takes one URL (none: the embedded test site); the form one URL",
+    start_urls: tuple[str, ...] = dataclasses.field(
+        metadata={
+            "setting": Setting(
+                "URL",
+                "Any http(s) URL; the crawl stays on its host.",
+                flag="URL",
+                group=Group.TARGET,
+                only="the CLI and the form take one URL (the CLI none: the embedded test site)",
+            )
+        }
     )
     threads: int = setting(
         16,
@@ -158,7 +157,7 @@ class CrawlSettings:
         "Pages per host",
         "Pages fetched per host:port (trap: generated pages).",
         flag="--per-host-max-pages",
-        group=ADVANCED,
+        group=Group.ADVANCED,
         minimum=1,
         unit="pages",
         metavar="N",
@@ -228,7 +227,7 @@ class CrawlSettings:
         flag="--allow-host",
         group=None,
         metavar="HOST",
-        only=NOT_IN_FORM_SCOPE,
+        only="the window crawls its target's host only",
     )
     obey_robots: bool = setting(
         True,
@@ -243,7 +242,7 @@ class CrawlSettings:
         "Least time between two requests to one host (Crawl-delay wins when longer). Workers "
         "wait for their host's turn, so a delay caps pages/s per host whatever the threads.",
         flag="--delay",
-        group=ADVANCED,
+        group=Group.ADVANCED,
         minimum=0,
         unit="s",
         metavar="S",
@@ -253,7 +252,7 @@ class CrawlSettings:
         "Retries",
         "Extra attempts on connection errors, resets, 429 and 503 (back-off 0.25 s, doubling).",
         flag="--retries",
-        group=ADVANCED,
+        group=Group.ADVANCED,
         minimum=0,
         maximum=20,
         metavar="N",
@@ -263,7 +262,7 @@ class CrawlSettings:
         "Retry-After cap",
         "Longest Retry-After wait honoured.",
         flag="--retry-after-cap",
-        group=ADVANCED,
+        group=Group.ADVANCED,
         minimum=0,
         unit="s",
         metavar="S",
@@ -273,7 +272,7 @@ class CrawlSettings:
         "Max redirects",
         "Redirect hops per fetch (error too_many_redirects).",
         flag="--max-redirects",
-        group=ADVANCED,
+        group=Group.ADVANCED,
         minimum=0,
         maximum=50,
         metavar="N",
@@ -283,7 +282,7 @@ class CrawlSettings:
         "Max URL length",
         "Longer links are not crawled (trap: ever-growing URLs).",
         flag="--max-url-length",
-        group=ADVANCED,
+        group=Group.ADVANCED,
         minimum=16,
         unit="chars",
         metavar="N",
@@ -294,7 +293,7 @@ class CrawlSettings:
         "Links with more query parameters are skipped (trap: session ids, faceted search; 0 "
         "refuses every query).",
         flag="--max-query-params",
-        group=ADVANCED,
+        group=Group.ADVANCED,
         minimum=0,
         metavar="N",
     )
@@ -303,7 +302,7 @@ class CrawlSettings:
         "User-Agent",
         "The User-Agent sent and matched in robots.txt.",
         flag="--user-agent",
-        group=ADVANCED,
+        group=Group.ADVANCED,
         metavar="TEXT",
     )
     results_path: str | None = setting(
@@ -320,7 +319,7 @@ class CrawlSettings:
         "Memory limit",
         "Process RSS at which the crawl stops (0: off).",
         flag="--memory-limit-mb",
-        group=ADVANCED,
+        group=Group.ADVANCED,
         minimum=0,
         unit="MiB",
         metavar="MIB",
@@ -330,7 +329,7 @@ class CrawlSettings:
         "Memory warning",
         "RSS at which a warning is shown once, before the limit (0: off).",
         flag="--memory-warning-mb",
-        group=ADVANCED,
+        group=Group.ADVANCED,
         minimum=0,
         unit="MiB",
         metavar="MIB",
@@ -349,7 +348,7 @@ class CrawlSettings:
         "Thread-per-url: cap on its threads alive at once. Past it a finder crawls the link "
         "itself, so a thread explosion stays survivable.",
         flag="--max-spawned-threads",
-        group=ADVANCED,
+        group=Group.ADVANCED,
         minimum=1,
         maximum=10_000,
         metavar="N",
@@ -423,7 +422,7 @@ def _described() -> dict[str, Setting]:
             f.metadata["setting"],
             name=f.name,
             kind=_kind(hints[f.name], f.metadata["setting"].choices),
-            default=f.default,
+            default=None if f.default is dataclasses.MISSING else f.default,
         )
         for f in dataclasses.fields(CrawlSettings)
     }

@@ -37,7 +37,6 @@ from core.testsite.params import SiteParams
 W = TypeVar("W", bound=QWidget)
 PLACEHOLDER_URL = "http://127.0.0.1/"  # validates the knobs before the test site has a port
 THREADS_DEBOUNCE_MS = 400
-DEFAULTS = CrawlSettings(start_urls=(PLACEHOLDER_URL,))
 INT_CEILING = 2**31 - 1  # a spin box's own limit: the ceiling of settings with no maximum
 FLOAT_CEILING = 86_400.0  # seconds: a day, for float settings with no maximum
 SUFFIX_UNITS = ("s", "ms", "bytes", "KiB", "MiB")  # counts (pages, links) need no suffix
@@ -106,9 +105,12 @@ class ControlPanel(QWidget):
         self._target_group.addButton(self.url_radio)
         self.site_radio.setChecked(True)
         target_form.addRow(self.site_radio)
-        self.pages = self._spin(1, 1_000_000, 500, TOOLTIPS["pages"])
-        self.latency_ms = self._spin(0, 60_000, 20, TOOLTIPS["latency_ms"], suffix=" ms")
-        self.error_rate = self._double(0.0, 99.0, 2.0, TOOLTIPS["error_rate"], suffix=" %")
+        site = SiteParams()
+        self.pages = self._spin(1, 1_000_000, site.pages, TOOLTIPS["pages"])
+        self.latency_ms = self._spin(0, 60_000, site.latency_ms, TOOLTIPS["latency_ms"], " ms")
+        self.error_rate = self._double(
+            0.0, 99.0, 100 * site.error_rate, TOOLTIPS["error_rate"], suffix=" %"
+        )
         target_form.addRow("    Pages", self.pages)
         target_form.addRow("    Latency", self.latency_ms)
         target_form.addRow("    Error rate", self.error_rate)

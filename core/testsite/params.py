@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class SiteParams:
-    """What the window asks of the embedded site; a change restarts it."""
+    """What the window asks of the embedded site (defaults: the form's); a change restarts it."""
 
-    pages: int
-    latency_ms: int
-    error_rate: float  # 0..1
+    pages: int = 500
+    latency_ms: int = 20
+    error_rate: float = 0.02  # 0..1
