@@ -1,5 +1,7 @@
 import argparse
 import dataclasses
+import re
+from pathlib import Path
 
 import pytest
 
@@ -181,3 +183,36 @@ def test_an_error_in_a_folded_group_opens_it(qtbot):
     assert panel.error.field == "retries"
     assert panel.advanced.isVisible()
     assert panel.error_label("retries").isVisible()
+
+
+def readme_rows() -> dict[str, list[str]]:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = text.split("\n| field | default |", 1)[1].split("\n\n")[0]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    return {row[0].strip("`"): row for row in rows[2:]}  # after the header and |---|
+
+
+def readme_default(cell: str) -> object:
+    """ "250 000" -> 250000, "5 s" -> 5.0, "2 MiB" -> 2097152, "on" -> True, "`x`" -> "x"."""
+    if cell in ("on", "off"):
+        return cell == "on"
+    if cell.startswith("`"):
+        return cell.strip("`")
+    match = re.match(r"([\d ]+(?:\.\d+)?)\s*(MiB|s)?", cell)
+    assert match, cell
+    number = float(match.group(1).replace(" ", ""))
+    return number * 1024 * 1024 if match.group(2) == "MiB" else number
+
+
+def test_the_readme_table_lists_every_field_with_its_default_flag_and_form_label():
+    rows = readme_rows()
+    assert set(rows) == set(SETTINGS)
+    for name, (_field, default, _what, cli, window) in rows.items():
+        spec = SETTINGS[name]
+        assert f"`{spec.flag}" in cli, (name, cli)
+        if spec.group is None:
+            assert window == "—", name
+        else:
+            assert spec.label in window, (name, window)
+        if spec.kind in (Kind.INT, Kind.FLOAT, Kind.BOOL, Kind.CHOICE, Kind.TEXT):
+            assert readme_default(default) == spec.default, (name, default)
