@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _flag_options(spec: Setting) -> dict[str, Any]:
     """``add_argument`` options for one setting: its type, default, and help with unit and range."""
-    summary = spec.summary
+    summary = spec.summary.replace("%", "%%")  # argparse formats help with %
     if summary[1:2].islower():  # "Worker threads" -> "worker threads", "URLs waiting" stays
         summary = summary[0].lower() + summary[1:]
     words = [summary]
@@ -71,9 +71,9 @@ def _flag_options(spec: Setting) -> dict[str, Any]:
         action = argparse.BooleanOptionalAction
         return {"action": action, "default": spec.default, "help": help_text}
     if spec.kind is Kind.TEXTS:
-        return {"action": "append", "default": [], "metavar": spec.metavar, "help": spec.summary}
+        return {"action": "append", "default": [], "metavar": spec.metavar, "help": summary}
     if spec.kind is Kind.PATH:
-        return {"metavar": spec.metavar, "help": spec.summary}
+        return {"metavar": spec.metavar, "help": summary}
     kind = {Kind.INT: int, Kind.FLOAT: float}.get(spec.kind, str)
     options: dict[str, Any] = {"type": kind, "default": spec.default, "help": help_text}
     if spec.choices:
