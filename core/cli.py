@@ -35,6 +35,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("crawl", "core.crawl_cli", "crawl headless with a live progress line"),
+    Command("compare", "core.compare_cli", "crawl once per strategy, in turn, and compare them"),
     Command("testsite", "core.testsite.cli", "serve the embedded synthetic test site"),
     Command(
         "experiment", "core.experiments.cli", "run a threading-pitfall experiment (bad vs fixed)"

@@ -2,7 +2,7 @@
 
 Crawls the same target (the embedded test site when no URL is given) once per strategy, one
 after the other, with the same flags, and prints each run's figures and the winner per measure.
-Each run is saved to the history.
+Each run is saved to the history (``--no-history``: not).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import threading
 from contextlib import ExitStack
 from types import FrameType
 
-from core.cli import _add_crawl_arguments, _settings_from
 from core.compare import ComparisonRunner, StrategyRun
+from core.crawl_cli import add_arguments as add_crawl_arguments
+from core.crawl_cli import settings_from
 from core.settings import STRATEGIES, SettingsError
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 DEFAULT_STRATEGIES = "bounded,pool,recursive"
-HELP = "crawl once per strategy, one after the other, and compare them"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,10 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"strategies to run in turn, comma-separated, from {', '.join(STRATEGIES)} "
         "(default: %(default)s; --strategy is ignored)",
     )
-    parser.add_argument(
-        "--no-save", action="store_true", help="do not save the runs to the history"
-    )
-    _add_crawl_arguments(parser)
+    add_crawl_arguments(parser)
 
 
 def parse_strategies(text: str) -> tuple[str, ...]:
@@ -53,7 +50,7 @@ def parse_strategies(text: str) -> tuple[str, ...]:
 def main(args: argparse.Namespace) -> int:
     try:
         strategies = parse_strategies(args.strategies)
-        ComparisonRunner(_settings_from(args, args.url or "http://127.0.0.1/"), strategies)
+        ComparisonRunner(settings_from(args, args.url or "http://127.0.0.1/"), strategies)
     except (SettingsError, ValueError) as exc:
         print(f"threadscope compare: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -78,9 +75,9 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         runner = ComparisonRunner(
-            _settings_from(args, url),
+            settings_from(args, url),
             strategies,
-            save=not args.no_save,
+            save=not args.no_history,
             on_run=_print_run,
             stop=stop,
         )

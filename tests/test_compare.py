@@ -91,6 +91,17 @@ def test_cli_prints_the_table_with_a_winner_per_measure(site, capsys):
     assert "one after the other" in out.err
 
 
+def test_registered_as_threadscope_compare_and_no_history_saves_nothing(site, capsys):
+    from core import cli
+
+    status = cli.main(
+        ["compare", site.url, "--strategies", "pool", "--threads", "2", "--no-history"]
+    )
+    assert status == 0
+    assert capsys.readouterr().out.splitlines()[0].split()[:2] == ["measure", "pool"]
+    assert list_runs() == []
+
+
 @pytest.mark.parametrize("text", ["bounded,nope", " , "])
 def test_cli_bad_strategy_list_is_one_line_and_exit_2(text, capsys):
     assert compare_cli.main(_args("--strategies", text)) == 2
