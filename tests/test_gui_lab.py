@@ -14,13 +14,14 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from conftest import crawl_threads
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QToolBar
 from test_gui_window import make_window
 
 from core.events import Notice
 from core.history import list_runs, load_details, save_run, summarize_metrics
 from core.settings import CrawlSettings
+from core.testsite.params import SiteParams
 from gui.charts import PEAK_RSS
 from gui.history_view import HistoryView
 from gui.window import MainWindow
@@ -257,3 +258,28 @@ def test_a_long_notice_elides_before_the_permanent_labels_full_text_in_tooltip_a
         lambda: any(r.getMessage() == long_text for r in window.log_model.items()), timeout=5_000
     )
     qtbot.waitUntil(lambda: window.phase == "finished", timeout=20_000)
+
+
+def test_the_default_site_crawl_lasts_half_a_minute_to_a_minute(qtbot, tmp_path):
+    """Measured, not computed: the form's defaults untouched, a few seconds of the real crawl,
+    extrapolated to the site's page count (latency-bound, so the rate is steady)."""
+    window = MainWindow(QSettings(str(tmp_path / "d.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        site = SiteParams()
+        assert window.controls.site_params() == site
+        assert window.controls.uses_site
+        assert window.controls.settings().threads == 16
+        bound_s = site.pages * site.latency_ms / 1000 / 16  # Little's law
+        assert 30 <= bound_s <= 60
+        window.start_action.trigger()
+        qtbot.waitUntil(lambda: window.phase == "running", timeout=15_000)
+        crawler = window.session.crawler
+        qtbot.waitUntil(lambda: crawler.stats().elapsed >= 4.0, timeout=15_000)
+        stats = crawler.stats()
+        estimate_s = site.pages / (stats.pages / stats.elapsed)
+        assert 30 <= estimate_s <= 75, estimate_s
+    finally:
+        window.close()
+    assert not crawl_threads()
