@@ -68,7 +68,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser for ``argv``: every command listed, the chosen one (``argv[0]``) filled in."""
     parser = Parser(
         prog="threadscope",
-        description="Watch what your Python threads do. With no command, opens the window.",
+        description="Watch what your Python threads do. With no command, opens the window; "
+        "it takes the crawl flags too (threadscope --url URL --threads 32 --start).",
         formatter_class=HelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
