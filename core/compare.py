@@ -202,9 +202,8 @@ class ComparisonRunner:
                 crawler.stop()
         crawler.join(STOP_GRACE_S)
         cpu_s = time.process_time() - cpu_started
-        sampler.stop()
+        sampler.stop()  # its last tick was within one interval of the end
         sampler.join(2.0)
-        sampler.sample_once()
         stats = crawler.stats()
         times = sampler.times()
         series = {key: sampler.series(key) for key in KEYS}

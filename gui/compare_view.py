@@ -94,7 +94,7 @@ class CompareView(QDialog):
         self.why.setWordWrap(True)
         self.status = QLabel()
         self.status.setWordWrap(True)
-        self.charts = OverlayCharts()
+        self.charts = OverlayCharts(columns=3)
         self.table_model = TextTableModel(self)
         self.table = QTableView()
         self.table.setModel(self.table_model)

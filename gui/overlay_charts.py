@@ -40,7 +40,6 @@ OVERLAYS = (
     ("CPU", "cpu_percent", None),
 )
 _SPECS = {spec.key: spec for spec in METRICS}
-COLUMNS = 3
 
 
 def run_color(i: int) -> str:
@@ -61,16 +60,16 @@ class OverlayRun:
 
 
 class OverlayCharts(PlotGrid):
-    """The overlay plots; :meth:`show_runs` replaces what they show."""
+    """The overlay plots, ``columns`` to a row; :meth:`show_runs` replaces what they show."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, columns: int = 2, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plots: dict[str, pg.PlotItem] = {}
         self.legends: dict[str, pg.LegendItem] = {}
         self._marker_texts: list[str] = []
         for i, (title, key, _fallback) in enumerate(OVERLAYS):
             plot, self.legends[key] = make_plot(
-                self.layout_widget, i // COLUMNS, i % COLUMNS, title, len(RUN_COLORS)
+                self.layout_widget, i // columns, i % columns, title, len(RUN_COLORS)
             )
             spec = _SPECS[key]
             axis_label(plot, "left", spec.label, spec.unit)
