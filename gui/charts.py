@@ -215,7 +215,11 @@ class ChartPanel(PlotGrid):
         self._last_stamp = stamp
         rss = self._series("rss_mib")
         for key, curve in self.curves.items():
-            values = np.maximum.accumulate(rss) if key == PEAK_RSS else self._series(key)
+            # One read of RSS for both of its lines, so the peak is never below the current.
+            if key == PEAK_RSS:
+                values = np.maximum.accumulate(rss)
+            else:
+                values = rss if key == "rss_mib" else self._series(key)
             n = min(len(values), len(times))
             curve.setData(times[-n:], values[-n:]) if n else curve.setData([], [])
             if key in self._legend_names and n:

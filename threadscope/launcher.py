@@ -18,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window (:mod:`threadscope.window_cli`); a command name first: that ``core.cli`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        from threadscope import window_cli
+        from threadscope.window_cli import main as open_window
 
-        return window_cli.main(argv)
+        return open_window(argv)
     return cli.main(argv)
