@@ -349,3 +349,30 @@ def test_an_experiment_s_locks_show_their_owner_on_the_page_while_it_runs(
             assert page.hint.isHidden()
     finally:
         window.close()
+
+
+def test_the_window_alerts_and_marks_the_charts_when_a_deadlock_forms(qtbot, tmp_path, tracked):
+    window = MainWindow(QSettings(str(tmp_path / "d.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        with qtbot.waitSignal(window.diagnostics.deadlockFound, timeout=5_000):
+            deadlock = Deadlock("lk9")
+        try:
+            assert [text for _t, text in window.charts.markers()] == ["Deadlock"]
+            assert window.statusBar().currentMessage() == "Deadlock: Diagnostics ▸ Locks"
+            qtbot.waitUntil(
+                lambda: (
+                    [
+                        r
+                        for r in window.log_model.items()
+                        if "Python-level deadlock" in r.getMessage() and '"lk9-a"' in r.getMessage()
+                    ]
+                    != []
+                ),
+                timeout=5_000,
+            )
+        finally:
+            deadlock.unwind()
+    finally:
+        window.close()
