@@ -167,8 +167,9 @@ def test_a_held_lock_with_a_waiter_shows_its_owner_and_waiter(qtbot, panel, trac
         graph = page.graph.graph
         labels = {node.key: node.label for node in graph.nodes}
         edges = {(labels[e.source], labels[e.target], e.waits) for e in graph.edges}
-        assert ("lk1-waiter", f"Lock {THIS_FILE}:{held.line}", True) in edges
-        assert (f"Lock {THIS_FILE}:{held.line}", "lk1-holder", False) in edges
+        node = f"Lock [{held.lock.id}]\n{THIS_FILE}:{held.line}"  # type: ignore[attr-defined]
+        assert ("lk1-waiter", node, True) in edges
+        assert (node, "lk1-holder", False) in edges
         assert not any(node.in_cycle for node in graph.nodes)
     finally:
         held.release()
@@ -249,7 +250,10 @@ def test_a_real_deadlock_is_reported_once_drawn_red_and_flagged_in_threads(
             assert page.proxy.index(r, 3).data(Qt.ItemDataRole.BackgroundRole) == CYCLE_BRUSH
         assert page.alert.text() in ("Deadlock: lk4-a ↔ lk4-b", "Deadlock: lk4-b ↔ lk4-a")
         red = [node.label for node in page.graph.graph.nodes if node.in_cycle]
-        assert sorted(red) == [f"Lock {THIS_FILE}:{deadlock.line}"] * 2 + ["lk4-a", "lk4-b"]
+        assert sorted(red) == sorted(
+            [f"Lock [{lock_id}]\n{THIS_FILE}:{deadlock.line}" for lock_id in ids]
+            + ["lk4-a", "lk4-b"]
+        )
         assert all(e.in_cycle for e in page.graph.graph.edges if e.source in ids)
         threads = panel.stacks.threads_model
         assert threads.deadlocked() == {"lk4-a", "lk4-b"}

@@ -23,7 +23,14 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QSplitter, QVBoxLayout
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QVBoxLayout,
+)
 
 from core.agent.locks import DeadlockWatch, find_deadlocks, format_deadlocks
 from core.agent.waitgraph import thread_names
@@ -169,6 +176,10 @@ class LocksPage(DiagnosticsPage):
         self.search.textChanged.connect(self._filter)
         self.view = table(self.model, sort_column=WAITERS_COLUMN)
         self.view.setModel(self.proxy)
+        header = self.view.horizontalHeader()
+        for column in range(len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(OWNER_COLUMN, QHeaderView.ResizeMode.Stretch)
         self.view.sortByColumn(WAITERS_COLUMN, Qt.SortOrder.DescendingOrder)
         self.graph = WaitGraphView()
         split = QSplitter(Qt.Orientation.Vertical)

@@ -79,7 +79,7 @@ def wait_graph(snap: Mapping[str, Any], cycles: Collection[Collection[int]] = ()
         owners = {owner["ident"] for owner in lock["owners"]}
         waiters = {waiter["ident"] for waiter in lock["waiters"]}
         red = bool(owners & red_threads) and bool(waiters & red_threads)
-        label = _clip(f"{lock['kind']} {short_site(lock['created_at'])}")
+        label = f"{lock['kind']} [{lock['id']}]\n{_clip(short_site(lock['created_at']))}"
         nodes[lock["id"]] = Node(lock["id"], label, lock=True, in_cycle=red)
         for ident in sorted(waiters):
             key = thread(ident)
@@ -164,11 +164,11 @@ class WaitGraphView(QWidget):
     def _boxes(self, painter: QPainter) -> dict[str, QRectF]:
         """Each node's box, centred on a circle (an ellipse filling the widget)."""
         metrics = painter.fontMetrics()
-        height = metrics.height() + 8
         keys = self.graph.order
-        labels = {node.key: node.label for node in self.graph.nodes}
-        widths = {key: metrics.horizontalAdvance(labels[key]) + 16 for key in keys}
-        widest = max(widths.values())
+        lines = {node.key: node.label.split("\n") for node in self.graph.nodes}
+        widths = {key: max(map(metrics.horizontalAdvance, lines[key])) + 16 for key in keys}
+        heights = {key: len(lines[key]) * metrics.height() + 8 for key in keys}
+        widest, height = max(widths.values()), max(heights.values())
         cx, cy = self.width() / 2, (self.height() + metrics.height()) / 2
         rx = max(10.0, self.width() / 2 - widest / 2 - 8)
         ry = max(10.0, (self.height() - metrics.height()) / 2 - height / 2 - 8)
@@ -176,7 +176,8 @@ class WaitGraphView(QWidget):
         for i, key in enumerate(keys):
             angle = math.pi + 2 * math.pi * i / len(keys)  # first node on the left, clockwise
             x, y = cx + rx * math.cos(angle), cy + ry * math.sin(angle)
-            boxes[key] = QRectF(x - widths[key] / 2, y - height / 2, widths[key], height)
+            w, h = widths[key], heights[key]
+            boxes[key] = QRectF(x - w / 2, y - h / 2, w, h)
         return boxes
 
     @staticmethod
