@@ -16,7 +16,7 @@ import linecache
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,14 +45,16 @@ class StuckMark:
     at: str  # one line: a worker's state and URL, another thread's innermost frame
 
 
-def lock_waits(marks: Sequence[StuckMark], snap: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+def lock_waits(
+    marks: Sequence[StuckMark], snap: Mapping[str, Any], reported: Collection[str] = ()
+) -> dict[str, tuple[str, str]]:
     """Stuck waiter's name -> (the stuck thread heading its problem, one line saying why).
 
     A thread stuck in ``acquire`` on a lock held by another stuck thread is part of that
     thread's problem: "worker-2 waits for Lock created at app.py:12 [lock-3] held by worker-1
-    (stuck 3.1 s)". Chains lead to their first thread; in a deadlock (a ring) the member with
-    the smallest name heads it. Locks used as signals or held by several threads are skipped,
-    as in the wait-for graph.
+    (stuck 3.1 s)". Chains lead to their first thread; in a deadlock (a ring) a member already
+    in ``reported`` heads it, else the one with the smallest name. Locks used as signals or
+    held by several threads are skipped, as in the wait-for graph.
     """
     by_ident = {m.ident: m for m in marks if m.ident is not None}
     direct: dict[str, tuple[str, str]] = {}
@@ -76,7 +78,7 @@ def lock_waits(marks: Sequence[StuckMark], snap: Mapping[str, Any]) -> dict[str,
             chain.append(head)
             head = direct[head][0]
         if head in chain:  # a ring
-            head = min(chain[chain.index(head) :])
+            head = min(chain[chain.index(head) :], key=lambda n: (n not in reported, n))
         if head != name:
             grouped[name] = (head, line)
     return grouped

@@ -158,6 +158,10 @@ class ThreadsModel(QAbstractTableModel):
         """Name -> seconds without progress, for the rows flagged now."""
         return {name: seconds for name, (seconds, _where) in self._stuck.items()}
 
+    def group(self, name: str) -> str | None:
+        """The group whose updates list this row (None: no such row)."""
+        return self._groups.get(name)
+
     def deadlocked(self) -> frozenset[str]:
         return self._deadlocked
 

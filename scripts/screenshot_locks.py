@@ -12,8 +12,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +28,7 @@ from gui.threads_table import ThreadsModel  # noqa: E402
 WAIT_S = 20.0
 
 
-def pump_until(app: QApplication, condition, timeout: float) -> bool:
+def pump_until(app: QCoreApplication, condition: Callable[[], bool], timeout: float) -> bool:
     end = time.monotonic() + timeout
     while not condition() and time.monotonic() < end:
         app.processEvents()

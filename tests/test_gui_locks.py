@@ -278,7 +278,8 @@ def test_a_real_deadlock_is_reported_once_drawn_red_and_flagged_in_threads(
     finally:
         deadlock.unwind()
     qtbot.waitUntil(lambda: page.alert.text() == "" and not threads.deadlocked())
-    assert threads.row("lk4-a").state == "exited"
+    # a snapshot taken while they were leaving shows them running; the next, exited
+    qtbot.waitUntil(lambda: threads.row("lk4-a").state == "exited")
     assert not any(n.in_cycle for n in page.graph.graph.nodes)
 
 
@@ -380,3 +381,24 @@ def test_the_window_alerts_and_marks_the_charts_when_a_deadlock_forms(qtbot, tmp
             deadlock.unwind()
     finally:
         window.close()
+
+
+def test_a_deadlock_s_stuck_threads_are_one_problem_headed_by_one_of_them(
+    qtbot, panel, tracked, caplog
+):
+    caplog.set_level(logging.WARNING, logger="gui.diagnostics.stacks")
+    panel.stacks.set_stuck_threshold(0.3)
+    deadlock = Deadlock("lk7")
+    model = panel.stacks.threads_model
+    try:
+        qtbot.waitUntil(lambda: {"lk7-a", "lk7-b"} <= set(model.stuck()), timeout=5_000)
+        messages = [r.getMessage() for r in caplog.records if "lk7-" in r.getMessage()]
+        (head,) = [m for m in messages if m.startswith("thread lk7-")]
+        name = head.split()[1]  # lk7-a unless lk7-b was seen stuck first
+        other = "lk7-b" if name == "lk7-a" else "lk7-a"
+        assert "waiting for Lock created at" in head  # what the head itself waits for
+        behind = [m for m in messages if f"{other} waits for Lock created at" in m]
+        assert len(behind) == 1
+        assert f"held by {name} (stuck " in behind[0]
+    finally:
+        deadlock.unwind()

@@ -276,7 +276,9 @@ class LocksPage(DiagnosticsPage):
                     last_error="",
                 )
         for name, row in list(self._listed.items()):
-            if name not in idents:
+            if self.threads_model.group(name) not in (None, DEADLOCKED):
+                del self._listed[name]  # the stuck watch lists it now
+            elif name not in idents:
                 del self._listed[name]  # the table marks it exited
             elif name not in stuck and row.state == DEADLOCKED:
                 self._listed[name] = replace(row, state="running", since=now)

@@ -180,7 +180,7 @@ class StacksPage(DiagnosticsPage):
         thread stuck behind another stuck thread's lock is one line of that thread's record
         (or a line of its own if that thread was reported before)."""
         names = {m.name for m in marks}
-        behind = lock_waits(marks, snap)
+        behind = lock_waits(marks, snap, self._stuck_names)
         new = [m for m in marks if m.name not in self._stuck_names]
         followers: dict[str, list[str]] = {}
         for mark in new:
