@@ -97,8 +97,9 @@ class Reading:
 
 
 class LocksModel(RowsModel):
-    """:class:`LockRow` rows; ``SORT_ROLE`` gives each cell's sort key to the proxy. Rows are
-    changed in place while the same locks are listed, so selection and scroll stay."""
+    """:class:`LockRow` rows in the snapshot's order; ``SORT_ROLE`` gives each cell's sort key
+    to the proxy, which sorts and filters. Rows change in place while the same locks are
+    listed, so selection and scroll stay."""
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
         row: LockRow = self._rows[index.row()]
@@ -125,9 +126,6 @@ class LocksModel(RowsModel):
         self._format()
         if rows:
             self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(COLUMNS) - 1))
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """The proxy sorts; this model keeps the snapshot's order."""
 
 
 class LocksPage(DiagnosticsPage):
