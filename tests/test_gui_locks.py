@@ -299,14 +299,25 @@ def test_the_dump_says_what_each_thread_holds_and_waits_for(qtbot, panel, tracke
         held.release()
 
 
-def test_a_thread_stuck_behind_a_stuck_holder_is_part_of_its_problem(qtbot, panel, tracked, caplog):
+@pytest.fixture
+def stuck_reports(qtbot, panel, caplog) -> Callable[..., list[str]]:
+    """``stuck_reports(*names)`` waits until those threads are flagged stuck (after 0.3 s) and
+    returns what the stacks page logged."""
     caplog.set_level(logging.WARNING, logger="gui.diagnostics.stacks")
     panel.stacks.set_stuck_threshold(0.3)
-    held = Held("lk6")
     model = panel.stacks.threads_model
+
+    def reports(*names: str) -> list[str]:
+        qtbot.waitUntil(lambda: set(names) <= set(model.stuck()), timeout=5_000)
+        return [r.getMessage() for r in caplog.records]
+
+    return reports
+
+
+def test_a_thread_stuck_behind_a_stuck_holder_is_part_of_its_problem(tracked, stuck_reports):
+    held = Held("lk6")
     try:
-        qtbot.waitUntil(lambda: {"lk6-holder", "lk6-waiter"} <= set(model.stuck()), timeout=5_000)
-        messages = [r.getMessage() for r in caplog.records]
+        messages = stuck_reports("lk6-holder", "lk6-waiter")
         assert len([m for m in messages if m.startswith("thread lk6-holder has not moved")]) == 1
         assert not [m for m in messages if m.startswith("thread lk6-waiter")]
         site = f"Lock created at {THIS_FILE}:{held.line} [{held.lock.id}]"  # type: ignore[attr-defined]
@@ -383,16 +394,10 @@ def test_the_window_alerts_and_marks_the_charts_when_a_deadlock_forms(qtbot, tmp
         window.close()
 
 
-def test_a_deadlock_s_stuck_threads_are_one_problem_headed_by_one_of_them(
-    qtbot, panel, tracked, caplog
-):
-    caplog.set_level(logging.WARNING, logger="gui.diagnostics.stacks")
-    panel.stacks.set_stuck_threshold(0.3)
+def test_a_deadlock_s_stuck_threads_are_one_problem_headed_by_one_of_them(tracked, stuck_reports):
     deadlock = Deadlock("lk7")
-    model = panel.stacks.threads_model
     try:
-        qtbot.waitUntil(lambda: {"lk7-a", "lk7-b"} <= set(model.stuck()), timeout=5_000)
-        messages = [r.getMessage() for r in caplog.records if "lk7-" in r.getMessage()]
+        messages = [m for m in stuck_reports("lk7-a", "lk7-b") if "lk7-" in m]
         (head,) = [m for m in messages if m.startswith("thread lk7-")]
         name = head.split()[1]  # lk7-a unless lk7-b was seen stuck first
         other = "lk7-b" if name == "lk7-a" else "lk7-a"
