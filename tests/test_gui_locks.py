@@ -193,6 +193,9 @@ def test_rows_sort_by_any_column_and_the_search_box_filters(qtbot, panel, tracke
     assert [r["Acquisitions"] for r in rows(page)] == ["3", "2", "1"]
     page.view.sortByColumn(1, Qt.SortOrder.AscendingOrder)  # Kind
     assert [r["Kind"] for r in rows(page)] == ["Lock", "Lock", "RLock"]
+    page.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # Lock: by serial, not as text
+    serials = [int(r["Lock"].removeprefix("lock-")) for r in rows(page)]
+    assert serials == sorted(serials)
     page.search.setText("rlock")
     assert [r["Lock"] for r in rows(page)] == [ids[1]]
 

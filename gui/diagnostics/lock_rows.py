@@ -20,6 +20,7 @@ Snapshot = Mapping[str, Any]
 class LockRow:
     key: str  # the lock's id, or its creation site's "kind created_at function"
     label: str  # first column: the lock id, or "3 alive of 120"
+    rank: int  # the first column's sort key: the lock's serial, or how many are alive
     kind: str
     created_at: str  # file:line, shortened
     function: str
@@ -37,6 +38,12 @@ class LockRow:
     @property
     def contended_pct(self) -> float:
         return 100.0 * self.contended / self.acquisitions if self.acquisitions else 0.0
+
+
+def site_key(created_at: str) -> tuple[str, int]:
+    """``app.py:12`` sorts before ``app.py:100``."""
+    path, _, line = created_at.rpartition(":")
+    return (path, int(line)) if line.isdigit() else (created_at, 0)
 
 
 def thread_name(names: Mapping[int, str], ident: int) -> str:
@@ -77,6 +84,7 @@ def lock_rows(snap: Snapshot, in_cycle: Collection[str] = ()) -> list[LockRow]:
             LockRow(
                 key=lock["id"],
                 label=lock["id"],
+                rank=int(lock["id"].rpartition("-")[2] or 0),
                 kind=lock["kind"],
                 created_at=short_site(lock["created_at"]),
                 function=lock["function"],
@@ -116,6 +124,7 @@ def site_rows(snap: Snapshot, in_cycle: Collection[str] = ()) -> list[LockRow]:
             LockRow(
                 key=f"{kind} {created_at} {function}",
                 label=f"{site['alive']:,} alive of {site['created']:,}",
+                rank=site["alive"],
                 kind=kind,
                 created_at=short_site(created_at),
                 function=function,

@@ -35,7 +35,14 @@ from PySide6.QtWidgets import (
 from core.agent.locks import DeadlockWatch, find_deadlocks, format_deadlocks
 from core.agent.waitgraph import thread_names
 from gui.background import BackgroundJobs
-from gui.diagnostics.lock_rows import LockRow, cycle_locks, lock_rows, site_rows, thread_name
+from gui.diagnostics.lock_rows import (
+    LockRow,
+    cycle_locks,
+    lock_rows,
+    site_key,
+    site_rows,
+    thread_name,
+)
 from gui.diagnostics.page import DiagnosticsPage, bar, table
 from gui.diagnostics.wait_graph_view import WaitGraphView, wait_graph
 from gui.rows_model import Column, RowsModel, count
@@ -73,8 +80,22 @@ COLUMNS = (
     Column("Wait max (s)", "wait_max_s", _s),
     Column("Hold max (s)", "hold_max_s", _s),
 )
+CREATED_COLUMN = 2
 OWNER_COLUMN = 3
 WAITERS_COLUMN = 4
+
+
+def sort_key(row: LockRow, column: int) -> Any:
+    """What a column sorts by: numbers as numbers, sites by file then line, owners by how
+    long they have held the lock."""
+    if column == 0:
+        return row.rank
+    if column == CREATED_COLUMN:
+        path, line = site_key(row.created_at)
+        return f"{path}:{line:09d}"  # the proxy compares plain strings and numbers only
+    if column == OWNER_COLUMN:
+        return row.owner_s
+    return getattr(row, COLUMNS[column].field)
 
 
 class LocksSource(Protocol):
@@ -105,7 +126,7 @@ class LocksModel(RowsModel):
         row: LockRow = self._rows[index.row()]
         column = index.column()
         if role == SORT_ROLE:
-            return row.owner_s if column == OWNER_COLUMN else getattr(row, COLUMNS[column].field)
+            return sort_key(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == WAITERS_COLUMN and row.waiter_names:
                 return f"Waiting now: {row.waiter_names}"
