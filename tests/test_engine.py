@@ -34,7 +34,8 @@ from core.events import (
 from core.fetcher import Fetcher
 from core.results import ResultsWriter, read_results
 from core.sampler import MetricsSampler
-from core.settings import CrawlSettings, SettingsError
+from core.settings import CrawlSettings
+from core.settings_error import SettingsError
 from core.strategies import Bounded
 from core.testsite import TestSite
 from core.testsite.site import Site, SiteConfig

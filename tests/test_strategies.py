@@ -23,7 +23,8 @@ from core.events import (
     WorkerStopped,
 )
 from core.results import read_results
-from core.settings import STRATEGIES, CrawlSettings, SettingsError
+from core.settings import STRATEGIES, CrawlSettings
+from core.settings_error import SettingsError
 from core.strategies import STRATEGIES as IMPLEMENTED
 from core.strategies import Pool
 from core.testsite import TestSite
