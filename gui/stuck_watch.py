@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from core.agent.frames import current_frames
 from core.diagnostics import StuckDetector
-from core.diagnostics.threads import FrameInfo, current_frames, stack_of
+from core.diagnostics.threads import FrameInfo, stack_of
 from core.events import WorkerState
 from core.stats import WorkerInfo
 

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
-from core.diagnostics.threads import ThreadStack, current_frames, stack_of
+from core.agent.frames import current_frames
+from core.diagnostics.threads import ThreadStack, stack_of
 
 
 @dataclass(frozen=True, slots=True)

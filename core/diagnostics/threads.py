@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gc
-import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import FrameType
+
+from core.agent.frames import current_frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,23 +43,6 @@ def stack_of(frame: FrameType | None) -> tuple[FrameInfo, ...]:
         frames.append(FrameInfo(code.co_filename, frame.f_lineno, code.co_name))
         frame = frame.f_back
     return tuple(reversed(frames))
-
-
-def current_frames() -> dict[int, FrameType]:
-    """``sys._current_frames()`` with the cyclic GC paused around it.
-
-    On CPython 3.11 a collection inside it can run a callback that releases the GIL while the
-    interpreter's thread-list lock is held; a thread exiting at that moment then waits for
-    that lock with the GIL and the process deadlocks (python/cpython#106883, fixed upstream
-    the same way). Thread churn (experiment 3) plus a periodic stuck check hit it.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return sys._current_frames()
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def dump_threads() -> list[ThreadStack]:
