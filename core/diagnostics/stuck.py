@@ -61,19 +61,13 @@ class StuckDetector:
                 since = previous[1] if previous and previous[0] == signature else now
                 seen[ident] = (signature, since)
                 if now - since > self.threshold_s:
-                    thread = threads.get(ident)
+                    named = ThreadStack.of(ident, threads.get(ident), stack)
                     stuck.append(
                         StuckThread(
                             ident=ident,
-                            name=thread.name if thread else f"<unknown {ident}>",
+                            name=named.name,
                             stuck_for_s=now - since,
-                            stack=ThreadStack(
-                                ident,
-                                thread.name if thread else f"<unknown {ident}>",
-                                thread.native_id if thread else None,
-                                thread.daemon if thread else False,
-                                stack,
-                            ),
+                            stack=named,
                             state=state,
                         )
                     )
