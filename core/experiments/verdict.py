@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,6 +40,9 @@ class Stat:
         mean = statistics.fmean(values)
         stdev = statistics.stdev(values) if len(values) > 1 else 0.0
         return cls(mean, stdev, len(values))
+
+    def as_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "stdev": self.stdev, "n": self.n}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +75,7 @@ class Comparison:
         return Stat.of([o.values[measure] for o in self.outcomes[variant] if measure in o.values])
 
     def summary_text(self) -> str:
-        lines = [f"Verdict: {self.verdict}."]
-        lines += [f"- {f.text}" for f in self.findings]
-        return "\n".join(lines)
+        return summary_text(self.verdict, (f.text for f in self.findings))
 
     def as_dict(self) -> dict[str, Any]:
         exp = self.experiment
@@ -89,11 +90,7 @@ class Comparison:
                     "unit": m.unit,
                     "key": m.key,
                     "better": m.better,
-                    **{
-                        v: {"mean": s.mean, "stdev": s.stdev, "n": s.n}
-                        for v in VARIANTS
-                        if (s := self.stat(v, m.name)).n
-                    },
+                    **{v: s.as_dict() for v in VARIANTS if (s := self.stat(v, m.name)).n},
                 }
                 for m in exp.measures
             ],
@@ -102,6 +99,11 @@ class Comparison:
             ],
             "trials": {v: [o.as_dict() for o in self.outcomes[v]] for v in VARIANTS},
         }
+
+
+def summary_text(verdict: str, findings: Iterable[str]) -> str:
+    """The verdict and one line per finding, as a comparison and a sweep both print them."""
+    return "\n".join([f"Verdict: {verdict}.", *(f"- {f}" for f in findings)])
 
 
 def _fmt(value: float) -> str:
