@@ -87,9 +87,7 @@ class StuckWatch:
 
     @threshold_s.setter
     def threshold_s(self, value: float) -> None:
-        if value <= 0:
-            raise ValueError("threshold_s: must be > 0")
-        self.detector.threshold_s = value
+        self.detector.threshold_s = value  # ValueError unless above 0
 
     def check(self, workers: Sequence[WorkerInfo] = ()) -> list[StuckMark]:
         """Every thread stuck now; call it periodically (each call is a fresh observation)."""

@@ -31,12 +31,20 @@ class StuckDetector:
     """Call :meth:`check` periodically (the experiment monitor does it at ~10 Hz)."""
 
     def __init__(self, threshold_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if threshold_s <= 0:
-            raise ValueError("threshold_s: must be > 0")
         self.threshold_s = threshold_s
         self._clock = clock
         self._seen: dict[int, tuple[Hashable, float]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def threshold_s(self) -> float:
+        return self._threshold_s
+
+    @threshold_s.setter
+    def threshold_s(self, value: float) -> None:
+        if value <= 0:
+            raise ValueError("threshold_s: must be > 0")
+        self._threshold_s = value
 
     def check(
         self,
