@@ -106,7 +106,9 @@ def summary_text(verdict: str, findings: Iterable[str]) -> str:
     return "\n".join([f"Verdict: {verdict}.", *(f"- {f}" for f in findings)])
 
 
-def _fmt(value: float) -> str:
+def number(value: float) -> str:
+    """A finite measured number: thousands separated from 100 up, else three significant
+    digits (the findings here and the window's experiment tables)."""
     if value == 0 or abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.3g}"
@@ -128,11 +130,11 @@ def judge(experiment: Experiment, outcomes: dict[str, tuple[Outcome, ...]]) -> C
             finding = "holds"
         else:
             finding = "contradicted"
-        spread = f" ± {_fmt(bad.stdev)}" if bad.n > 1 else ""
-        fspread = f" ± {_fmt(fixed.stdev)}" if fixed.n > 1 else ""
+        spread = f" ± {number(bad.stdev)}" if bad.n > 1 else ""
+        fspread = f" ± {number(fixed.stdev)}" if fixed.n > 1 else ""
         expected = "lower" if spec.better == "lower" else "higher"
         text = (
-            f"{spec.label}: bad {_fmt(bad.mean)}{spread} vs fixed {_fmt(fixed.mean)}{fspread}"
+            f"{spec.label}: bad {number(bad.mean)}{spread} vs fixed {number(fixed.mean)}{fspread}"
             f" {spec.unit} (n={bad.n}); the claim expects fixed {expected}: {finding}"
         )
         if finding == "not significant" and min(bad.n, fixed.n) < 2:
