@@ -267,6 +267,10 @@ class MainWindow(QMainWindow):
         )
         panel.garbageCollected.connect(self._on_collected)
         panel.stacks.stuckStarted.connect(self._on_stuck)
+        panel.deadlockFound.connect(lambda _report: self.marker("Deadlock"))  # logged by the panel
+        panel.deadlockFound.connect(
+            lambda _report: self.notice.show_text("Deadlock: Diagnostics ▸ Locks", 60_000)
+        )
         return panel
 
     def open_compare(self) -> CompareView:
