@@ -17,7 +17,8 @@ from types import FrameType
 from core.compare import ComparisonRunner, StrategyRun
 from core.crawl_cli import add_arguments as add_crawl_arguments
 from core.crawl_cli import settings_from
-from core.settings import STRATEGIES, SettingsError
+from core.settings import STRATEGIES
+from core.settings_error import SettingsError
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 DEFAULT_STRATEGIES = "bounded,pool,recursive"

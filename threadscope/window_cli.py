@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from core.cli import EXIT_USAGE, Parser
 from core.crawl_cli import add_arguments as add_crawl_arguments
 from core.crawl_cli import settings_from
-from core.settings import SETTINGS, Kind, SettingsError
+from core.settings import SETTINGS, Kind
+from core.settings_error import SettingsError
 from gui import qt_libs
 
 if TYPE_CHECKING:
