@@ -35,6 +35,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("crawl", "core.crawl_cli", "crawl headless with a live progress line"),
+    Command("compare", "core.compare_cli", "crawl once per strategy, in turn, and compare them"),
     Command("testsite", "core.testsite.cli", "serve the embedded synthetic test site"),
     Command(
         "experiment", "core.experiments.cli", "run a threading-pitfall experiment (bad vs fixed)"
@@ -67,7 +68,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser for ``argv``: every command listed, the chosen one (``argv[0]``) filled in."""
     parser = Parser(
         prog="threadscope",
-        description="Watch what your Python threads do. With no command, opens the window.",
+        description="Watch what your Python threads do. With no command, opens the window; "
+        "it takes the crawl flags too (threadscope --url URL --threads 32 --start).",
         formatter_class=HelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
+    from core.compare import StrategyComparison, StrategyRun
     from core.diagnostics.stuck import StuckThread
     from core.experiments.base import Outcome
     from core.experiments.sweep import SweepResult
@@ -143,10 +144,12 @@ class ThreadsChanged(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Notice(Event):
-    """Something a person should see: a memory warning, links dropped, a robots decision."""
+    """Something a person should see: a memory warning, links dropped, a robots decision.
+    ``thread`` names the thread that raised it (a worker, the watchdog), not the reader's."""
 
     level: str
     message: str
+    thread: str = field(default_factory=lambda: threading.current_thread().name)
 
 
 # -- experiments: the monitor's samples and the runner's progress --------------------------
@@ -197,6 +200,24 @@ class RunEnded(Event):
 
     result: Comparison | SweepResult | None = None
     record_id: str | None = None
+    error: str | None = None
+
+
+# -- strategy comparison: the runner's progress ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategyRunFinished(Event):
+    """One strategy's crawl of a comparison has ended (and was saved, unless told not to)."""
+
+    run: StrategyRun
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategiesCompared(Event):
+    """The last event of a comparison: its result, or ``error`` saying what failed."""
+
+    result: StrategyComparison | None = None
     error: str | None = None
 
 

@@ -5,16 +5,23 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+if TYPE_CHECKING:
+    from gui.window import MainWindow
+
 SIGNAL_POLL_MS = 200
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Open the main window; returns the exit status when it closes (or on Ctrl-C)."""
+def main(
+    argv: Sequence[str] | None = None, setup: Callable[[MainWindow], None] | None = None
+) -> int:
+    """Open the main window; returns the exit status when it closes (or on Ctrl-C).
+    ``setup(window)`` runs once it is shown (the launcher fills the form from flags)."""
     from gui.window import MainWindow
 
     logging.getLogger("core").setLevel(logging.INFO)
@@ -24,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("Threadscope")
     window = MainWindow()
     window.show()
+    if setup is not None:
+        setup(window)
 
     # Qt's loop runs in C++, so Python only sees SIGINT when it next runs bytecode: a small
     # timer gives it that chance, and the handler closes the window like the close button.

@@ -52,7 +52,7 @@ class EventBridge(QObject):
     workerEvents = Signal(list)  # list[WorkerStarted | WorkerStateChanged | WorkerStopped]
     stateChanged = Signal(str, str)  # CrawlState value, reason
     threadsChanged = Signal(int, int)  # old, new
-    notice = Signal(str, str)  # level, message
+    notice = Signal(str, str, str)  # level, message, name of the thread that raised it
     dropped = Signal(int)  # total events this subscriber has lost so far
     logRecords = Signal(list)  # list[logging.LogRecord]
 
@@ -112,7 +112,7 @@ class EventBridge(QObject):
             elif isinstance(event, ThreadsChanged):
                 self.threadsChanged.emit(event.old, event.new)
             elif isinstance(event, Notice):
-                self.notice.emit(event.level, event.message)
+                self.notice.emit(event.level, event.message, event.thread)
         if workers:
             self.workerEvents.emit(workers)
         if pages:

@@ -15,6 +15,7 @@ marker close to it in time uses, so labels of nearby markers do not overlap.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ LABEL_POSITIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
 LABEL_NEAR_S = 0.3 * FOLLOW_SPAN_S
 TITLE_ROW_PX = 20
 LEGEND_ROW_PX = 18
+
+
+PEAK_RSS = "rss_peak_mib"  # derived: the running maximum of rss_mib over the buffered samples
+# Series whose legend entry shows the newest value ("process RSS 81 MiB"), with its unit.
+VALUE_IN_LEGEND = {"rss_mib": "MiB", PEAK_RSS: "MiB"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +73,13 @@ CHARTS: tuple[ChartSpec, ...] = (
         "",
         (("frontier", "frontier depth"), ("in_flight", "in-flight requests")),
     ),
-    ChartSpec("memory", "Memory", "RSS", "MiB", (("rss_mib", "process RSS"),)),
+    ChartSpec(
+        "memory",
+        "Memory",
+        "RSS",
+        "MiB",
+        (("rss_mib", "process RSS"), (PEAK_RSS, "peak RSS")),
+    ),
     ChartSpec(
         "throughput",
         "Throughput",
@@ -123,6 +135,9 @@ class ChartPanel(PlotGrid):
         super().__init__(parent)
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self._legend_names: dict[str, tuple[pg.LegendItem, str]] = {}
+        self._legend_values: dict[str, str] = {}
+        self.refresh_ms: deque[float] = deque(maxlen=50)  # how long the recent redraws took
         self._markers: deque[tuple[float, list[pg.InfiniteLine]]] = deque()
         self._following = True
         self._programmatic = False
@@ -154,8 +169,11 @@ class ChartPanel(PlotGrid):
             for j, (key, name) in enumerate(spec.series):
                 color = SERIES_COLORS[j % len(SERIES_COLORS)]
                 # Cosmetic 1 px pens: wider ones cost the raster engine several times more.
-                self.curves[key] = plot.plot(pen=pg.mkPen(color, width=1))
+                style = Qt.PenStyle.DashLine if key == PEAK_RSS else Qt.PenStyle.SolidLine
+                self.curves[key] = plot.plot(pen=pg.mkPen(color, width=1, style=style))
                 legend.addItem(self.curves[key], name)
+                if key in VALUE_IN_LEGEND:
+                    self._legend_names[key] = (legend, name)
             self.plots[spec.name] = plot
         self._apply_x_range(0.0)
         self.timer = QTimer(self)
@@ -193,11 +211,19 @@ class ChartPanel(PlotGrid):
         stamp = (len(times), float(times[-1]))
         if stamp == self._last_stamp:
             return
+        started = time.perf_counter()
         self._last_stamp = stamp
+        rss = self._series("rss_mib")
         for key, curve in self.curves.items():
-            values = self._series(key)
+            # One read of RSS for both of its lines, so the peak is never below the current.
+            if key == PEAK_RSS:
+                values = np.maximum.accumulate(rss)
+            else:
+                values = rss if key == "rss_mib" else self._series(key)
             n = min(len(values), len(times))
             curve.setData(times[-n:], values[-n:]) if n else curve.setData([], [])
+            if key in self._legend_names and n:
+                self._show_value(key, float(values[-1]))
         if self._following:
             self._apply_x_range(float(times[-1]))
         self._drop_markers_before(float(times[0]))
@@ -205,6 +231,21 @@ class ChartPanel(PlotGrid):
             # Settle the y auto-range now; left to paint time it changes the range mid-paint
             # and pyqtgraph paints the whole scene a second time.
             plot.getViewBox().prepareForPaint()
+        self.refresh_ms.append(1000.0 * (time.perf_counter() - started))
+
+    def _show_value(self, key: str, value: float) -> None:
+        """The newest value in the legend entry, relabelled only when its text changes."""
+        text = f"{value:,.0f} {VALUE_IN_LEGEND[key]}"
+        if self._legend_values.get(key) == text:
+            return
+        self._legend_values[key] = text
+        legend, name = self._legend_names[key]
+        label = legend.getLabel(self.curves[key])
+        label.setText(f"{name} {text}", size="8pt")
+
+    def legend_text(self, key: str) -> str:
+        legend, _name = self._legend_names[key]
+        return str(legend.getLabel(self.curves[key]).text)
 
     def add_marker(self, t: float, text: str) -> None:
         """A labelled vertical line at ``t`` (chart seconds) on every chart."""

@@ -1,19 +1,20 @@
-"""The History tab: every saved crawl and experiment; pick two to overlay and compare them.
+"""The History tab: every saved crawl and experiment; pick any number to overlay and compare.
 
-Runs come from :mod:`core.history` (one folder per run). Selecting one run shows its charts
-and summary; selecting two overlays their series (A solid blue, B dashed red, time from
-each run's start) and puts their summaries side by side with the difference. Delete and
-Export (a zip per run) act on the selection.
+Runs come from :mod:`core.history` (one folder per run). Selecting one run shows its charts,
+markers and summary; selecting several overlays their series (threads, queue depth, memory,
+throughput, CPU; one colour per run, A the oldest, time from each run's start) and their
+markers (Start, threads 8→32, GC passes, memory warnings, stuck threads), and puts their
+summaries side by side (two runs: with the difference). Delete and Export (a zip per run)
+act on the selection.
 """
 
 from __future__ import annotations
 
 import logging
+import string
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -36,25 +37,15 @@ from core.history import (
     delete_run,
     export_run,
     list_runs,
+    load_details,
     load_metrics,
 )
-from core.sampler import METRICS
-from gui.charts import PlotGrid, axis_label
-from gui.experiment_charts import fmt, make_plot
+from gui.experiment_charts import fmt
+from gui.overlay_charts import OverlayCharts, OverlayRun, run_color
 from gui.table_model import ListTableModel
 from gui.text_table import NUMERIC, TextTableModel
 
 log = logging.getLogger(__name__)
-
-RUN_COLORS = ("#1f77b4", "#d62728")  # A, B
-# chart title, metric key (label and unit from core.sampler.METRICS), fallback key
-OVERLAYS = (
-    ("Threads", "os_threads", "py_threads"),
-    ("Memory", "rss_mib", None),
-    ("Throughput", "pages_per_s", None),
-    ("CPU", "cpu_percent", None),
-)
-_SPECS = {spec.key: spec for spec in METRICS}
 
 
 def _num(value: float | None, unit: str = "", digits: str = ",.0f") -> str:
@@ -127,53 +118,6 @@ class HistoryModel(ListTableModel):
             _num(s.peak_rss_mib, "MiB", ",.1f"),
             _num(s.errors),
         )[column]
-
-
-class OverlayCharts(PlotGrid):
-    """Four charts with one or two runs' series, each run's time from its own start."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.plots: dict[str, pg.PlotItem] = {}
-        self.legends: dict[str, pg.LegendItem] = {}
-        for i, (title, key, _fallback) in enumerate(OVERLAYS):
-            plot, self.legends[key] = make_plot(self.layout_widget, i // 2, i % 2, title, 2)
-            spec = _SPECS[key]
-            axis_label(plot, "left", spec.label, spec.unit)
-            axis_label(plot, "bottom", "time since run start", "s")
-            self.plots[key] = plot
-
-    def show_runs(self, runs: list[tuple[str, dict[str, list[float]]]]) -> None:
-        """``runs``: (legend prefix, metrics) for run A and optionally run B."""
-        for key, plot in self.plots.items():
-            plot.clear()
-            self.legends[key].clear()
-        if not runs:
-            return
-        drawn: set[str] = set()
-        for (name, metrics), color, style in zip(
-            runs, RUN_COLORS, (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine), strict=False
-        ):
-            t = np.asarray(metrics.get("t", []), dtype=float)
-            if not len(t):
-                continue
-            t = t - t[0]
-            for _title, key, fallback in OVERLAYS:
-                values = metrics.get(key) or (metrics.get(fallback) if fallback else None)
-                if not values:
-                    continue
-                drawn.add(key)
-                curve = self.plots[key].plot(
-                    t, np.asarray(values, dtype=float), pen=pg.mkPen(color, width=1, style=style)
-                )
-                self.legends[key].addItem(curve, name)
-        for title, key, _fallback in OVERLAYS:
-            self.plots[key].setTitle(
-                title if key in drawn else f"{title}: not recorded", size="10pt"
-            )
-
-    def curve_count(self) -> int:
-        return sum(len(plot.listDataItems()) for plot in self.plots.values())
 
 
 class HistoryView(QWidget):
@@ -315,12 +259,14 @@ class HistoryView(QWidget):
         self.hint.setText(
             f"{self.model.rowCount()} run(s). "
             + (
-                "Select one run to see it, two to compare them."
-                if len(runs) != 2
-                else "Comparing A (solid blue) with B (dashed red)."
+                "Select runs to overlay and compare them (Ctrl or Shift for several)."
+                if not runs
+                else f"Comparing {len(runs)} runs, A the oldest."
+                if len(runs) > 1
+                else ""
             )
         )
-        if len(runs) in (1, 2):
+        if runs:
             self.compare(runs)
         else:
             self.charts.show_runs([])
@@ -328,36 +274,47 @@ class HistoryView(QWidget):
             self.caption.setText("")
 
     def compare(self, runs: list[RunRecord]) -> None:
-        """One run alone, or A (older) against B (newer)."""
+        """Runs overlaid oldest first (A, B, C…), with their markers and summaries."""
         runs = sorted(runs, key=lambda r: (r.created, r.id))
-        names = "AB"[: len(runs)]
+        names = [run_name(i) for i in range(len(runs))]
         self.charts.show_runs(
-            [(name, load_metrics(r.id)) for name, r in zip(names, runs, strict=True)]
+            [
+                OverlayRun(name, load_metrics(r.id), saved_markers(r))
+                for name, r in zip(names, runs, strict=True)
+            ]
         )
         self.caption.setText(
             "<br>".join(
-                f"<b style='color:{color}'>{name}</b>: {r.kind} · {r.title} · "
+                f"<b style='color:{run_color(i)}'>{name}</b>: {r.kind} · {r.title} · "
                 f"{local_time(r.created)}"
-                for name, r, color in zip(names, runs, RUN_COLORS, strict=False)
+                for i, (name, r) in enumerate(zip(names, runs, strict=True))
             )
         )
-        if len(runs) == 1:
-            s = runs[0].summary
-            figures = [
-                (label, fmt(v) if (v := getattr(s, key)) is not None else "—", unit)
-                for key, label, unit in SUMMARY_FIELDS
-            ] + [(name, fmt(value), "") for name, value in sorted(s.extra.items())]
-            self.summary_model.set_rows(["Figure", "A", "Unit"], figures, right=(1,))
+        if len(runs) == 2:
+            self._two_side_by_side(runs[0], runs[1])
             return
+        extras = sorted({key for r in runs for key in r.summary.extra})
+        rows = [
+            (label, *(_cell(getattr(r.summary, key)) for r in runs), unit)
+            for key, label, unit in SUMMARY_FIELDS
+        ] + [(key, *(_cell(r.summary.extra.get(key)) for r in runs), "") for key in extras]
+        self.summary_model.set_rows(
+            ["Figure", *names, "Unit"],
+            rows,
+            bold=range(len(SUMMARY_FIELDS)) if len(runs) > 1 else (),
+            right=range(1, len(runs) + 1),
+        )
+
+    def _two_side_by_side(self, a: RunRecord, b: RunRecord) -> None:
         rows = [
             (
                 row.label,
-                "—" if row.a is None else fmt(row.a),
-                "—" if row.b is None else fmt(row.b),
+                _cell(row.a),
+                _cell(row.b),
                 "—" if row.diff is None else ("+" if row.diff > 0 else "") + fmt(row.diff),
                 row.unit,
             )
-            for row in compare_runs(runs[0].id, runs[1].id)
+            for row in compare_runs(a.id, b.id)
         ]
         self.summary_model.set_rows(
             ["Figure", "A", "B", "B − A", "Unit"],
@@ -365,3 +322,29 @@ class HistoryView(QWidget):
             bold=range(len(SUMMARY_FIELDS)),
             right=(1, 2, 3),
         )
+
+
+def _cell(value: float | None) -> str:
+    return "—" if value is None else fmt(value)
+
+
+def run_name(i: int) -> str:
+    """A, B, … Z, then AA, AB, …: short legend names in age order."""
+    letters = string.ascii_uppercase
+    return letters[i] if i < len(letters) else letters[i // len(letters) - 1] + letters[i % 26]
+
+
+def saved_markers(run: RunRecord) -> list[tuple[float, str]]:
+    """The markers saved in a run's details (``[[t, text], ...]``), or none."""
+    try:
+        details = load_details(run.id)
+    except (HistoryError, OSError, ValueError):
+        return []
+    markers = details.get("markers") if isinstance(details, dict) else None
+    if not isinstance(markers, list):
+        return []
+    return [
+        (float(m[0]), str(m[1]))
+        for m in markers
+        if isinstance(m, list | tuple) and len(m) == 2 and isinstance(m[0], int | float)
+    ]

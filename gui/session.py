@@ -11,6 +11,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,8 @@ from core.testsite.params import SiteParams
 from core.testsite.process import TestSite
 
 log = logging.getLogger(__name__)
+
+MAX_MARKERS = 1_000  # kept for the history: a crawl's Start, thread changes, GC passes, …
 
 
 class CrawlSession:
@@ -41,6 +44,7 @@ class CrawlSession:
         self._history_writer = ThreadPoolExecutor(1, thread_name_prefix="threadscope-history")
         self._crawl_started = 0.0  # chart seconds when the current crawl was created
         self._thread_counts: list[int] = []  # the current crawl's worker count, then each change
+        self._markers: deque[tuple[float, str]] = deque(maxlen=MAX_MARKERS)
         self._scratch = Path(tempfile.mkdtemp(prefix="threadscope-"))
 
     def chart_time(self, monotonic: float) -> float:
@@ -49,6 +53,15 @@ class CrawlSession:
 
     def now(self) -> float:
         return time.monotonic() - self.t0
+
+    def add_marker(self, t: float, text: str) -> None:
+        """Remember a chart marker (chart seconds) so the crawl's history keeps it."""
+        self._markers.append((t, text))
+
+    def crawl_markers(self) -> list[tuple[float, str]]:
+        """The current crawl's markers, time from its start."""
+        start = self._crawl_started
+        return [(round(t - start, 3), text) for t, text in self._markers if t >= start]
 
     @property
     def site_pid(self) -> int | None:
@@ -142,7 +155,12 @@ class CrawlSession:
             f"{settings.start_urls[0]} · {settings.strategy} · {threads_label(counts)} · "
             f"{crawler.reason or 'finished'}"
         )
-        details = {"reason": crawler.reason, "stats": stats, "worker_threads": list(counts)}
+        details = {
+            "reason": crawler.reason,
+            "stats": stats,
+            "worker_threads": list(counts),
+            "markers": self.crawl_markers(),
+        }
         return self._history_writer.submit(
             save_run, "crawl", title, settings, summary, metrics, details
         )

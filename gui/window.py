@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.diagnostics.gc_watch import GcWatch
 from core.engine import Crawler
 from core.events import PageResult
 from core.settings import CrawlSettings
@@ -43,6 +44,7 @@ from gui.bridge import EventBridge, LogBuffer
 from gui.capped_model import PredicateFilter
 from gui.charts import ChartPanel, configure_pyqtgraph
 from gui.controls import ControlPanel
+from gui.cost_readout import CostMonitor
 from gui.crawl_controller import CrawlController, Phase
 from gui.exports import ExportMenu
 from gui.lazy_tab import LazyTab
@@ -50,10 +52,13 @@ from gui.log_table import LEVELS, LogModel, at_least
 from gui.persistence import Persistence
 from gui.results_table import ResultsModel
 from gui.session import CrawlSession
+from gui.status_notice import StatusNotice
 from gui.threads_table import ThreadsModel, row_from_worker, thread_cpu_seconds
 from gui.timeline import TimelineView
 
 if TYPE_CHECKING:
+    from core.diagnostics.gc_stats import CollectResult
+    from gui.compare_view import CompareView
     from gui.diagnostics_panel import DiagnosticsPanel
     from gui.experiments_panel import ExperimentsPanel
     from gui.history_view import HistoryView
@@ -76,6 +81,9 @@ class MainWindow(QMainWindow):
         self._polls = 0
         self._cpu: dict[int, float] = {}
         self._closed = False
+        self._compare: CompareView | None = None
+        self.gc_watch = GcWatch()  # automatic collections worth a marker
+        self.gc_watch.install()
 
         self.log_buffer = LogBuffer()
         logging.getLogger().addHandler(self.log_buffer)
@@ -144,11 +152,20 @@ class MainWindow(QMainWindow):
             self.charts.follow,
             "Follow the newest data again",
         )
+        self.compare_action = make_action(
+            self,
+            "Compare strategies…",
+            sp.SP_FileDialogDetailedView,
+            QKeySequence("Ctrl+K"),
+            self.open_compare,
+            "Crawl the form's target once per chosen strategy, one after the other, "
+            "and overlay their charts",
+        )
         crawl_actions = (self.start_action, self.pause_action, self.stop_action, self.gc_action)
         toolbar = self.addToolBar("Crawl")
         toolbar.setObjectName("crawl-toolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in crawl_actions:
+        for action in (*crawl_actions, self.compare_action):
             toolbar.addAction(action)
         toolbar.addSeparator()
         toolbar.addAction(self.follow_action)
@@ -161,6 +178,8 @@ class MainWindow(QMainWindow):
         crawl_menu = menu.addMenu("&Crawl")
         for action in crawl_actions:
             crawl_menu.addAction(action)
+        crawl_menu.addSeparator()
+        crawl_menu.addAction(self.compare_action)
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.follow_action)
         view_menu.addSeparator()
@@ -235,7 +254,7 @@ class MainWindow(QMainWindow):
         from gui.history_view import HistoryView
 
         view = HistoryView()  # lists the runs saved so far
-        view.message.connect(lambda text: self.statusBar().showMessage(text, 5_000))
+        view.message.connect(lambda text: self.notice.show_text(text, 5_000))
         return view
 
     def _new_diagnostics(self) -> DiagnosticsPanel:
@@ -246,12 +265,37 @@ class MainWindow(QMainWindow):
             lambda: self.session.crawler.workers() if self.session.crawler else [],
             self.session.sampler.t0,
         )
-        panel.garbageCollected.connect(lambda result: self.marker(f"GC ({result.collected} freed)"))
+        panel.garbageCollected.connect(self._on_collected)
+        panel.stacks.stuckStarted.connect(self._on_stuck)
         panel.deadlockFound.connect(lambda _report: self.marker("Deadlock"))  # logged by the panel
         panel.deadlockFound.connect(
-            lambda _report: self.statusBar().showMessage("Deadlock: Diagnostics ▸ Locks", 60_000)
+            lambda _report: self.notice.show_text("Deadlock: Diagnostics ▸ Locks", 60_000)
         )
         return panel
+
+    def open_compare(self) -> CompareView:
+        """The Compare strategies window (built on first use), shown and raised."""
+        if self._compare is None:
+            from gui.compare_view import CompareView
+
+            self._compare = CompareView(self.session, self.controls, self._compare_blocked, self)
+            self._compare.runningChanged.connect(self._on_comparing)
+            self._compare.runSaved.connect(lambda _id: self._refresh_history())
+        self._compare.show()
+        self._compare.raise_()
+        return self._compare
+
+    def _compare_blocked(self) -> str | None:
+        if self.phase.active:
+            return "a crawl is running"
+        if (experiments := self.experiments_tab.page) is not None and experiments.running:
+            return "an experiment is running"
+        return None
+
+    def _on_comparing(self, on: bool) -> None:
+        self.crawl.refresh_actions()
+        if (experiments := self.experiments_tab.page) is not None:
+            experiments.set_crawl_active(on or self.phase.active)
 
     def _refresh_history(self) -> None:
         """A new saved run: relist it if the History view exists (else it lists it when built)."""
@@ -338,6 +382,8 @@ class MainWindow(QMainWindow):
         return tab
 
     def _build_status_bar(self) -> None:
+        self.notice = StatusNotice()  # elides: long notices never run under the labels
+        self.statusBar().addWidget(self.notice, 1)
         self.status_labels: dict[str, QLabel] = {}
         for key in ("state", "elapsed", "pages", "rate", "cpu", "rss", "dropped"):
             label = QLabel()
@@ -345,6 +391,11 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(label)
             self.status_labels[key] = label
         self.status_labels["dropped"].setStyleSheet("color: #c62828;")
+        self._events_dropped = 0
+        self.cost = CostMonitor(
+            self.session.sampler, self.charts, lambda: self._events_dropped, self
+        )
+        self.statusBar().addPermanentWidget(self.cost.label)
         self.status_labels["cpu"].setToolTip(
             "The core the crawl's threads run on: one core with Workers on one core, "
             "else wherever the OS puts them."
@@ -355,35 +406,55 @@ class MainWindow(QMainWindow):
         crawl.phaseChanged.connect(self._on_phase)
         crawl.polled.connect(self._refresh)
         crawl.marker.connect(self.marker)
-        crawl.message.connect(self.statusBar().showMessage)
+        crawl.message.connect(self.notice.show_text)
         crawl.failed.connect(lambda text: QMessageBox.warning(self, "Threadscope", text))
         crawl.newCrawl.connect(self._clear_crawl_views)
         crawl.saved.connect(self._refresh_history)
-        self.export_menu.wrote.connect(
-            lambda path: self.statusBar().showMessage(f"Wrote {path}", 5_000)
-        )
+        self.export_menu.wrote.connect(lambda path: self.notice.show_text(f"Wrote {path}", 5_000))
         self.charts.followingChanged.connect(self._on_following)
         self._on_following(self.charts.following)
         self.bridge.pagesFinished.connect(self._on_pages)
         self.bridge.workerEvents.connect(self.timeline.add_events)
         self.bridge.notice.connect(self._on_notice)
         self.bridge.threadsChanged.connect(
-            lambda old, new: self.statusBar().showMessage(f"Worker threads: {old} → {new}", 5_000)
+            lambda old, new: self.notice.show_text(f"Worker threads: {old} → {new}", 5_000)
         )
         self.bridge.dropped.connect(self._on_dropped)
         self.bridge.logRecords.connect(self.log_model.append)
 
     def _experimenting(self) -> bool:
-        """An experiment runs: no crawl may start (both would mix into the measurements)."""
+        """An experiment or a strategy comparison runs: no crawl may start (both would mix
+        into the measurements)."""
         experiments = self.experiments_tab.page
-        return experiments is not None and experiments.running
+        comparing = self._compare is not None and self._compare.running
+        return comparing or (experiments is not None and experiments.running)
 
     def collect_garbage(self) -> None:
         self.diagnostics.collect_garbage()  # marked on the charts through garbageCollected
 
-    def marker(self, text: str) -> None:
-        """A labelled line on every chart at the current time: cause next to its effect."""
-        self.charts.add_marker(self.session.now(), text)
+    def marker(self, text: str, t: float | None = None) -> None:
+        """A labelled line on every chart at chart time ``t`` (now by default): cause next to
+        its effect (and in the crawl's history)."""
+        at = self.session.now() if t is None else t
+        self.charts.add_marker(at, text)
+        self.session.add_marker(at, text)
+
+    def _mark_gc_passes(self, manual_since: float | None = None) -> None:
+        """Automatic gc passes worth marking, at the time each started; passes from a manual
+        collection (started at ``manual_since``, monotonic) have their own marker."""
+        for gc_pass in self.gc_watch.drain():
+            if manual_since is None or gc_pass.t < manual_since:
+                self.marker(gc_pass.label(), self.session.chart_time(gc_pass.t))
+
+    def _on_collected(self, result: CollectResult) -> None:
+        self._mark_gc_passes(manual_since=time.monotonic() - result.elapsed_ms / 1000 - 0.005)
+        self.marker(f"GC ({result.collected} freed)")
+
+    def _on_stuck(self, threads: list[tuple[str, float]]) -> None:
+        """A stuck episode starts: marked where it began (it was noticed ``stuck_for`` later)."""
+        names = ", ".join(name for name, _s in threads[:3])
+        more = f" +{len(threads) - 3}" if len(threads) > 3 else ""
+        self.marker(f"stuck: {names}{more}", self.session.now() - max(s for _n, s in threads))
 
     # -- following the crawl ----------------------------------------------------------------
 
@@ -397,6 +468,7 @@ class MainWindow(QMainWindow):
 
     def _clear_crawl_views(self) -> None:
         self.status_labels["dropped"].clear()
+        self._events_dropped = 0
         self.threads_model.clear()
         self.results_model.clear()
         self.timeline.clear()
@@ -410,6 +482,7 @@ class MainWindow(QMainWindow):
         ):
             self._refresh_threads(crawler)
         self.timeline.set_now(self.session.now())
+        self._mark_gc_passes()
         self._update_status(crawler)
 
     def _refresh_threads(self, crawler: Crawler) -> None:
@@ -439,13 +512,20 @@ class MainWindow(QMainWindow):
     def _on_pages(self, results: list[PageResult]) -> None:
         self.results_model.append(results)
 
-    def _on_notice(self, level: str, message: str) -> None:
-        self.statusBar().showMessage(message, 10_000)
-        log.log(
-            logging.getLevelName(level.upper()) if isinstance(level, str) else logging.INFO, message
-        )
+    def _on_notice(self, level: str, message: str, thread: str) -> None:
+        """A crawl notice: in the status bar, on the charts if about memory, and in the Log
+        under the thread that raised it (a worker, the watchdog), not the GUI thread."""
+        self.notice.show_text(message, 10_000)
+        if level in ("warning", "error") and message.startswith("memory "):  # the engine's
+            rss = message.split()[1]
+            self.marker(f"memory {'limit' if level == 'error' else 'warning'} ({rss} MiB)")
+        levelno = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        record = log.makeRecord(log.name, levelno, __file__, 0, message, (), None)
+        record.threadName = thread
+        log.handle(record)
 
     def _on_dropped(self, total: int) -> None:
+        self._events_dropped = total
         self.status_labels["dropped"].setText(f"{total:,} events dropped")
 
     # -- shutdown ---------------------------------------------------------------------------
@@ -459,18 +539,22 @@ class MainWindow(QMainWindow):
         self.crawl.close()
         self.charts.timer.stop()
         self.timeline.timer.stop()
+        self.cost.stop()
         experiments = self.experiments_tab.page
         stopped = experiments is None or experiments.shutdown(CLOSE_TIMEOUT_S / 2)
+        if self._compare is not None:
+            stopped = self._compare.shutdown(CLOSE_TIMEOUT_S / 2) and stopped
         stopped = self.session.close(CLOSE_TIMEOUT_S - (time.monotonic() - started)) and stopped
         if (diagnostics := self.diagnostics_tab.page) is not None:
             diagnostics.shutdown()  # after the crawl's threads: stopping tracemalloc is racy
         self.bridge.stop()
+        self.gc_watch.uninstall()
         logging.getLogger().removeHandler(self.log_buffer)
         log.info("closed in %.2f s (all threads ended: %s)", time.monotonic() - started, stopped)
         return stopped
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.persistence.save()
-        self.statusBar().showMessage("Stopping…")
+        self.notice.show_text("Stopping…")
         self.shutdown()
         event.accept()

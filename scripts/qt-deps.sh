@@ -6,11 +6,8 @@ mode=${1:-offscreen}
 [ "$(uname -s)" = Linux ] || exit 0
 command -v dpkg-query >/dev/null 2>&1 || exit 0
 
-pkgs=(libegl1 libgl1 libfontconfig1 libfreetype6 libxkbcommon0 libglib2.0-0 libdbus-1-3)
-if [ "$mode" = window ]; then
-  pkgs+=(libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
-         libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0 libx11-xcb1)
-fi
+# One list, shared with the launcher's check before Qt starts: gui/qt_libs.py.
+mapfile -t pkgs < <(python3 "$(dirname "$0")/../gui/qt_libs.py" packages "$mode")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -173,7 +173,7 @@ def test_set_threads_on_a_strategy_that_cannot_resize_changes_nothing(qtbot, rig
     rig.start_running(qtbot)
     assert not rig.controls.fields["threads"].isEnabled()  # the form does not offer it
     with qtbot.waitSignal(
-        rig.bridge.notice, check_params_cb=lambda _level, text: "cannot change" in text
+        rig.bridge.notice, check_params_cb=lambda _level, text, _thread: "cannot change" in text
     ):
         rig.crawl.set_threads(8)
     assert rig.session.crawler.stats().threads_target == 3

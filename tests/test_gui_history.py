@@ -53,7 +53,7 @@ def test_lists_compares_deletes_and_exports(qtbot, view, tmp_path, monkeypatch):
 
     view.select(older, newer)
     assert {r.id for r in view.selected_runs()} == {older, newer}
-    assert "Comparing A" in view.hint.text()
+    assert "Comparing 2 runs, A the oldest" in view.hint.text()
     assert view.charts.curve_count() == 8  # four charts, two runs each
     # A is the older run (saved first; within one second the history orders by id)
     a, b = sorted(list_runs(), key=lambda r: (r.created, r.id))

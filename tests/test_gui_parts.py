@@ -60,17 +60,17 @@ def test_bridge_batches_events_published_from_worker_threads(qtbot):
     states = []
     bridge.stateChanged.connect(lambda state, reason: states.append((state, reason)))
     notices = []
-    bridge.notice.connect(lambda level, message: notices.append((level, message)))
+    bridge.notice.connect(lambda *args: notices.append(args))
     workers = []
     bridge.workerEvents.connect(workers.extend)
-    thread = threading.Thread(target=publish)
+    thread = threading.Thread(target=publish, name="publisher")
     thread.start()
     thread.join()
     qtbot.waitUntil(lambda: len(received) == n and bool(states), timeout=5_000)
     assert [r.url for r in received] == [f"http://x/{i}" for i in range(n)]
     assert max(batches) <= MAX_EVENTS_PER_TICK
     assert states == [("finished", "finished")]
-    assert notices == [("warning", "careful")]
+    assert notices == [("warning", "careful", "publisher")]  # the thread that raised it
     assert isinstance(workers[0], WorkerStarted)
     bridge.stop()
 

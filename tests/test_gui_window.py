@@ -284,4 +284,4 @@ def test_an_export_menu_entry_asks_for_a_file_and_writes_it(qtbot, window, tmp_p
     QTimer.singleShot(0, answer_the_dialog)
     entry.trigger()  # the dialog runs its own event loop until answered
     assert not QImage(str(target)).isNull()
-    assert window.statusBar().currentMessage() == f"Wrote {target}"
+    assert window.notice.full_text == f"Wrote {target}"

@@ -61,7 +61,8 @@ def test_no_import_points_up_even_inside_a_function(package, forbidden):
 
 
 def test_the_launcher_opens_the_window_only_with_no_arguments():
-    assert "gui.app" in imports_of(ROOT / "threadscope" / "launcher.py")
+    assert "threadscope.window_cli" in imports_of(ROOT / "threadscope" / "launcher.py")
+    assert "gui.app" in imports_of(ROOT / "threadscope" / "window_cli.py")
     proc = subprocess.run(
         [sys.executable, "-m", "threadscope", "crawl", "--threads", "0"],
         capture_output=True,

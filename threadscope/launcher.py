@@ -1,4 +1,5 @@
-"""The ``threadscope`` console script: the window with no arguments, else a ``core.cli`` command.
+"""The ``threadscope`` console script: the window with no arguments or only flags, else a
+``core.cli`` command.
 
 It sits above both layers so that ``core`` never imports ``gui``: the window's modules (and Qt)
 are imported only when the window opens, so ``threadscope crawl`` stays headless and fast.
@@ -13,9 +14,11 @@ from core import cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """No arguments, or flags first (``threadscope --url URL --threads 32 --start``): the
+    window (:mod:`threadscope.window_cli`); a command name first: that ``core.cli`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv:
-        from gui.app import main as open_window
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        from threadscope.window_cli import main as open_window
 
-        return open_window([])
+        return open_window(argv)
     return cli.main(argv)

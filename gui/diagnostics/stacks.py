@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QLineEdit, QPlainTextEdit, QPushButton
 
@@ -56,6 +57,7 @@ class StacksPage(DiagnosticsPage):
     """``workers`` returns the running crawl's ``WorkerInfo`` list (empty when none)."""
 
     title = "Threads && stuck"
+    stuckStarted = Signal(list)  # [(thread name, seconds stuck)] of threads newly stuck
 
     def __init__(
         self,
@@ -182,6 +184,8 @@ class StacksPage(DiagnosticsPage):
         names = {m.name for m in marks}
         behind = lock_waits(marks, snap, self._stuck_names)
         new = [m for m in marks if m.name not in self._stuck_names]
+        if new:
+            self.stuckStarted.emit([(m.name, m.stuck_for_s) for m in new])
         followers: dict[str, list[str]] = {}
         for mark in new:
             if mark.name in behind:
