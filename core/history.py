@@ -2,7 +2,8 @@
 
 Layout, one folder per run (``<data dir>/runs/<run id>/``):
 
-- ``run.json``: id, kind ("crawl" / "experiment" / "watch"), title, created (UTC ISO), settings, summary
+- ``run.json``: id, kind ("crawl" / "experiment" / "watch": a program under ``run`` or
+  ``attach``), title, created (UTC ISO), settings, summary
 - ``metrics.csv``: optional, one column per sampler series (``t`` first), one row per tick
 - ``details.json``: optional, anything else worth keeping (an experiment's full comparison)
 

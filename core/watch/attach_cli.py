@@ -69,5 +69,5 @@ def main(args: argparse.Namespace) -> int:
     title = f"attach {args.pid}: {' '.join(program.command)} · {ended}"
     settings = {"pid": args.pid, "command": program.command, "interval_ms": args.interval}
     if saved := observe.save_program(program, title, settings, ended):
-        table.note(f"threadscope attach: saved to history as {saved.id}")
+        print(f"saved to history as {saved.id}", flush=True)
     return 0

@@ -92,11 +92,11 @@ def main(args: argparse.Namespace) -> int:
             ended = client.end_reason
             if client.dropped:
                 ended += f" ({client.dropped} samples dropped while the table was slow)"
-        table.note(f"threadscope run: {ended}; {how} {status}")
         observe.close()
         title = f"{' '.join([os.path.basename(command[0]), *command[1:]])} · {how} {status}"
         if saved := observe.save_program(program, title, {"command": command}, f"{how} {status}"):
             table.note(f"threadscope run: saved to history as {saved.id}")
+        table.note(f"threadscope run: {ended}; {how} {status}")
         return status
     finally:
         observe.close()
