@@ -19,8 +19,8 @@ from core.events import EventStream
 from core.history import RunRecord, crawl_run
 from core.sampler import MetricsSampler
 from core.settings import CrawlSettings
+from core.testsite.params import SiteParams
 from core.testsite.process import TestSite
-from gui.controls import SiteParams
 
 log = logging.getLogger(__name__)
 

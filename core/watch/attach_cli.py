@@ -13,7 +13,6 @@ import psutil
 
 from core.observe.options import add_observability_arguments
 
-HELP = "watch a running Python process's threads live (py-spy + /proc)"
 EXIT_USAGE = 2
 MAX_RATE_HZ = 2.0  # each read is one py-spy run: ~20 ms of CPU
 

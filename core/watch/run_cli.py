@@ -19,7 +19,6 @@ import sys
 from core.agent.protocol import DEFAULT_INTERVAL_MS
 from core.observe.options import add_observability_arguments
 
-HELP = "run a Python program with the agent and watch its threads"
 EXIT_USAGE = 2
 
 
