@@ -179,8 +179,8 @@ class ControlPanel(QWidget):
         }
         values.update({name: box.currentText() for name, box in self.choices.items()})
         values.update({name: line.text() for name, line in self.texts.items()})
-        values["obey_robots"] = self.obey_robots.isChecked()
-        values["pin_workers"] = self.pin_workers.isChecked()
+        values.update({name: box.isChecked() for name, box in self.checks.items()})
+        values["pin_workers"] = self.pin_workers.isChecked()  # unchecked where unavailable
         return CrawlSettings(start_urls=(url,), **values)  # type: ignore[arg-type]
 
     def validate(self) -> bool:
