@@ -33,6 +33,7 @@ from core.affinity import crawl_cpu
 from core.settings import SETTINGS, CrawlSettings, Group, Kind, Setting, SettingsError
 from core.strategies import STRATEGIES
 from core.testsite.params import SiteParams
+from gui.observe_controls import ObservabilityGroup
 
 W = TypeVar("W", bound=QWidget)
 PLACEHOLDER_URL = "http://127.0.0.1/"  # validates the knobs before the test site has a port
@@ -144,6 +145,8 @@ class ControlPanel(QWidget):
             self.pin_workers.setEnabled(False)
             self.pin_workers.setToolTip(TOOLTIPS["pin_workers_unavailable"])
             del self.checks["pin_workers"]
+        self.observe = ObservabilityGroup()
+        layout.addWidget(self.observe)
         layout.addStretch(1)
 
         self._threads_timer = QTimer(self)
@@ -208,6 +211,7 @@ class ControlPanel(QWidget):
     def set_running(self, running: bool) -> None:
         """While a crawl runs only the knobs that can change live stay editable."""
         self._running = running
+        self.observe.set_running(running)
         for widget in self._editable_widgets():
             widget.setEnabled(not running)
         if not running:
@@ -234,6 +238,7 @@ class ControlPanel(QWidget):
             site_error_rate=self.error_rate.value(),
         )
         values.update({name: box.isChecked() for name, box in self.checks.items()})
+        values.update(self.observe.values())
         return values
 
     def set_values(self, values: dict[str, object]) -> None:
@@ -269,6 +274,7 @@ class ControlPanel(QWidget):
             self.url_radio.setChecked(True)
         elif values.get("target") == "site":
             self.site_radio.setChecked(True)
+        self.observe.set_values(values)
         self.validate()
 
     # -- building ---------------------------------------------------------------------------

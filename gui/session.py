@@ -11,12 +11,14 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from core.engine import Crawler
 from core.events import EventStream
-from core.history import RunRecord, crawl_run
+from core.history import RunRecord, attach_files, crawl_run
 from core.sampler import MetricsSampler
 from core.settings import CrawlSettings
 from core.testsite.params import SiteParams
@@ -114,18 +116,26 @@ class CrawlSession:
         self._thread_counts.append(n)
         return old
 
-    def save_crawl(self) -> Future[RunRecord] | None:
+    def save_crawl(
+        self, details: Mapping[str, Any] | None = None, files: Sequence[Path] = ()
+    ) -> Future[RunRecord] | None:
         """Save the ended crawl to the run history (``core.history.crawl_run``: the sampler's
         series since it was created, time from its start, titled with the worker counts it
-        ran at). The series are copied here; the files are written on a helper thread, so a
-        long crawl's CSV never stalls the window."""
+        ran at), with ``details`` and ``files`` (hang dumps). The series are copied here; the
+        files are written on a helper thread, so a long crawl's CSV never stalls the window."""
         crawler = self.crawler
         if crawler is None:
             return None
         run = crawl_run(
-            crawler, self.sampler, self._crawl_started, thread_counts=self._thread_counts
+            crawler, self.sampler, self._crawl_started, details, thread_counts=self._thread_counts
         )
-        return self._history_writer.submit(run.save)
+
+        def save() -> RunRecord:
+            record = run.save()
+            attach_files(record, files)
+            return record
+
+        return self._history_writer.submit(save)
 
     def stop_crawl(self, timeout: float) -> bool:
         """Stop, then abandon in-flight work if the grace is not enough; True when all exited."""

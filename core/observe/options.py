@@ -118,7 +118,8 @@ class Observability:
     endpoint listens, a hang dump, a growth warning); everything also goes to the log.
     ``on_hang`` / ``on_growth`` let a window raise alerts and markers. ``watched``: the run
     watches another process (``watch_program``), whose ``process_*`` metrics the endpoint
-    serves."""
+    serves. ``warn_growth``: the growth warning without starting tracemalloc, for whenever
+    someone else traces (the window's Diagnostics ▸ Memory); ``trace_memory`` implies it."""
 
     def __init__(
         self,
@@ -132,11 +133,13 @@ class Observability:
         on_growth: Callable[[GrowthWarning], None] | None = None,
         dump_dir: Path | None = None,
         watched: bool = False,
+        warn_growth: bool = False,
     ) -> None:
         self.metrics_port = metrics_port
         self.metrics_bind = metrics_bind
         self.hang_dump_after = hang_dump_after
         self.trace_memory = trace_memory
+        self.warn_growth = warn_growth or trace_memory
         self.history = history
         self._notify = notify
         self._on_hang = on_hang
@@ -181,6 +184,7 @@ class Observability:
             self._say(f"metrics: serving Prometheus metrics at {server.url}")
         if self.trace_memory:
             start_tracing()
+        if self.warn_growth:
             self.memory = MemoryGrowthWatcher(self._growth)
         return self
 
@@ -205,11 +209,13 @@ class Observability:
     # -- what to watch -----------------------------------------------------------------------
     def watch_crawl(self, crawler: Any, sampler: Any = None) -> None:
         """A crawl: metrics from its stats, workers and events; progress = pages fetched;
-        pending = URLs queued, requests in flight or workers busy. With no metrics port the
-        crawl's events are not tallied at all (no cost per page)."""
+        pending = URLs queued, requests in flight or workers busy, unless it is paused.
+        With no metrics port the crawl's events are not tallied at all (no cost per page)."""
         source = CrawlMetricsSource(crawler, sampler) if self.server is not None else None
 
         def pending() -> str:
+            if crawler.paused:  # paused on purpose: no page is expected
+                return ""
             stats = crawler.stats()
             busy = sum(n for state, n in stats.workers_by_state.items() if state != "idle")
             if not (stats.frontier or stats.in_flight or busy):
@@ -295,7 +301,9 @@ class Observability:
         with its hang dumps and growth warnings."""
         if not self.history:
             return None
-        return self._with_dumps(crawl_run(crawler, sampler, since, self._details()).save())
+        record = crawl_run(crawler, sampler, since, self.details()).save()
+        attach_files(record, self.dump_files())
+        return record
 
     def save_program(
         self, program: WatchedProgram, title: str, settings: Mapping[str, Any], outcome: str
@@ -304,11 +312,13 @@ class Observability:
         "exit status 0") with its hang dumps; None with ``--no-history``."""
         if not self.history:
             return None
-        details = {"outcome": outcome, **self._details()}
+        details = {"outcome": outcome, **self.details()}
         record = save_run("watch", title, settings, program.summary(), program.series(), details)
-        return self._with_dumps(record)
+        attach_files(record, self.dump_files())
+        return record
 
-    def _details(self) -> dict[str, Any]:
+    def details(self) -> dict[str, Any]:
+        """What History keeps of this run's diagnostics: its hangs and growth warnings."""
         hangs = self.hang.reports if self.hang is not None else []
         warnings = self.memory.warnings if self.memory is not None else []
         return {
@@ -318,7 +328,7 @@ class Observability:
             "memory_warnings": [w.text() for w in warnings],
         }
 
-    def _with_dumps(self, record: RunRecord) -> RunRecord:
+    def dump_files(self) -> list[Path]:
+        """The hang dumps written so far, to keep with the run (``attach_files``)."""
         hangs = self.hang.reports if self.hang is not None else []
-        attach_files(record, [r.path for r in hangs if r.path is not None])
-        return record
+        return [r.path for r in hangs if r.path is not None]
