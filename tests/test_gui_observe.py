@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import urllib.error
 import urllib.request
 
@@ -15,6 +16,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from test_crawl_controller import rig  # noqa: F401 (the fixture)
+from test_observe_memory import tracing  # noqa: F401 (the fixture)
 from test_observe_metrics import scrape
 
 from core.history import list_runs, load_details
@@ -75,12 +77,8 @@ def test_the_form_port_serves_the_window_crawl_and_says_where(qtbot, rig, site, 
 
 
 def test_a_hung_window_crawl_gets_one_marker_and_keeps_its_dump(qtbot, rig, trap_site) -> None:  # noqa: F811
-    controls = rig.controls
-    controls.url_radio.setChecked(True)
-    controls.url.setText(f"{trap_site.url}trap/never-answer?window=1")
-    controls.obey_robots.setChecked(False)
-    controls.fields["threads"].setValue(1)
-    controls.observe.hang.setValue(0.5)
+    hung_crawl(rig, trap_site, "hang")
+    rig.controls.observe.hang.setValue(0.5)
     messages: list[str] = []
     rig.crawl.message.connect(messages.append)
     rig.crawl.start_action.trigger()
@@ -105,6 +103,52 @@ def test_a_hung_window_crawl_gets_one_marker_and_keeps_its_dump(qtbot, rig, trap
     assert details is not None
     assert len(details["hangs"]) == 1
     assert details["worker_threads"] == [1]
+
+
+def hung_crawl(rig, trap_site, tag: str) -> None:  # noqa: F811
+    controls = rig.controls
+    controls.url_radio.setChecked(True)
+    controls.url.setText(f"{trap_site.url}trap/never-answer?window={tag}")
+    controls.obey_robots.setChecked(False)
+    controls.fields["threads"].setValue(1)
+
+
+@pytest.mark.usefixtures("tracing")
+def test_memory_growth_in_a_window_crawl_is_a_marker_and_a_message(qtbot, rig, trap_site) -> None:  # noqa: F811
+    """tracemalloc on (as the Diagnostics page turns it on), a thread that leaks 2 MiB every
+    20 ms while a crawl runs: one "Memory +" marker, the message, no hang marker (off)."""
+    hung_crawl(rig, trap_site, "growth")
+    rig.controls.observe.hang.setValue(0.0)
+    messages: list[str] = []
+    rig.crawl.message.connect(messages.append)
+    rig.crawl.start_action.trigger()
+    qtbot.waitUntil(lambda: rig.crawl.phase is Phase.RUNNING, timeout=10_000)
+    leak: list[bytes] = []
+    warned = threading.Event()
+
+    def grow() -> None:
+        for _ in range(250):  # at most 500 MiB, 5 s
+            if warned.wait(0.02):
+                return
+            leak.append(b"x" * (2 * 1024 * 1024))
+
+    grower = threading.Thread(target=grow, name="test-leak")
+    grower.start()
+    try:
+        qtbot.waitUntil(lambda: any(m.startswith("Memory +") for m in rig.markers), timeout=10_000)
+    finally:
+        warned.set()
+        grower.join()
+        leak.clear()
+    (said,) = [m for m in messages if m.startswith("Memory growth")]
+    assert said.endswith("(top growing sites in the Log)")
+    assert not any(m.startswith("Hang") for m in rig.markers)
+    with qtbot.waitSignal(rig.crawl.saved, timeout=15_000):
+        rig.crawl.stop_action.trigger()
+        rig.crawl.stop_action.trigger()
+    details = load_details(list_runs()[0].id)
+    assert details is not None
+    assert len(details["memory_warnings"]) >= 1
 
 
 def test_the_group_round_trips_its_values(qtbot) -> None:
