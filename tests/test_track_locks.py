@@ -98,3 +98,43 @@ def test_a_tracked_crawl_serves_the_lock_wait_histogram(trap_site) -> None:
         source.close()
     assert samples["threadscope_lock_wait_seconds_count"][()] >= 0
     assert (("le", "+Inf"),) in samples["threadscope_lock_wait_seconds_bucket"]
+
+
+def test_the_window_s_track_locks_shows_the_engine_s_locks_on_the_locks_page(
+    qtbot, tmp_path, trap_site
+) -> None:
+    """ "Track locks" checked in the form: the Locks page lists locks created in core/engine.py
+    while the crawl runs; after it, tracking is off again."""
+    from PySide6.QtCore import QSettings
+    from test_gui_locks import rows
+
+    from gui.window import MainWindow
+
+    window = MainWindow(QSettings(str(tmp_path / "t.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        controls = window.controls
+        controls.url_radio.setChecked(True)
+        controls.url.setText(f"{trap_site.url}trap/never-answer?window=locks")
+        controls.obey_robots.setChecked(False)
+        controls.fields["threads"].setValue(2)
+        controls.checks["track_locks"].setChecked(True)
+        diagnostics = window.diagnostics
+        window.views.setCurrentWidget(diagnostics)
+        diagnostics.setCurrentWidget(diagnostics.locks)
+        page = diagnostics.locks
+        window.start_action.trigger()
+        qtbot.waitUntil(lambda: window.phase == "running", timeout=10_000)
+        assert locks.installed()
+        qtbot.waitUntil(
+            lambda: any(r["Created at"].startswith("engine.py:") for r in rows(page)),
+            timeout=10_000,
+        )
+        assert page.hint.isHidden()
+        with qtbot.waitSignal(window.crawl.saved, timeout=15_000):
+            window.stop_action.trigger()
+            window.stop_action.trigger()
+        assert not locks.installed()
+    finally:
+        window.close()
