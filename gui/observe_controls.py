@@ -46,7 +46,7 @@ class ObservabilityGroup(QGroupBox):
         self.port.setToolTip(TIPS["metrics"])
         self.port.setEnabled(False)
         self.metrics.toggled.connect(self._enable_port)
-        self.port.valueChanged.connect(lambda _port: self.show_error(""))
+        self.port.valueChanged.connect(self._clear_error)  # a method, not a lambda: no cycle
         self.error = QLabel()
         self.error.setObjectName("error_metrics_port")
         self.error.setStyleSheet("color: #c62828;")
@@ -79,6 +79,9 @@ class ObservabilityGroup(QGroupBox):
         for widget in (self.metrics, self.hang):
             widget.setEnabled(not running)
         self._enable_port()
+
+    def _clear_error(self, *_: object) -> None:
+        self.show_error("")
 
     def _enable_port(self, *_: object) -> None:
         self.port.setEnabled(self.metrics.isChecked() and self.metrics.isEnabled())
