@@ -25,11 +25,13 @@ the crawl with reason ``"error: ..."``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
 
 from core.affinity import crawl_cpu
+from core.agent import locks
 from core.budget import Budget
 from core.events import (
     CrawlState,
@@ -74,6 +76,11 @@ class Crawler:
     def __init__(self, settings: CrawlSettings, events: EventStream | None = None) -> None:
         self.settings = settings
         self.events = events if events is not None else EventStream()
+        # track_locks: every lock made from here (the engine's own first) is tracked, until
+        # FINISHED; tracking someone else turned on stays on (locks.tracking nests).
+        self._lock_tracking = contextlib.ExitStack()
+        if settings.track_locks:
+            self._lock_tracking.enter_context(locks.tracking())
         self._state = CrawlState.IDLE
         self._reason = ""
         self._lock = threading.Lock()  # state, reason and the end; resizing the pool
@@ -176,6 +183,7 @@ class Crawler:
                 self._reason = "stopped"
                 self._state = CrawlState.FINISHED
         if never_started:
+            self._lock_tracking.close()
             return
         if not self._end("stopped"):
             self._force.set()
@@ -371,6 +379,7 @@ class Crawler:
             with self._lock:
                 self._ended_at = time.monotonic()
                 self._state = CrawlState.FINISHED
+            self._lock_tracking.close()
             self._publish_state(CrawlState.FINISHED)
 
     def _check_memory(self, guard: MemoryGuard) -> None:

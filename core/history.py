@@ -2,7 +2,8 @@
 
 Layout, one folder per run (``<data dir>/runs/<run id>/``):
 
-- ``run.json``: id, kind ("crawl" / "experiment"), title, created (UTC ISO), settings, summary
+- ``run.json``: id, kind ("crawl" / "experiment" / "watch": a program under ``run`` or
+  ``attach``), title, created (UTC ISO), settings, summary
 - ``metrics.csv``: optional, one column per sampler series (``t`` first), one row per tick
 - ``details.json``: optional, anything else worth keeping (an experiment's full comparison)
 
@@ -306,16 +307,28 @@ class CrawlRun:
         )
 
 
+def threads_label(counts: Sequence[int]) -> str:
+    """What a crawl ran at, from its first worker count and each change: "8 threads",
+    "8→32 threads", "8→32→4 threads"; longer stories keep the ends and the peak:
+    "8→…→4 threads (max 64)"."""
+    if len(counts) <= 3:
+        return "→".join(map(str, counts)) + " threads"
+    return f"{counts[0]}→…→{counts[-1]} threads (max {max(counts)})"
+
+
 def crawl_run(
     crawler: _EndedCrawl,
     sampler: _Sampled,
     since: float = 0.0,
     details: Mapping[str, Any] | None = None,
+    thread_counts: Sequence[int] | None = None,
 ) -> CrawlRun:
     """One ended crawl as the window saves it: its settings, the sampler's series from
     ``since`` (seconds on the sampler's clock; time zero there), a summary, the reason and
-    the final stats in the details (plus ``details``). The series are copied here, so the
-    files can be written on another thread; the window and ``threadscope crawl`` both use it."""
+    the final stats in the details (plus ``details``). ``thread_counts``: the worker count
+    it started at, then each change (default: the settings' count), for the title and the
+    summary. The series are copied here, so the files can be written on another thread; the
+    window and ``threadscope crawl`` both use it."""
     from core.sampler import KEYS
 
     stats = crawler.stats()
@@ -327,16 +340,27 @@ def crawl_run(
     metrics = {"t": times[:n][keep] - since}
     metrics.update({key: values[:n][keep] for key, values in series.items()})
     settings = crawler.settings
+    counts = list(thread_counts or [settings.threads])
     title = (
-        f"{settings.start_urls[0]} · {settings.strategy} · {settings.threads} threads · "
+        f"{settings.start_urls[0]} · {settings.strategy} · {threads_label(counts)} · "
         f"{crawler.reason or 'finished'}"
     )
+    workers = {
+        "worker_threads_start": counts[0],
+        "worker_threads_max": max(counts),
+        "worker_threads_end": counts[-1],
+    }
     return CrawlRun(
         title=title,
         settings=settings,
-        summary=summarize_metrics(metrics, stats.elapsed, stats.pages, stats.errors),
+        summary=summarize_metrics(metrics, stats.elapsed, stats.pages, stats.errors, workers),
         metrics=metrics,
-        details={"reason": crawler.reason, "stats": stats, **(details or {})},
+        details={
+            "reason": crawler.reason,
+            "stats": stats,
+            "worker_threads": counts,
+            **(details or {}),
+        },
     )
 
 

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("id", nargs="?", help="run id (see the list)")
     parser.add_argument("dest", nargs="?", help="export: a folder or a .zip path (default: .)")
-    parser.add_argument("--kind", help="list only runs of this kind (crawl, experiment, ...)")
+    parser.add_argument("--kind", help="list only runs of this kind (crawl, experiment, watch)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -67,11 +67,13 @@ def _started(record: RunRecord) -> str:
 
 
 def _outcome(record: RunRecord) -> str:
-    """Pages for a crawl, the verdict for an experiment (kept in its details)."""
+    """Pages for a crawl, the verdict for an experiment, how a watched program ended (the
+    last two kept in the run's details)."""
     if record.summary.pages is not None:
         return f"{record.summary.pages} pages"
-    verdict = (load_details(record.id) or {}).get("verdict")
-    return str(verdict) if verdict else "-"
+    details = load_details(record.id) or {}
+    outcome = details.get("verdict") or details.get("outcome")
+    return str(outcome) if outcome else "-"
 
 
 def _list(kind: str | None) -> int:

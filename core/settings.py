@@ -355,6 +355,16 @@ class CrawlSettings:
         "which makes a busy crawl faster; the gil-cores experiment measures it.",
         flag="--pin-workers",
     )
+    track_locks: bool = setting(
+        False,
+        "Track locks",
+        "Track the locks made while the crawl runs (the engine's own first). The Locks page "
+        "and the lock-wait histogram then show who holds each lock, who waits and for how "
+        "long. Every lock created in the process from the crawl's creation to its end is "
+        "tracked (queues and conditions too); each acquire costs a little more "
+        "(bench/lock_cost.py measures it).",
+        flag="--track-locks",
+    )
 
     def __post_init__(self) -> None:
         urls = self.start_urls

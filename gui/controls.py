@@ -34,6 +34,7 @@ from core.settings import SETTINGS, CrawlSettings, Group, Kind, Setting
 from core.settings_error import SettingsError
 from core.strategies import STRATEGIES
 from core.testsite.params import SiteParams
+from gui.observe_controls import ObservabilityGroup
 
 W = TypeVar("W", bound=QWidget)
 PLACEHOLDER_URL = "http://127.0.0.1/"  # validates the knobs before the test site has a port
@@ -145,6 +146,8 @@ class ControlPanel(QWidget):
             self.pin_workers.setEnabled(False)
             self.pin_workers.setToolTip(TOOLTIPS["pin_workers_unavailable"])
             del self.checks["pin_workers"]
+        self.observe = ObservabilityGroup()
+        layout.addWidget(self.observe)
         layout.addStretch(1)
 
         self._threads_timer = QTimer(self)
@@ -180,8 +183,8 @@ class ControlPanel(QWidget):
         }
         values.update({name: box.currentText() for name, box in self.choices.items()})
         values.update({name: line.text() for name, line in self.texts.items()})
-        values["obey_robots"] = self.obey_robots.isChecked()
-        values["pin_workers"] = self.pin_workers.isChecked()
+        values.update({name: box.isChecked() for name, box in self.checks.items()})
+        values["pin_workers"] = self.pin_workers.isChecked()  # unchecked where unavailable
         return CrawlSettings(start_urls=(url,), **values)  # type: ignore[arg-type]
 
     def validate(self) -> bool:
@@ -209,6 +212,7 @@ class ControlPanel(QWidget):
     def set_running(self, running: bool) -> None:
         """While a crawl runs only the knobs that can change live stay editable."""
         self._running = running
+        self.observe.set_running(running)
         for widget in self._editable_widgets():
             widget.setEnabled(not running)
         if not running:
@@ -235,6 +239,7 @@ class ControlPanel(QWidget):
             site_error_rate=self.error_rate.value(),
         )
         values.update({name: box.isChecked() for name, box in self.checks.items()})
+        values.update(self.observe.values())
         return values
 
     def set_values(self, values: dict[str, object]) -> None:
@@ -270,6 +275,7 @@ class ControlPanel(QWidget):
             self.url_radio.setChecked(True)
         elif values.get("target") == "site":
             self.site_radio.setChecked(True)
+        self.observe.set_values(values)
         self.validate()
 
     # -- building ---------------------------------------------------------------------------

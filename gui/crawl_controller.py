@@ -4,11 +4,18 @@ Start, Pause/Resume and Stop act on the session's crawler and set the phase; a t
 engine (``state``, ``join(0)``) to notice the end, or a stop the engine decided itself (max
 pages, memory). The actions' enabled state and the form's follow the phase. What the window
 draws is its own business: it listens to ``phaseChanged``, ``polled`` and ``marker``.
+
+Each crawl runs under ``core.observe``'s ``Observability`` as the form's Observability group
+says: the metrics port is bound at Start, before anything else (a port in use fails the
+start), the hang detector and the memory-growth warning (while tracemalloc traces) report
+from their own thread into a queue that the poll turns into a marker and a status-bar
+message (the full text is in the Log), and the hang dumps are kept with the saved run.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Callable
 from concurrent.futures import Future
 from enum import StrEnum
@@ -19,10 +26,15 @@ from PySide6.QtWidgets import QStyle
 
 from core.events import CrawlState
 from core.history import RunRecord
+from core.observe.hang import HangReport
+from core.observe.memgrowth import GrowthWarning
+from core.observe.metrics import MetricsError
+from core.observe.options import Observability
 from core.settings import CrawlSettings
 from gui.actions import make_action, standard_icon
 from gui.bridge import EventBridge
 from gui.controls import ControlPanel
+from gui.observe_controls import BIND
 from gui.session import CrawlSession
 
 log = logging.getLogger(__name__)
@@ -97,6 +109,8 @@ class CrawlController(QObject):
         self._pending_site: Future[str] | None = None
         self._pending_save: Future[RunRecord] | None = None
         self._closed = False
+        self._observe: Observability | None = None
+        self._alerts: queue.SimpleQueue[HangReport | GrowthWarning] = queue.SimpleQueue()
 
         sp = QStyle.StandardPixmap
         self.start_action = make_action(
@@ -135,6 +149,8 @@ class CrawlController(QObject):
         """Start what the form says, booting the embedded site first if it is the target."""
         if not self.start_action.isEnabled() or not self.controls.validate():
             return
+        if not self._observe_crawl():
+            return
         if self.controls.uses_site:
             self._pending_site = self.session.site_url(self.controls.site_params())
             self._set_phase(Phase.STARTING)
@@ -144,15 +160,20 @@ class CrawlController(QObject):
 
     def launch(self, settings: CrawlSettings) -> None:
         """Start a crawl of ``settings`` now (the form validated, the site up)."""
+        if self._observe is None and not self._observe_crawl():
+            return
+        assert self._observe is not None
         self._stop_requests = 0
         self.newCrawl.emit()
         try:
             crawler = self.session.new_crawler(settings)
             self.bridge.attach(crawler.events)  # before start: events flow only to listeners
+            self._observe.watch_crawl(crawler, self.session.sampler)
             crawler.start()
         except Exception as exc:  # a crawl that cannot start must say why and leave us idle
             log.exception("could not start the crawl")
             self.bridge.detach()
+            self._end_observing()
             self._set_phase(Phase.IDLE)
             self.failed.emit(f"Could not start the crawl:\n{exc}")
             return
@@ -201,6 +222,8 @@ class CrawlController(QObject):
             self._site_ready(self._pending_site)
         if self._pending_save is not None and self._pending_save.done():
             self._saved(self._pending_save)
+        while not self._alerts.empty():
+            self._alert(self._alerts.get())
         crawler = self.session.crawler
         if crawler is not None and self.phase.crawling:
             if crawler.state not in ACTIVE_STATES and crawler.join(0):
@@ -213,6 +236,7 @@ class CrawlController(QObject):
         """No more polling, and no history save: closing ends the session's writer."""
         self._closed = True
         self.timer.stop()
+        self._end_observing()
 
     def _site_ready(self, future: Future[str]) -> None:
         self._pending_site = None
@@ -220,6 +244,7 @@ class CrawlController(QObject):
             url = future.result()
         except Exception as exc:
             log.exception("the embedded test site did not start")
+            self._end_observing()
             self._set_phase(Phase.IDLE)
             self.failed.emit(f"The embedded test site did not start:\n{exc}")
             return
@@ -229,8 +254,10 @@ class CrawlController(QObject):
         self.bridge.detach()
         self._set_phase(Phase.FINISHED)
         self.marker.emit(f"Done: {reason}" if reason else "Done")
+        observe = self._end_observing()
         if not self._closed:
-            self._pending_save = self.session.save_crawl()
+            details, files = (observe.details(), observe.dump_files()) if observe else ({}, [])
+            self._pending_save = self.session.save_crawl(details, files)
         log.info("crawl ended: %s", reason or "finished")
 
     def _saved(self, future: Future[RunRecord]) -> None:
@@ -241,6 +268,56 @@ class CrawlController(QObject):
             log.exception("could not save the crawl to the history")
             return
         self.saved.emit()
+
+    # -- observability ----------------------------------------------------------------------
+
+    def _observe_crawl(self) -> bool:
+        """Bind the metrics port and arm the detectors for the next crawl; False (and
+        ``failed``) when the port cannot be served."""
+        self._end_observing()
+        options = self.controls.observe.options()
+        observe = Observability(
+            metrics_port=options.metrics_port,
+            metrics_bind=BIND,
+            hang_dump_after=options.hang_dump_after,
+            history=False,  # the session saves the run, with this one's details
+            on_hang=self._alerts.put,
+            on_growth=self._alerts.put,
+            warn_growth=True,
+        )
+        try:
+            observe.start()
+        except MetricsError as exc:
+            self.controls.observe.show_error(str(exc))
+            self.failed.emit(f"Could not start the crawl: {exc}")
+            return False
+        self._observe = observe
+        if observe.server is not None:
+            self.message.emit(f"Serving Prometheus metrics at {observe.server.url}")
+        return True
+
+    def _end_observing(self) -> Observability | None:
+        observe, self._observe = self._observe, None
+        if observe is not None:
+            observe.close()
+        return observe
+
+    def _alert(self, alert: HangReport | GrowthWarning) -> None:
+        """A hang or a growth warning: a marker on the charts and the status bar's message
+        (the observer logged the whole text)."""
+        if isinstance(alert, HangReport):
+            self.marker.emit(f"Hang: no page for {alert.stalled_s:.1f} s")
+            self.message.emit(
+                f"Hang: no page for {alert.stalled_s:.1f} s while {alert.pending} "
+                "(thread dump in the Log)"
+            )
+        else:
+            grown = alert.grown_bytes / 1_048_576
+            self.marker.emit(f"Memory +{grown:,.1f} MiB")
+            self.message.emit(
+                f"Memory growth: traced memory grew {grown:,.1f} MiB in {alert.over_s:.1f} s "
+                "(top growing sites in the Log)"
+            )
 
     # -- the phase and what follows it ------------------------------------------------------
 

@@ -12,14 +12,15 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from core.engine import Crawler
 from core.events import EventStream
-from core.history import RunRecord, save_run, summarize_metrics
-from core.sampler import KEYS, MetricsSampler
+from core.history import RunRecord, attach_files, crawl_run
+from core.sampler import MetricsSampler
 from core.settings import CrawlSettings
 from core.testsite.params import SiteParams
 from core.testsite.process import TestSite
@@ -128,42 +129,30 @@ class CrawlSession:
         self._thread_counts.append(n)
         return old
 
-    def save_crawl(self) -> Future[RunRecord] | None:
-        """Save the ended crawl to the run history: its settings, the sampler's series since it
-        was created (time from its start) and a summary. The series are copied here; the files
-        are written on a helper thread, so a long crawl's CSV never stalls the window."""
+    def save_crawl(
+        self, details: Mapping[str, Any] | None = None, files: Sequence[Path] = ()
+    ) -> Future[RunRecord] | None:
+        """Save the ended crawl to the run history (``core.history.crawl_run``: the sampler's
+        series since it was created, time from its start, titled with the worker counts it
+        ran at), with ``details`` and ``files`` (hang dumps). The series are copied here; the
+        files are written on a helper thread, so a long crawl's CSV never stalls the window."""
         crawler = self.crawler
         if crawler is None:
             return None
-        stats = crawler.stats()
-        self.sampler.sample_once()  # a crawl shorter than one tick still gets its final sample
-        times = self.sampler.times()
-        series = {key: self.sampler.series(key) for key in KEYS}
-        n = min(len(times), *(len(v) for v in series.values()))  # a tick may land in between
-        keep = times[:n] >= self._crawl_started
-        metrics = {"t": times[:n][keep] - self._crawl_started}
-        metrics.update({key: values[:n][keep] for key, values in series.items()})
-        counts = self._thread_counts
-        workers = {
-            "worker_threads_start": counts[0],
-            "worker_threads_max": max(counts),
-            "worker_threads_end": counts[-1],
-        }
-        summary = summarize_metrics(metrics, stats.elapsed, stats.pages, stats.errors, workers)
-        settings = crawler.settings
-        title = (
-            f"{settings.start_urls[0]} · {settings.strategy} · {threads_label(counts)} · "
-            f"{crawler.reason or 'finished'}"
+        run = crawl_run(
+            crawler,
+            self.sampler,
+            self._crawl_started,
+            {**(details or {}), "markers": self.crawl_markers()},
+            thread_counts=self._thread_counts,
         )
-        details = {
-            "reason": crawler.reason,
-            "stats": stats,
-            "worker_threads": list(counts),
-            "markers": self.crawl_markers(),
-        }
-        return self._history_writer.submit(
-            save_run, "crawl", title, settings, summary, metrics, details
-        )
+
+        def save() -> RunRecord:
+            record = run.save()
+            attach_files(record, files)
+            return record
+
+        return self._history_writer.submit(save)
 
     def stop_crawl(self, timeout: float) -> bool:
         """Stop, then abandon in-flight work if the grace is not enough; True when all exited."""
@@ -187,12 +176,3 @@ class CrawlSession:
         self._stop_site()
         shutil.rmtree(self._scratch, ignore_errors=True)
         return stopped
-
-
-def threads_label(counts: Sequence[int]) -> str:
-    """What a crawl ran at, from its first worker count and each change: "8 threads",
-    "8→32 threads", "8→32→4 threads"; longer stories keep the ends and the peak:
-    "8→…→4 threads (max 64)"."""
-    if len(counts) <= 3:
-        return "→".join(map(str, counts)) + " threads"
-    return f"{counts[0]}→…→{counts[-1]} threads (max {max(counts)})"

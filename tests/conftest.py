@@ -12,6 +12,7 @@ Every test is guarded: it fails if a ``crawl-*`` thread is alive before or after
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,16 @@ TRAP_SITE_PAGES = 20
 def crawl_threads() -> list[str]:
     """Names of the threads a crawl starts (workers, watchdogs, dispatcher) still alive."""
     return [t.name for t in threading.enumerate() if t.name.startswith("crawl-")]
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_main_thread():
+    """Garbage from a test (closed windows, controllers in reference cycles) is collected here,
+    on the GUI thread: left to the cyclic collector, it may run on a crawl thread of the next
+    test, where destroying a QObject takes Qt's lock while the GUI thread holds the GIL and
+    waits for that lock (seen once as a hang pytest-timeout could not end)."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -12,12 +12,12 @@ pytest.importorskip("pytestqt")
 
 from conftest import crawl_threads
 
-from core.history import list_runs
+from core.history import list_runs, threads_label
 from core.testsite import TestSite
 from gui.bridge import EventBridge, LogBuffer
 from gui.controls import ControlPanel
 from gui.crawl_controller import CrawlController, Phase
-from gui.session import CrawlSession, threads_label
+from gui.session import CrawlSession
 
 Actions = tuple[bool, bool, bool, str, str]  # start, pause, stop enabled; pause and stop texts
 

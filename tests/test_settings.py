@@ -140,7 +140,7 @@ def test_form_widgets_have_the_settings_defaults_ranges_and_tooltips(qtbot):
 
     panel = ControlPanel()
     qtbot.addWidget(panel)
-    widgets = {**panel.fields, **panel.choices, **panel.texts, "obey_robots": panel.obey_robots}
+    widgets = {**panel.fields, **panel.choices, **panel.texts, **panel.checks}
     widgets["pin_workers"] = panel.pin_workers
     for spec in SETTINGS.values():
         if spec.group is None or spec.kind not in FORM_KINDS:

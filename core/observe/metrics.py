@@ -15,7 +15,7 @@ import re
 import socket
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -61,8 +61,10 @@ class ThreadCpu:
 @dataclass(frozen=True, slots=True)
 class MetricsSnapshot:
     """Everything one scrape shows. Counts are cumulative since the source was created;
-    ``locks`` is ``core.agent.locks.snapshot()`` when lock tracking is on, else None."""
+    ``locks`` is ``core.agent.locks.snapshot()`` when lock tracking is on, else None.
+    ``crawl`` False (a watched program): no pages, bytes, frontier, requests or hosts."""
 
+    crawl: bool = True
     pages: int = 0
     bytes: int = 0
     frontier: int = 0
@@ -272,6 +274,38 @@ class ThreadscopeCollector(Collector):
             cpu = self._cpu.update(snap.threads)
             hosts = _bounded_counts(snap.host_pages, self._hosts)
             kinds = _bounded_counts(snap.errors_by_kind, self._kinds)
+        if snap.crawl:
+            yield from self._crawl_families(snap, kinds, hosts)
+        yield _labelled(
+            GaugeMetricFamily(
+                "threadscope_threads",
+                "Threads by state (a crawl: workers by state, other Python threads: other; "
+                "a watched program: each thread's state)",
+                labels=["state"],
+            ),
+            snap.threads_by_state,
+        )
+        yield _labelled(
+            CounterMetricFamily(
+                "threadscope_thread_cpu_seconds",
+                f"CPU seconds per thread name (first {self._cpu.limit} names, the rest: other)",
+                labels=["thread"],
+            ),
+            cpu,
+        )
+        if snap.sampler_cpu_s_per_tick is not None:
+            yield GaugeMetricFamily(
+                "threadscope_sampler_cpu_seconds_per_tick",
+                "CPU seconds Threadscope's sampler (a watched program: its agent) spends per "
+                "sample: its own cost",
+                value=snap.sampler_cpu_s_per_tick,
+            )
+        if snap.locks is not None:
+            yield lock_wait_histogram(snap.locks)
+
+    def _crawl_families(
+        self, snap: MetricsSnapshot, kinds: Mapping[str, int], hosts: Mapping[str, int]
+    ) -> Iterator[Metric]:
         yield CounterMetricFamily(
             "threadscope_pages", "URLs fetched (errors included)", value=snap.pages
         )
@@ -291,22 +325,6 @@ class ThreadscopeCollector(Collector):
             "threadscope_in_flight_requests", "Requests on the wire now", value=snap.in_flight
         )
         yield _labelled(
-            GaugeMetricFamily(
-                "threadscope_threads",
-                "Threads by state (crawl workers by their state; other Python threads: other)",
-                labels=["state"],
-            ),
-            snap.threads_by_state,
-        )
-        yield _labelled(
-            CounterMetricFamily(
-                "threadscope_thread_cpu_seconds",
-                f"CPU seconds per thread name (first {self._cpu.limit} names, the rest: other)",
-                labels=["thread"],
-            ),
-            cpu,
-        )
-        yield _labelled(
             CounterMetricFamily(
                 "threadscope_host_pages",
                 f"Pages fetched per host (first {self._hosts.limit} hosts, the rest: other)",
@@ -314,14 +332,6 @@ class ThreadscopeCollector(Collector):
             ),
             hosts,
         )
-        if snap.sampler_cpu_s_per_tick is not None:
-            yield GaugeMetricFamily(
-                "threadscope_sampler_cpu_seconds_per_tick",
-                "CPU seconds Threadscope's sampler spends per sample (its own cost)",
-                value=snap.sampler_cpu_s_per_tick,
-            )
-        if snap.locks is not None:
-            yield lock_wait_histogram(snap.locks)
 
 
 def _labelled(family: Any, values: Mapping[str, float]) -> Metric:
@@ -331,12 +341,22 @@ def _labelled(family: Any, values: Mapping[str, float]) -> Metric:
     return metric
 
 
-def make_registry(collector: ThreadscopeCollector) -> CollectorRegistry:
-    """Our own registry: process (RSS, CPU, fds), platform and gc collectors plus ours."""
+def make_registry(
+    collector: ThreadscopeCollector, pid: Callable[[], int] | None = None
+) -> CollectorRegistry:
+    """Our own registry: process (RSS, CPU, fds), platform and gc collectors plus ours.
+
+    With ``pid`` (a watched program; -1 while there is none yet): ``process_*`` are that
+    process's, Threadscope's own are ``threadscope_process_*``, and there are no platform or
+    gc families (they would describe Threadscope's interpreter, not the program's)."""
     registry = CollectorRegistry(auto_describe=True)
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
+    if pid is None:
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+    else:
+        ProcessCollector(pid=pid, registry=registry)
+        ProcessCollector(namespace="threadscope", registry=registry)
     registry.register(collector)
     return registry
 

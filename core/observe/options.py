@@ -5,10 +5,12 @@ object that starts and stops what they ask for around a run.
 add_observability_arguments(parser)
 with Observability.from_args(args, notify=print_to_stderr) as observe:  # binds the port
     crawler = Crawler(settings); sampler = MetricsSampler(source=crawler)
-    observe.watch_crawl(crawler, sampler)  # or watch(source, progress, pending) for a program
+    observe.watch_crawl(crawler, sampler)  # or watch(source, progress, pending)
     ...  # the run
     observe.save_crawl(crawler, sampler)   # History, unless --no-history
 ```
+A watched program (``run`` / ``attach``): ``Observability(..., watched=True)``, then
+``watch_program(WatchedProgram(pid))`` and ``save_program(program, title, settings)``.
 Entering binds the metrics port first (``MetricsError``: a one-line message for the user)
 and starts tracemalloc for ``--trace-memory``; ``watch*`` starts the ``threadscope-observe``
 thread that ticks the hang detector, the memory watcher and the event tally every 0.05 s;
@@ -20,13 +22,13 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from core.diagnostics import start_tracing
-from core.history import RunRecord, attach_files, crawl_run, data_dir
+from core.history import RunRecord, attach_files, crawl_run, data_dir, save_run
 from core.observe.hang import HangDetector, HangReport, annotated_dump
 from core.observe.memgrowth import GrowthWarning, MemoryGrowthWatcher
 from core.observe.metrics import (
@@ -38,6 +40,7 @@ from core.observe.metrics import (
     lock_snapshot,
     make_registry,
 )
+from core.observe.watched import WatchedProgram
 
 log = logging.getLogger(__name__)
 TICK_S = 0.05  # the memory watcher's reading interval; the rest needs less
@@ -47,8 +50,20 @@ def _nothing() -> None:
     pass
 
 
-def add_observability_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("observability (Prometheus, diagnostics, history)")
+TRACE_MEMORY_ONLY_CRAWLS = (
+    "--trace-memory is for crawls: for a watched program tracemalloc would have to run "
+    "inside it, where it slows every allocation several times over and so changes what "
+    "the program does (use the program's own tracemalloc, or the window's Diagnostics)"
+)
+
+
+def add_observability_arguments(parser: argparse.ArgumentParser, trace_memory: bool = True) -> None:
+    """The options; ``trace_memory`` False (``run``, ``attach``) leaves that one out and the
+    group's description says why."""
+    group = parser.add_argument_group(
+        "observability (Prometheus, diagnostics, history)",
+        None if trace_memory else TRACE_MEMORY_ONLY_CRAWLS,
+    )
     group.add_argument(
         "--metrics-port",
         type=_port,
@@ -67,11 +82,12 @@ def add_observability_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="no progress for SECONDS while work is pending: print and save one thread dump",
     )
-    group.add_argument(
-        "--trace-memory",
-        action="store_true",
-        help="trace allocations (tracemalloc) and warn when traced memory keeps growing",
-    )
+    if trace_memory:
+        group.add_argument(
+            "--trace-memory",
+            action="store_true",
+            help="trace allocations (tracemalloc) and warn when traced memory keeps growing",
+        )
     group.add_argument(
         "--no-history", action="store_true", help="do not save this run to the run history"
     )
@@ -100,7 +116,10 @@ def _seconds(text: str) -> float:
 class Observability:
     """See the module docstring. ``notify`` gets every line meant for the user (where the
     endpoint listens, a hang dump, a growth warning); everything also goes to the log.
-    ``on_hang`` / ``on_growth`` let a window raise alerts and markers."""
+    ``on_hang`` / ``on_growth`` let a window raise alerts and markers. ``watched``: the run
+    watches another process (``watch_program``), whose ``process_*`` metrics the endpoint
+    serves. ``warn_growth``: the growth warning without starting tracemalloc, for whenever
+    someone else traces (the window's Diagnostics ▸ Memory); ``trace_memory`` implies it."""
 
     def __init__(
         self,
@@ -113,11 +132,14 @@ class Observability:
         on_hang: Callable[[HangReport], None] | None = None,
         on_growth: Callable[[GrowthWarning], None] | None = None,
         dump_dir: Path | None = None,
+        watched: bool = False,
+        warn_growth: bool = False,
     ) -> None:
         self.metrics_port = metrics_port
         self.metrics_bind = metrics_bind
         self.hang_dump_after = hang_dump_after
         self.trace_memory = trace_memory
+        self.warn_growth = warn_growth or trace_memory
         self.history = history
         self._notify = notify
         self._on_hang = on_hang
@@ -131,6 +153,8 @@ class Observability:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._watching = False
+        self._watched = watched
+        self._target_pid = -1  # no process yet: the target's process collector shows nothing
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, **kwargs: Any) -> Self:
@@ -138,22 +162,29 @@ class Observability:
             metrics_port=args.metrics_port,
             metrics_bind=args.metrics_bind,
             hang_dump_after=args.hang_dump_after,
-            trace_memory=args.trace_memory,
+            trace_memory=getattr(args, "trace_memory", False),
             history=not args.no_history,
             **kwargs,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> Self:
+        return self.start()
+
+    def start(self) -> Self:
+        """Bind the metrics port (``MetricsError`` when it is taken) and start tracemalloc
+        for ``--trace-memory``; ``close()`` undoes it."""
         if self.metrics_port is not None:
+            pid = (lambda: self._target_pid) if self._watched else None
             server = MetricsServer(
-                make_registry(self._collector), self.metrics_port, self.metrics_bind
+                make_registry(self._collector, pid), self.metrics_port, self.metrics_bind
             )
             server.start()  # MetricsError when the port is taken: before anything else runs
             self.server = server
             self._say(f"metrics: serving Prometheus metrics at {server.url}")
         if self.trace_memory:
             start_tracing()
+        if self.warn_growth:
             self.memory = MemoryGrowthWatcher(self._growth)
         return self
 
@@ -171,17 +202,20 @@ class Observability:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2.0)
-        if self.server is not None:
-            self.server.stop()
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
 
     # -- what to watch -----------------------------------------------------------------------
     def watch_crawl(self, crawler: Any, sampler: Any = None) -> None:
         """A crawl: metrics from its stats, workers and events; progress = pages fetched;
-        pending = URLs queued, requests in flight or workers busy. With no metrics port the
-        crawl's events are not tallied at all (no cost per page)."""
+        pending = URLs queued, requests in flight or workers busy, unless it is paused.
+        With no metrics port the crawl's events are not tallied at all (no cost per page)."""
         source = CrawlMetricsSource(crawler, sampler) if self.server is not None else None
 
         def pending() -> str:
+            if crawler.paused:  # paused on purpose: no page is expected
+                return ""
             stats = crawler.stats()
             busy = sum(n for state, n in stats.workers_by_state.items() if state != "idle")
             if not (stats.frontier or stats.in_flight or busy):
@@ -198,15 +232,23 @@ class Observability:
             source.refresh if source is not None else _nothing,
         )
 
+    def watch_program(self, program: WatchedProgram) -> None:
+        """A watched program: its samples as metrics, its process as ``process_*``; a hang
+        is no thread's stack or CPU changing while one is not idle by design."""
+        self._target_pid = program.pid
+        self.watch(program, program.progress, program.pending, program.refresh, program.dump)
+
     def watch(
         self,
         source: MetricsSource,
         progress: Callable[[], Hashable],
         pending: Callable[[], str],
         refresh: Callable[[], None] = _nothing,
+        dump: Callable[[], str] | None = None,
     ) -> None:
-        """Anything else (a watched program): its metrics source, what counts as progress
-        and what as pending work (see ``HangDetector``); ``refresh`` runs every tick. The
+        """Anything to watch: its metrics source, what counts as progress and what as
+        pending work (see ``HangDetector``); ``refresh`` runs every tick; ``dump`` makes a
+        hang's dump (default: this process's threads, annotated with tracked locks). The
         ticker thread runs only when there is something to tick."""
         if self._watching:
             raise RuntimeError("already watching a run")
@@ -219,7 +261,7 @@ class Observability:
                 progress,
                 pending,
                 self._hang,
-                dump=lambda: annotated_dump(locks=lock_snapshot()),
+                dump=dump or (lambda: annotated_dump(locks=lock_snapshot())),
                 dump_dir=self.dump_dir,
             )
         if refresh is _nothing and self.hang is None and self.memory is None:
@@ -259,14 +301,34 @@ class Observability:
         with its hang dumps and growth warnings."""
         if not self.history:
             return None
+        record = crawl_run(crawler, sampler, since, self.details()).save()
+        attach_files(record, self.dump_files())
+        return record
+
+    def save_program(
+        self, program: WatchedProgram, title: str, settings: Mapping[str, Any], outcome: str
+    ) -> RunRecord | None:
+        """Save a watched program's run (kind ``watch``: its series, ``outcome`` such as
+        "exit status 0") with its hang dumps; None with ``--no-history``."""
+        if not self.history:
+            return None
+        details = {"outcome": outcome, **self.details()}
+        record = save_run("watch", title, settings, program.summary(), program.series(), details)
+        attach_files(record, self.dump_files())
+        return record
+
+    def details(self) -> dict[str, Any]:
+        """What History keeps of this run's diagnostics: its hangs and growth warnings."""
         hangs = self.hang.reports if self.hang is not None else []
         warnings = self.memory.warnings if self.memory is not None else []
-        details = {
+        return {
             "hangs": [
                 {"stalled_s": r.stalled_s, "pending": r.pending, "dump": r.path} for r in hangs
             ],
             "memory_warnings": [w.text() for w in warnings],
         }
-        record = crawl_run(crawler, sampler, since, details).save()
-        attach_files(record, [r.path for r in hangs if r.path is not None])
-        return record
+
+    def dump_files(self) -> list[Path]:
+        """The hang dumps written so far, to keep with the run (``attach_files``)."""
+        hangs = self.hang.reports if self.hang is not None else []
+        return [r.path for r in hangs if r.path is not None]

@@ -3,17 +3,21 @@
 Starts the program with the agent, shows the live table until it ends, and exits with the
 program's exit status (128 + N when a signal N killed it). Ctrl-C reaches the program (it is
 in the terminal's process group); Threadscope itself ignores it and waits for the program.
+The observability options (``core.observe``) bind the metrics port before the program starts
+and save the run to History (kind "watch") when it ends.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import subprocess
 import sys
 
 from core.agent.protocol import DEFAULT_INTERVAL_MS
+from core.observe.options import add_observability_arguments
 
 EXIT_USAGE = 2
 
@@ -32,9 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "command", nargs=argparse.REMAINDER, help="-- INTERPRETER (SCRIPT | -m MODULE) ARGS…"
     )
+    add_observability_arguments(parser, trace_memory=False)
 
 
 def main(args: argparse.Namespace) -> int:
+    from core.observe.metrics import MetricsError
+    from core.observe.options import Observability
+    from core.observe.watched import WatchedProgram
     from core.watch.client import AgentClient
     from core.watch.errors import WatchError
     from core.watch.launch import Launched, exit_status, parse_command
@@ -44,13 +52,18 @@ def main(args: argparse.Namespace) -> int:
     if args.interval < 10:
         print("threadscope run: error: --interval must be at least 10 ms", file=sys.stderr)
         return EXIT_USAGE
+    table = LiveTable()
+    observe = Observability.from_args(args, notify=table.note, watched=True)
     try:
-        launched = Launched(parse_command(command), args.interval)
-    except WatchError as exc:
+        parsed = parse_command(command)
+        observe.start()  # binds the metrics port before the program starts
+        launched = Launched(parsed, args.interval)
+    except (WatchError, MetricsError) as exc:
+        observe.close()
         print(f"threadscope run: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    table = LiveTable()
+    program = WatchedProgram(launched.process.pid)
     if not args.headless:
         table.note(
             "threadscope run: the window view of a watched program comes in a later "
@@ -60,9 +73,10 @@ def main(args: argparse.Namespace) -> int:
     try:
         if launched.wait_for_agent():
             try:
-                client = AgentClient(launched.path).connect()
+                client = AgentClient(launched.path, program.offer).connect()
             except WatchError as exc:
                 table.note(f"threadscope run: {exc}; the program runs on unwatched")
+        observe.watch_program(program)
         refresh = max(args.interval / 1000, 0.5)
         while launched.process.poll() is None:
             with contextlib.suppress(subprocess.TimeoutExpired):  # time to redraw
@@ -77,9 +91,14 @@ def main(args: argparse.Namespace) -> int:
             ended = client.end_reason
             if client.dropped:
                 ended += f" ({client.dropped} samples dropped while the table was slow)"
+        observe.close()
+        title = f"{' '.join([os.path.basename(command[0]), *command[1:]])} · {how} {status}"
+        if saved := observe.save_program(program, title, {"command": command}, f"{how} {status}"):
+            table.note(f"threadscope run: saved to history as {saved.id}")
         table.note(f"threadscope run: {ended}; {how} {status}")
         return status
     finally:
+        observe.close()
         if client is not None:
             client.close()
         launched.cleanup()

@@ -52,8 +52,8 @@ log = logging.getLogger(__name__)
 
 DEADLOCKED = "deadlocked"  # ThreadsModel group (and state) of threads a deadlock listed
 TRACKING_OFF = (
-    "Lock tracking is off. Experiments track their locks while they run; a “Track locks” "
-    "switch for crawls is coming."
+    "Lock tracking is off. Experiments track their locks while they run; for a crawl, "
+    "check “Track locks” in the Crawl form (threadscope crawl --track-locks)."
 )
 SORT_ROLE = Qt.ItemDataRole.UserRole
 CYCLE_BRUSH = QBrush(QColor("#ef9a9a"))
