@@ -19,7 +19,9 @@ import json
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from bench.pairs import alternating, median, ratios
 
@@ -79,14 +81,18 @@ def _seconds(command: list[str]) -> tuple[float, float]:
     return float(seconds), float(agent_cpu)
 
 
-def measure(pairs: int = 7, interval_ms: int = 100, scale: float = 1.0) -> dict[str, dict]:
+def _one_of(plain: list[str], watched: list[str], with_agent: bool) -> tuple[float, float]:
+    return _seconds(watched if with_agent else plain)
+
+
+def measure(pairs: int = 7, interval_ms: int = 100, scale: float = 1.0) -> dict[str, Any]:
     """Per program: the with/without ratio of each pair, their median and the slowdown %.
 
     ``scale`` shrinks the programs' work (``--quick`` runs them at a few percent).
     """
     root = Path(__file__).resolve().parent.parent
     work = {name: max(1, int(n * scale)) for name, n in WORK.items()}
-    results: dict[str, dict] = {}
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, source in PROGRAMS.items():
             script = Path(tmp, f"{name}.py")
@@ -99,9 +105,7 @@ def measure(pairs: int = 7, interval_ms: int = 100, scale: float = 1.0) -> dict[
                 "from core.cli import main; sys.exit(main())",
                 "run", "--headless", "--interval", str(interval_ms), "--", *plain,
             ]  # fmt: skip
-            bare, agent = alternating(
-                lambda on, w=watched, p=plain: _seconds(w if on else p), pairs
-            )
+            bare, agent = alternating(partial(_one_of, plain, watched), pairs)
             pair_ratios = ratios([s for s, _ in bare], [s for s, _ in agent])
             middle = median(pair_ratios)
             results[name] = {

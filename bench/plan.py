@@ -29,7 +29,7 @@ class Plan:
     lock_ops: int = 200_000  # acquire/release per micro-benchmark run
     lock_pages: int = 10_000  # per crawl, on the zero-latency server
     variant_pages: int = 5_000  # per site variant (issue 11)
-    variant_pairs: int = 2  # engine/aiohttp pairs per variant
+    variant_pairs: int = 3  # engine/aiohttp pairs per variant
 
 
 FULL = Plan(quick=False, pages=20_000)
