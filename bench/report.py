@@ -636,7 +636,9 @@ class _Report:
             f"{len(rows[0]['engine'])} adjacent pairs that alternate which goes first; pages "
             "are nginx's count; the ratio is the median of the pairs' engine/aiohttp pages/s. "
             "CPU per page (medians) is the steadier comparison on a shared machine: its ratio is "
-            "aiohttp's CPU per page over the engine's (above 1: the engine does a page on less).",
+            "aiohttp's CPU per page over the engine's (above 1: the engine does a page on less). "
+            "The plain variant is the control: a variant's effect is its ratio against plain's, "
+            "measured in the same minutes.",
             "",
             "| variant | what changes | engine pages/s | aiohttp pages/s | engine CPU ms/page "
             "| aiohttp CPU ms/page | CPU ratio | pairs' ratios | engine ÷ aiohttp |",

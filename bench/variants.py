@@ -35,6 +35,7 @@ class Variant:
 
 
 VARIANTS = (
+    Variant("plain", "nothing: absolute paths, 8 KiB pages, one host (the control)"),
     Variant("relative", "relative links (`p7.html`, `../d3/p150.html`, `../`)", shape="relative"),
     Variant(
         "fragments",

@@ -54,7 +54,8 @@ def test_quick_bench_writes_a_report_with_complete_crawls(tmp_path: Path) -> Non
     assert all(run["lock_acquisitions"] > 0 for run in lock["crawl"]["tracked"])
     assert all(run["lock_acquisitions"] == 0 for run in lock["crawl"]["untracked"])
     variants = sections["site_variants"]["data"]
-    assert len(variants) == 6
+    assert [row["variant"] for row in variants][:2] == ["plain", "relative"]
+    assert len(variants) == 7
     for row in variants:
         for run in row["engine"] + row["aiohttp"]:
             assert run["served"] == run["pages"] == results["plan"]["variant_pages"], run
