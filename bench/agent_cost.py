@@ -9,18 +9,21 @@ Slowdown = median(with / without) - 1. On a crowded machine that ratio is mostly
 agent's CPU share of the run is the steadier figure (sampling holds the GIL, so it bounds the
 time taken from a GIL-bound program).
 
-    python -m bench.agent_cost [--pairs 7] [--interval 100]
+    python -m bench.agent_cost [--pairs 7] [--interval 100]   (make bench: section "Agent cost")
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
+from typing import Any
+
+from bench.pairs import alternating, median, ratios
 
 # Each program ends by printing its work's wall seconds and the agent thread's CPU seconds.
 REPORT = """
@@ -39,7 +42,7 @@ import threading, time
 def count(n):
     while n:
         n -= 1
-threads = [threading.Thread(target=count, args=(25_000_000,), name=f"count-{i}") for i in range(2)]
+threads = [threading.Thread(target=count, args=({count},), name=f"count-{i}") for i in range(2)]
 start = time.perf_counter()
 for t in threads: t.start()
 for t in threads: t.join()
@@ -59,7 +62,7 @@ def client(sock, n):
 pairs = [socket.socketpair() for _ in range(8)]
 for _, server in pairs:
     threading.Thread(target=echo, args=(server,), daemon=True, name="echo").start()
-threads = [threading.Thread(target=client, args=(c, 20000), name=f"client-{i}")
+threads = [threading.Thread(target=client, args=(c, {trips}), name=f"client-{i}")
            for i, (c, _) in enumerate(pairs)]
 start = time.perf_counter()
 for t in threads: t.start()
@@ -68,6 +71,7 @@ seconds = time.perf_counter() - start
 """
 
 PROGRAMS = {"cpu-bound": CPU_BOUND + REPORT, "io-bound": IO_BOUND + REPORT}
+WORK = {"count": 25_000_000, "trips": 20_000}  # about 2-3 s each on this VM at scale 1
 
 
 def _seconds(command: list[str]) -> tuple[float, float]:
@@ -77,40 +81,43 @@ def _seconds(command: list[str]) -> tuple[float, float]:
     return float(seconds), float(agent_cpu)
 
 
-def measure(pairs: int = 7, interval_ms: int = 100) -> dict[str, dict[str, object]]:
-    """Per program: the with/without ratio of each pair, their median and the slowdown %."""
+def _one_of(plain: list[str], watched: list[str], with_agent: bool) -> tuple[float, float]:
+    return _seconds(watched if with_agent else plain)
+
+
+def measure(pairs: int = 7, interval_ms: int = 100, scale: float = 1.0) -> dict[str, Any]:
+    """Per program: the with/without ratio of each pair, their median and the slowdown %.
+
+    ``scale`` shrinks the programs' work (``--quick`` runs them at a few percent).
+    """
     root = Path(__file__).resolve().parent.parent
-    results: dict[str, dict[str, object]] = {}
+    work = {name: max(1, int(n * scale)) for name, n in WORK.items()}
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, source in PROGRAMS.items():
             script = Path(tmp, f"{name}.py")
-            script.write_text(source)
+            script.write_text(
+                source.replace("{count}", str(work["count"])).replace("{trips}", str(work["trips"]))
+            )
             plain = [sys.executable, str(script)]
             watched = [
                 sys.executable, "-c", f"import sys; sys.path.insert(0, {str(root)!r}); "
                 "from core.cli import main; sys.exit(main())",
                 "run", "--headless", "--interval", str(interval_ms), "--", *plain,
             ]  # fmt: skip
-            ratios, bare, agent, shares = [], [], [], []
-            for i in range(pairs):
-                if i % 2:
-                    (with_s, agent_cpu), (without_s, _) = _seconds(watched), _seconds(plain)
-                else:
-                    (without_s, _), (with_s, agent_cpu) = _seconds(plain), _seconds(watched)
-                bare.append(without_s)
-                agent.append(with_s)
-                ratios.append(with_s / without_s)
-                shares.append(agent_cpu / with_s)
-            median = statistics.median(ratios)
+            bare, agent = alternating(partial(_one_of, plain, watched), pairs)
+            pair_ratios = ratios([s for s, _ in bare], [s for s, _ in agent])
+            middle = median(pair_ratios)
             results[name] = {
-                "without_s": [round(s, 3) for s in bare],
-                "with_s": [round(s, 3) for s in agent],
-                "ratios": [round(r, 4) for r in ratios],
-                "median_ratio": round(median, 4),
-                "slowdown_pct": round(100 * (median - 1), 2),
+                "interval_ms": interval_ms,
+                "without_s": [round(s, 3) for s, _ in bare],
+                "with_s": [round(s, 3) for s, _ in agent],
+                "ratios": [round(r, 4) for r in pair_ratios],
+                "median_ratio": round(middle, 4),
+                "slowdown_pct": round(100 * (middle - 1), 2),
                 # The agent holds the GIL while it samples, so its CPU share of the run bounds
                 # what it takes from a GIL-bound program, whatever the machine's noise.
-                "agent_cpu_pct": round(100 * statistics.median(shares), 2),
+                "agent_cpu_pct": round(100 * median([cpu / s for s, cpu in agent]), 2),
             }
     return results
 

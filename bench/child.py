@@ -31,7 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pages", type=int, default=1_000_000)
     parser.add_argument("--monitoring", action="store_true", help="engine: sampler + events on")
     parser.add_argument("--metrics", help="engine: write the sampler's series as CSV here")
+    parser.add_argument(
+        "--track-locks", action="store_true", help="lock tracking on before the crawler is imported"
+    )
     args = parser.parse_args(argv)
+    if args.track_locks:
+        from core.agent import locks
+
+        locks.install()  # before the import: the crawler's module-level locks are tracked too
     module = importlib.import_module(CRAWLERS[args.crawler])
     options = {}
     if args.crawler.startswith("engine"):
@@ -51,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         "sys_s": system,
         "peak_rss_mib": after.ru_maxrss / 1024,
     }
+    if args.track_locks:
+        sites = locks.snapshot()["sites"]
+        result["lock_acquisitions"] = sum(s["acquisitions"] for s in sites)
+        result["locks_created"] = sum(s["created"] for s in sites)
     sys.stdout.write("\n" + json.dumps(result) + "\n")
     return 0
 

@@ -1,11 +1,10 @@
 """What lock tracking costs: a lock-heavy micro-benchmark and a crawl with and without it.
 
-``python -m bench.lock_cost [--pages 20000] [--pairs 5] [--json]`` runs both;
-``micro()`` and ``crawl_cost(url, ...)`` are what ``make bench`` can call. Each crawl runs in a
-fresh child process (``python -m bench.lock_cost child URL [--track-locks]``) that installs
-tracking before it imports the engine, so every engine lock is a tracked one. The machine is
-shared and drifts by minutes: runs alternate tracked/untracked in adjacent pairs, each pair
-swaps which goes first, and the median pair ratio decides. The micro-benchmark counts
+``make bench`` runs both (section "Lock-tracking cost", on nginx);
+``python -m bench.lock_cost [--pages 20000] [--pairs 5] [--json]`` runs them alone against the
+embedded site. Each crawl runs in a fresh ``bench.child`` process, as every bench crawl does.
+The machine is shared and drifts by minutes: runs alternate tracked/untracked in adjacent
+pairs (:mod:`bench.pairs`) and the median pair ratio decides. The micro-benchmark counts
 acquire/release pairs per CPU second of this process (other programs' load does not count).
 """
 
@@ -13,14 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from bench.measure import CrawlRun
+from bench.pairs import alternating, median, ratios
 from core.agent import locks
 
 CONTENDING_THREADS = 4
@@ -56,18 +56,13 @@ def _contended(lock: Any, n: int) -> float:
 
 
 def _paired(measure: Callable[[bool], float], pairs: int) -> dict[str, float | list[float]]:
-    """``measure(tracked)`` in adjacent pairs, alternating which runs first."""
-    off: list[float] = []
-    on: list[float] = []
-    for i in range(pairs):
-        for tracked in (False, True) if i % 2 == 0 else (True, False):
-            (on if tracked else off).append(measure(tracked))
-    ratios = sorted(b / a for a, b in zip(off, on, strict=True) if a)
+    off, on = alternating(measure, pairs)
+    pair_ratios = ratios(off, on)
     return {
-        "untracked_per_s": statistics.median(off),
-        "tracked_per_s": statistics.median(on),
-        "pair_ratios": [round(r, 4) for r in ratios],
-        "slowdown": 1 - statistics.median(ratios),
+        "untracked_per_s": median(off),
+        "tracked_per_s": median(on),
+        "pair_ratios": [round(r, 4) for r in pair_ratios],
+        "slowdown": 1 - median(pair_ratios),
     }
 
 
@@ -88,77 +83,51 @@ def micro(n: int = 200_000, pairs: int = 7) -> dict[str, dict[str, float | list[
     return results
 
 
-def _crawl_once(url: str, pages: int, tracked: bool) -> dict[str, Any]:
-    command = [sys.executable, "-m", "bench.lock_cost", "child", url, "--pages", str(pages)]
-    if tracked:
-        command.append("--track-locks")
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
-def crawl_cost(url: str, pages: int = 20_000, pairs: int = 5) -> dict[str, Any]:
-    """Pages/s of the engine crawling ``url``, untracked vs tracked (child process per run)."""
-    runs: list[dict[str, Any]] = []
-
-    def measure(tracked: bool) -> float:
-        runs.append(_crawl_once(url, pages, tracked))
-        return float(runs[-1]["pages"] / runs[-1]["seconds"])
-
-    summary: dict[str, Any] = dict(_paired(measure, pairs))
+def crawl_cost(crawl: Callable[[bool], CrawlRun], pairs: int = 5) -> dict[str, Any]:
+    """The engine's crawl untracked vs tracked; ``crawl(tracked)`` runs one in a fresh child
+    (``bench.child engine URL [--track-locks]``, which installs tracking before it imports
+    the engine, so every engine lock is a tracked one)."""
+    off, on = alternating(crawl, pairs)
+    rates = ratios([r.pages_per_s for r in off], [r.pages_per_s for r in on])
     # CPU per page is steadier than pages/s on a shared machine: the cost is CPU, not waiting.
-    cpu = {flag: [r["cpu_s"] / r["pages"] for r in runs if r["tracked"] == flag] for flag in (0, 1)}
-    cpu_ratios = sorted(b / a for a, b in zip(cpu[0], cpu[1], strict=True))
-    summary["cpu_ms_per_page"] = {
-        "untracked": statistics.median(cpu[0]) * 1e3,
-        "tracked": statistics.median(cpu[1]) * 1e3,
-    }
-    summary["cpu_pair_ratios"] = [round(r, 4) for r in cpu_ratios]
-    summary["cpu_overhead"] = statistics.median(cpu_ratios) - 1
-    tracked_runs = [r for r in runs if r["tracked"]]
-    summary["acquisitions_per_page"] = statistics.median(
-        r["acquisitions"] / r["pages"] for r in tracked_runs
-    )
-    summary["tracked_locks"] = statistics.median(r["locks_created"] for r in tracked_runs)
-    return summary
-
-
-def _child(url: str, pages: int, track_locks: bool) -> dict[str, Any]:
-    if track_locks:
-        locks.install()  # before the engine is imported: its module-level locks are tracked too
-    from bench.engine_runner import crawl
-
-    start, cpu_start = time.perf_counter(), time.process_time()
-    fetched = crawl(url, concurrency=16, max_pages=pages)
-    seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
-    sites = locks.snapshot()["sites"]
+    cpu = ratios([r.cpu_ms_per_page for r in off], [r.cpu_ms_per_page for r in on])
     return {
-        "tracked": track_locks,
-        "pages": fetched,
-        "seconds": seconds,
-        "cpu_s": cpu_s,
-        "acquisitions": sum(s["acquisitions"] for s in sites),
-        "locks_created": sum(s["created"] for s in sites),
+        "untracked": [r.as_dict() for r in off],
+        "tracked": [r.as_dict() for r in on],
+        "untracked_per_s": median([r.pages_per_s for r in off]),
+        "tracked_per_s": median([r.pages_per_s for r in on]),
+        "pair_ratios": [round(r, 4) for r in rates],
+        "slowdown": 1 - median(rates),
+        "cpu_ms_per_page": {
+            "untracked": median([r.cpu_ms_per_page for r in off]),
+            "tracked": median([r.cpu_ms_per_page for r in on]),
+        },
+        "cpu_pair_ratios": [round(r, 4) for r in cpu],
+        "cpu_overhead": median(cpu) - 1,
+        "acquisitions_per_page": median([r.lock_acquisitions / r.served for r in on if r.served]),
+        "tracked_locks": median([float(r.locks_created) for r in on]),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench.lock_cost")
-    parser.add_argument("mode", nargs="?", choices=["all", "child"], default="all")
-    parser.add_argument("url", nargs="?")
+    parser = argparse.ArgumentParser(prog="bench.lock_cost", description=__doc__)
     parser.add_argument("--pages", type=int, default=20_000)
     parser.add_argument("--pairs", type=int, default=5)
-    parser.add_argument("--track-locks", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    if args.mode == "child":
-        print(json.dumps(_child(args.url, args.pages, args.track_locks)))
-        return 0
-    from core.testsite import TestSite
+    from bench import sections
+    from bench.plan import FULL
 
+    plan = replace(FULL, pages=args.pages)
     report: dict[str, Any] = {"micro": micro(pairs=args.pairs)}
-    with TestSite(pages=args.pages, latency_ms=0) as site:
-        report["crawl"] = crawl_cost(site.url, args.pages, args.pairs)
+    with sections.embedded(args.pages, 0) as site:
+        server = sections.embedded_server(site, 0)
+
+        def crawl(tracked: bool) -> CrawlRun:
+            extra = ["--track-locks"] if tracked else []
+            return sections.crawl(plan, "engine", server, extra=extra)
+
+        report["crawl"] = crawl_cost(crawl, args.pairs)
     if args.json:
         print(json.dumps(report))
         return 0

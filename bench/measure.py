@@ -30,6 +30,8 @@ class CrawlRun:
     sys_s: float
     peak_rss_mib: float
     server_cpu_s: float = float("nan")
+    lock_acquisitions: int = 0  # with --track-locks: what the tracked locks counted
+    locks_created: int = 0
 
     @property
     def pages_per_s(self) -> float:
@@ -102,6 +104,8 @@ def run_crawl(
         sys_s=result["sys_s"],
         peak_rss_mib=result["peak_rss_mib"],
         server_cpu_s=server_cpu_seconds(server_pid) - server_cpu,
+        lock_acquisitions=result.get("lock_acquisitions", 0),
+        locks_created=result.get("locks_created", 0),
     )
 
 

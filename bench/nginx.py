@@ -37,13 +37,16 @@ http {{
     tcp_nopush on;
     keepalive_requests 1000000;
     keepalive_timeout 60s;
+{servers}}}
+"""
+
+_SERVER = """\
     server {{
         listen 127.0.0.1:{port} backlog=4096;
         root {root};
         location / {{ try_files $uri $uri.html $uri/index.html =404; }}
         location = /page/0 {{ return 301 /; }}
     }}
-}}
 """
 
 
@@ -60,9 +63,13 @@ def _free_port() -> int:
 
 
 class Nginx:
-    """``with Nginx(root) as server: server.url; server.pages_served()``."""
+    """``with Nginx(root) as server: server.url; server.pages_served()``.
 
-    def __init__(self, root: Path, workers: str = "1") -> None:
+    ``hosts`` > 1: that many server blocks on as many ports, all serving ``root`` and counted
+    in one access log; ``urls`` are known before ``__enter__``, so pages can link to them.
+    """
+
+    def __init__(self, root: Path, workers: str = "1", hosts: int = 1) -> None:
         binary = nginx_binary()
         if binary is None:
             raise RuntimeError(f"nginx is not installed; run: {APT_COMMAND}")
@@ -70,30 +77,34 @@ class Nginx:
         self.root = Path(root).resolve()
         self.workers = workers
         self.tmp = Path(tempfile.mkdtemp(prefix="threadscope-nginx-"))
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
+        self.ports = [_free_port() for _ in range(hosts)]
+        self.urls = [f"http://127.0.0.1:{port}/" for port in self.ports]
+        self.url = self.urls[0]
         self._process: subprocess.Popen | None = None
 
     def __enter__(self) -> Nginx:
         config = self.tmp / "nginx.conf"
-        config.write_text(
-            _CONFIG.format(workers=self.workers, tmp=self.tmp, port=self.port, root=self.root)
-        )
+        servers = "".join(_SERVER.format(port=port, root=self.root) for port in self.ports)
+        config.write_text(_CONFIG.format(workers=self.workers, tmp=self.tmp, servers=servers))
         self._process = subprocess.Popen(
             [self.binary, "-e", str(self.tmp / "error.log"), "-p", str(self.tmp), "-c", config],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 10
+        waiting = list(self.ports)
         while time.monotonic() < deadline and self._process.poll() is None:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
+                socket.create_connection(("127.0.0.1", waiting[0]), timeout=0.2).close()
             except OSError:
                 time.sleep(0.05)
+                continue
+            waiting.pop(0)
+            if not waiting:
+                return self
         error = self._process.stderr.read().decode() if self._process.poll() is not None else ""
         self.__exit__()
-        raise RuntimeError(f"nginx did not start on port {self.port}: {error.strip()}")
+        raise RuntimeError(f"nginx did not start on ports {self.ports}: {error.strip()}")
 
     @property
     def pid(self) -> int:

@@ -23,6 +23,13 @@ class Plan:
     long_warmup: int = 10_000
     stop_threads: int = 64
     stop_trials: int = 20
+    agent_pairs: int = 7  # with/without pairs per sample program (issue 12)
+    agent_scale: float = 1.0  # the sample programs' work: ~2-3 s each at 1
+    lock_pairs: int = 7  # tracked/untracked pairs, micro-benchmark and crawl (issue 13)
+    lock_ops: int = 200_000  # acquire/release per micro-benchmark run
+    lock_pages: int = 10_000  # per crawl, on the zero-latency server
+    variant_pages: int = 5_000  # per site variant (issue 11)
+    variant_pairs: int = 3  # engine/aiohttp pairs per variant
 
 
 FULL = Plan(quick=False, pages=20_000)
@@ -40,6 +47,13 @@ QUICK = Plan(
     long_warmup=300,
     stop_threads=8,
     stop_trials=3,
+    agent_pairs=1,
+    agent_scale=0.02,
+    lock_pairs=1,
+    lock_ops=5_000,
+    lock_pages=300,
+    variant_pages=200,
+    variant_pairs=1,
 )
 
 CRAWLERS = ("naive", "threaded", "aiohttp", "scrapy", "engine", "engine-unpinned")

@@ -68,6 +68,9 @@ class _Report:
             self.window,
             self.memory,
             self.stop,
+            self.agent_cost,
+            self.lock_cost,
+            self.site_variants,
             self.profile,
         )
         for section in body_sections:
@@ -125,7 +128,12 @@ class _Report:
         ]
 
     def summary(self) -> list[str]:
-        lines = ["## Targets of issue 5", "", "| target | goal | measured | |", "|---|---|---|---|"]
+        lines = [
+            "## Targets (issues 5, 11, 12, 13)",
+            "",
+            "| target | goal | measured | |",
+            "|---|---|---|---|",
+        ]
         for name, goal, measured, ok in self.targets:
             lines.append(f"| {name} | {goal} | {measured} | {_mark(ok)} |")
         return [*lines, ""]
@@ -493,6 +501,171 @@ class _Report:
             data["p99"] <= 0.5 and not left,
         )
 
+    # --- 7. agent cost ---------------------------------------------------------------------
+    def agent_cost(self) -> None:
+        self.add("## 7. Agent cost (`threadscope run`)", "")
+        data = self.data("agent_cost")
+        note = self.status_line("agent_cost")
+        if note:
+            self.add(note, "")
+            return
+        programs = data["programs"]
+        interval = next(iter(programs.values()))["interval_ms"]
+        self.add(
+            "Two sample programs (`bench/agent_cost.py`): CPU-bound (two threads counting down in "
+            "pure Python) and I/O-bound (eight threads doing round trips over socket pairs), each "
+            "timing its own work, run plainly and under `threadscope run --headless` at the "
+            f"default {interval} ms interval, in {data['pairs']} adjacent pairs that alternate "
+            "which goes first. Slowdown = median of the pairs' with/without ratios − 1. The "
+            "agent thread's CPU time (from `/proc`) as a share of the run is the steadier "
+            "figure: sampling holds the GIL, so it bounds what the agent takes from a GIL-bound "
+            "program whatever the machine's noise.",
+            "",
+            "| program | without: s (runs) | with agent: s (runs) | pairs' ratios, sorted "
+            "| slowdown | agent thread CPU |",
+            "|---|---|---|---|---:|---:|",
+        )
+        for name, r in programs.items():
+            runs = [", ".join(f"{x:.2f}" for x in r[key]) for key in ("without_s", "with_s")]
+            ratios = ", ".join(f"{x:.3f}" for x in r["ratios"])
+            self.add(
+                f"| {name} | {runs[0]} | {runs[1]} | {ratios} | **{r['slowdown_pct']:+.1f} %** "
+                f"| {r['agent_cpu_pct']:.2f} % |"
+            )
+            self.target(
+                f"agent cost, {name}, {interval} ms",
+                "≤ 2 % slower",
+                f"{r['slowdown_pct']:+.1f} %",
+                r["slowdown_pct"] <= 2,
+            )
+            self.target(
+                f"agent thread's CPU, {name}",
+                "≤ 2 % of the run",
+                f"{r['agent_cpu_pct']:.2f} %",
+                r["agent_cpu_pct"] <= 2,
+            )
+        self.add("")
+
+    # --- 8. lock-tracking cost -----------------------------------------------------------
+    def lock_cost(self) -> None:
+        self.add("## 8. Lock-tracking cost", "")
+        data = self.data("lock_cost")
+        note = self.status_line("lock_cost")
+        if note:
+            self.add(note, "")
+            return
+        self.add(
+            f"Micro-benchmark (`bench/lock_cost.py`): `with lock: pass` on one thread "
+            f"(uncontended) and on 4 threads sharing one lock (contended), plain `_thread` locks "
+            f"against tracked ones, {data['pairs']} alternating pairs, acquisitions per CPU "
+            "second of the process.",
+            "",
+            "| lock | untracked acquisitions/s | tracked acquisitions/s | pairs' ratios | "
+            "slowdown |",
+            "|---|---:|---:|---|---:|",
+        )
+        for name, r in data["micro"].items():
+            ratios = ", ".join(f"{x:.3f}" for x in r["pair_ratios"])
+            self.add(
+                f"| {name} | {_fmt(r['untracked_per_s'])} | {_fmt(r['tracked_per_s'])} | "
+                f"{ratios} | {r['slowdown']:.0%} |"
+            )
+        c = data["crawl"]
+        runs = {
+            k: ", ".join(_fmt(r["pages_per_s"]) for r in c[k]) for k in ("untracked", "tracked")
+        }
+        cpu = c["cpu_ms_per_page"]
+        self.add(
+            "",
+            f"Crawl: the engine on {data['server']}, {c['untracked'][0]['served']:,} pages, "
+            f"{data['pairs']} pairs with and without `--track-locks`, each run in its own "
+            "`bench.child` process that turns tracking on before it imports the engine (so "
+            "every engine lock is tracked); slowdown = 1 − the median pair ratio.",
+            "",
+            "| tracking | pages/s (runs) | median | CPU ms/page (median) |",
+            "|---|---|---:|---:|",
+            f"| off | {runs['untracked']} | {_fmt(c['untracked_per_s'])} | "
+            f"{cpu['untracked']:.3f} |",
+            f"| on | {runs['tracked']} | {_fmt(c['tracked_per_s'])} | {cpu['tracked']:.3f} |",
+            "",
+            "Pairs' on/off pages/s ratios, sorted: "
+            + ", ".join(f"{x:.3f}" for x in c["pair_ratios"])
+            + "; CPU per page on/off: "
+            + ", ".join(f"{x:.3f}" for x in c["cpu_pair_ratios"])
+            + f". Slowdown **{c['slowdown']:.1%}**, CPU per page {c['cpu_overhead']:+.1%}; "
+            f"{c['acquisitions_per_page']:.1f} tracked acquisitions per page, "
+            f"{c['tracked_locks']:.0f} tracked locks created. "
+            f"{self.expected_lock_cost(data)}",
+            "",
+        )
+        self.target(
+            "lock tracking, crawl",
+            "≤ 5 % fewer pages/s",
+            f"{c['slowdown']:.1%}",
+            c["slowdown"] <= 0.05,
+        )
+
+    @staticmethod
+    def expected_lock_cost(data: dict) -> str:
+        """The crawl's cost predicted from the micro-benchmark: steadier than a crawl's A/B."""
+        micro, crawl = data["micro"].get("Lock uncontended"), data["crawl"]
+        if not micro or not micro["tracked_per_s"] or not micro["untracked_per_s"]:
+            return ""
+        extra_us = 1e6 * (1 / micro["tracked_per_s"] - 1 / micro["untracked_per_s"])
+        per_page_us = extra_us * crawl["acquisitions_per_page"]
+        cpu_us = 1000 * crawl["cpu_ms_per_page"]["untracked"]
+        return (
+            f"From the micro-benchmark: {extra_us:.2f} µs more per uncontended acquisition × "
+            f"{crawl['acquisitions_per_page']:.1f} per page ≈ {per_page_us:.1f} µs of the "
+            f"{cpu_us:.0f} µs a page costs, **≈ {per_page_us / cpu_us:.1%}** expected."
+        )
+
+    # --- 9. site variants ----------------------------------------------------------------
+    def site_variants(self) -> None:
+        self.add("## 9. Sites it was not tuned for", "")
+        rows = self.data("site_variants")
+        note = self.status_line("site_variants")
+        if note:
+            self.add(note, "")
+            return
+        self.add(
+            f"Static trees written by `bench/variants.py`, {rows[0]['pages']:,} pages each, the "
+            "throughput site's link graph with one thing changed, served by nginx (one worker; "
+            "the many-hosts variant is several server blocks of one nginx). The engine and "
+            f"aiohttp, {self.plan['threads']} concurrent requests, run in "
+            f"{len(rows[0]['engine'])} adjacent pairs that alternate which goes first; pages "
+            "are nginx's count; the ratio is the median of the pairs' engine/aiohttp pages/s. "
+            "CPU per page (medians) is the steadier comparison on a shared machine: its ratio is "
+            "aiohttp's CPU per page over the engine's (above 1: the engine does a page on less). "
+            "The plain variant is the control: a variant's effect is its ratio against plain's, "
+            "measured in the same minutes.",
+            "",
+            "| variant | what changes | engine pages/s | aiohttp pages/s | engine CPU ms/page "
+            "| aiohttp CPU ms/page | CPU ratio | pairs' ratios | engine ÷ aiohttp |",
+            "|---|---|---:|---:|---:|---:|---:|---|---:|",
+        )
+        for row in rows:
+            engine, aio = row["engine"], row["aiohttp"]
+            incomplete = [r for r in engine + aio if not r["served"] == r["pages"] == row["pages"]]
+            check = " ❌ incomplete crawl" if incomplete else ""
+            rates = [", ".join(_fmt(r["pages_per_s"]) for r in runs) for runs in (engine, aio)]
+            cpu = [
+                sorted(r["cpu_ms_per_page"] for r in runs)[len(runs) // 2] for runs in (engine, aio)
+            ]
+            ratios = ", ".join(f"{x:.2f}" for x in row["pair_ratios"])
+            self.add(
+                f"| {row['variant']}{check} | {row['description']} | {rates[0]} | {rates[1]} | "
+                f"{cpu[0]:.2f} | {cpu[1]:.2f} | {cpu[1] / cpu[0]:.2f}× | {ratios} | "
+                f"**{row['ratio']:.2f}×** |"
+            )
+            self.target(
+                f"engine vs aiohttp, {row['variant']}",
+                "≥ 0.8× (aim 1.0×)",
+                f"{row['ratio']:.2f}×",
+                row["ratio"] >= 0.8 and not incomplete,
+            )
+        self.add("")
+
     # --- profile -------------------------------------------------------------------------
     def profile(self) -> None:
         self.add("## Profile", "")
@@ -530,8 +703,10 @@ class _Report:
             "## Reproduce",
             "",
             "`make bench` installs the `bench` extra and nginx when they are missing, then "
-            "measures (10–15 minutes on 2 cores; run it on an otherwise idle machine). "
-            "`python -m bench.run --quick` is the CI-sized run; `python -m bench.run "
+            "measures (about 25 minutes on 2 cores; run it on an otherwise idle machine). "
+            "`python -m bench.run --quick` is the CI-sized run; `python -m bench.run --only "
+            "SECTION,...` measures some sections only (names in its `--help`; give it `--out` "
+            "and `--assets` elsewhere to keep this report); `python -m bench.run "
             "--render-only` rewrites this file and the plots from the raw figures in "
             f"`{os.path.relpath(self.assets / 'results.json', self.out_dir)}`.",
         ]

@@ -1,4 +1,4 @@
-"""``make bench`` / ``python -m bench.run [--quick]``: run every section, write the report.
+"""``make bench`` / ``python -m bench.run [--quick] [--only SECTION,...]``: measure, report.
 
 Each section is independent: one that cannot run (nginx missing, a library not installed) or
 that fails is recorded as such in the report and the rest still runs.
@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -28,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--assets", type=Path, default=ROOT / "assets" / "bench")
     parser.add_argument(
+        "--only",
+        type=_section_names,
+        metavar="SECTION,...",
+        help="run only these sections (comma-separated; the report shows the others as not "
+        f"run): {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
         "--render-only",
         action="store_true",
         help="measure nothing: rewrite the report and plots from ASSETS/results.json",
@@ -39,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render_only:
         results = json.loads(raw.read_text())
     else:
-        results = run(plan)
+        results = run(plan, args.only or SECTIONS)
         raw.write_text(json.dumps(results, indent=1, default=str))
     from bench import report
 
@@ -49,7 +57,35 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def run(plan: Plan) -> dict:
+SECTIONS = (
+    "throughput_fast",
+    "throughput_latency",
+    "scaling",
+    "cpu_by_threads",
+    "overhead",
+    "agent_cost",
+    "lock_cost",
+    "site_variants",
+    "window",
+    "visited",
+    "long_crawl",
+    "stop",
+    "window_stop",
+    "profile",
+)
+
+
+def _section_names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown section {unknown[0] if unknown else text!r}; known: {', '.join(SECTIONS)}"
+        )
+    return names
+
+
+def run(plan: Plan, only: tuple[str, ...] = SECTIONS) -> dict:
     crawlers = available_crawlers()
     results: dict = {
         "plan": _fields(plan),
@@ -63,40 +99,44 @@ def run(plan: Plan) -> dict:
         fast = _fast_server(plan, stack, results)
         latency_site = stack.enter_context(sections.embedded(plan.pages, plan.latency_ms))
         slow = sections.embedded_server(latency_site, plan.latency_ms)
-
-        def section(name: str, work) -> None:
-            _log(f"{name}…")
-            t0 = time.monotonic()
-            try:
-                data = work()
-            except sections.Skipped as why:
-                results["sections"][name] = {"status": "skipped", "why": str(why)}
-            except Exception as exc:  # recorded in the report; the other sections still run
-                traceback.print_exc()
-                error = f"{type(exc).__name__}: {exc}"
-                results["sections"][name] = {"status": "failed", "error": error}
-            else:
-                results["sections"][name] = {"status": "ok", "data": data}
-            results["sections"][name]["seconds"] = time.monotonic() - t0
-
-        section(
-            "throughput_fast",
-            lambda: _log_runs(
+        work = {
+            "throughput_fast": lambda: _log_runs(
                 sections.throughput(plan, fast, crawlers, repeats=plan.throughput_repeats)
             ),
-        )
-        section("throughput_latency", lambda: _log_runs(sections.throughput(plan, slow, crawlers)))
-        section("scaling", lambda: _log_runs(_dicts(sections.scaling(plan, slow))))
-        section("cpu_by_threads", lambda: _log_runs(_dicts(sections.cpu_by_threads(plan, fast))))
-        section("overhead", lambda: sections.overhead(plan, fast))
-        section("window", lambda: sections.window(plan))
-        section("visited", lambda: sections.visited(plan))
-        section("long_crawl", lambda: sections.long_crawl(plan, workdir))
-        section("stop", lambda: sections.stop_latency(plan))
-        section("window_stop", lambda: sections.window_stop(plan))
-        section("profile", lambda: sections.engine_profile(plan, fast, workdir))
+            "throughput_latency": lambda: _log_runs(sections.throughput(plan, slow, crawlers)),
+            "scaling": lambda: _log_runs(_dicts(sections.scaling(plan, slow))),
+            "cpu_by_threads": lambda: _log_runs(_dicts(sections.cpu_by_threads(plan, fast))),
+            "overhead": lambda: sections.overhead(plan, fast),
+            "agent_cost": lambda: sections.agent_cost(plan),
+            "lock_cost": lambda: sections.lock_cost(plan, fast),
+            "site_variants": lambda: sections.site_variants(plan),
+            "window": lambda: sections.window(plan),
+            "visited": lambda: sections.visited(plan),
+            "long_crawl": lambda: sections.long_crawl(plan, workdir),
+            "stop": lambda: sections.stop_latency(plan),
+            "window_stop": lambda: sections.window_stop(plan),
+            "profile": lambda: sections.engine_profile(plan, fast, workdir),
+        }
+        for name in SECTIONS:
+            if name in only:
+                results["sections"][name] = _section(name, work[name])
     results["seconds"] = time.monotonic() - started
     return results
+
+
+def _section(name: str, work: Callable[[], object]) -> dict:
+    """Run one section; a skip or a failure is recorded in the report, the rest still runs."""
+    _log(f"{name}…")
+    t0 = time.monotonic()
+    try:
+        outcome = {"status": "ok", "data": work()}
+    except sections.Skipped as why:
+        outcome = {"status": "skipped", "why": str(why)}
+    except Exception as exc:  # recorded in the report; the other sections still run
+        traceback.print_exc()
+        outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    outcome["seconds"] = time.monotonic() - t0
+    return outcome
 
 
 def _fast_server(plan: Plan, stack: ExitStack, results: dict) -> sections.Server:

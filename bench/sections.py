@@ -1,19 +1,20 @@
-"""The measurements of issue 5, each returning plain data for the report and the plots."""
+"""The measurements of issues 5, 11, 12 and 13, each returning plain data for the report."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import math
+import shutil
 import statistics
 import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from bench import profile
+from bench import pairs, profile
 from bench.measure import ChildFailed, CrawlRun, run_crawl, run_json
-from bench.plan import Plan
+from bench.plan import Plan, available_crawlers
 
 
 class Skipped(Exception):
@@ -118,29 +119,92 @@ def cpu_by_threads(plan: Plan, server: Server) -> list[CrawlRun]:
 
 
 def overhead(plan: Plan, server: Server) -> dict:
-    """Engine with monitoring off and on in adjacent pairs; the median pair decides.
-
-    A pair's two runs are seconds apart, so the machine's drift (this VM's speed moves by
-    ±5 % between minutes) cancels within it, which medians over all runs do not achieve.
-    """
-    off, on = [], []
+    """Engine with monitoring off and on in adjacent pairs; the median pair decides."""
     pages = plan.overhead_pages
-    for _ in range(plan.overhead_repeats):
-        off.append(crawl(plan, "engine", server, max_pages=pages))
-        on.append(crawl(plan, "engine", server, max_pages=pages, extra=["--monitoring"]))
-    rate_off = statistics.median(r.pages_per_s for r in off)
-    rate_on = statistics.median(r.pages_per_s for r in on)
-    pairs = zip(off, on, strict=True)
-    ratios = sorted(b.pages_per_s / a.pages_per_s for a, b in pairs if a.pages_per_s)
+    off, on = pairs.alternating(
+        lambda monitored: crawl(
+            plan, "engine", server, max_pages=pages, extra=["--monitoring"] if monitored else []
+        ),
+        plan.overhead_repeats,
+    )
+    ratios = pairs.ratios([r.pages_per_s for r in off], [r.pages_per_s for r in on])
     return {
         "server": server.name,
         "off": [r.as_dict() for r in off],
         "on": [r.as_dict() for r in on],
-        "pages_per_s_off": rate_off,
-        "pages_per_s_on": rate_on,
+        "pages_per_s_off": pairs.median([r.pages_per_s for r in off]),
+        "pages_per_s_on": pairs.median([r.pages_per_s for r in on]),
         "pair_ratios": ratios,
-        "slowdown": 1 - statistics.median(ratios) if ratios else float("nan"),
+        "slowdown": 1 - pairs.median(ratios),
     }
+
+
+def agent_cost(plan: Plan) -> dict:
+    """What ``threadscope run``'s agent costs a CPU-bound and an I/O-bound program (issue 12)."""
+    from bench import agent_cost
+
+    return {
+        "pairs": plan.agent_pairs,
+        "programs": agent_cost.measure(plan.agent_pairs, scale=plan.agent_scale),
+    }
+
+
+def lock_cost(plan: Plan, server: Server) -> dict:
+    """Lock tracking: acquisitions/s plain vs tracked, and the engine's crawl (issue 13)."""
+    from bench import lock_cost
+
+    def run(tracked: bool) -> CrawlRun:
+        extra = ["--track-locks"] if tracked else []
+        return crawl(plan, "engine", server, max_pages=plan.lock_pages, extra=extra)
+
+    return {
+        "server": server.name,
+        "pairs": plan.lock_pairs,
+        "micro": lock_cost.micro(plan.lock_ops, plan.lock_pairs),
+        "crawl": lock_cost.crawl_cost(run, plan.lock_pairs),
+    }
+
+
+def site_variants(plan: Plan) -> list[dict]:
+    """Engine and aiohttp on each variant site (issue 11), in alternating pairs.
+
+    Each tree is written just before its runs and removed after (the large pages take
+    ~320 MB), in a directory nginx's worker (user nobody when run as root) can read.
+    """
+    from bench import variants
+    from bench.nginx import Nginx, nginx_binary
+
+    if nginx_binary() is None:
+        raise Skipped("nginx is not installed")
+    if "aiohttp" not in available_crawlers():
+        raise Skipped("aiohttp is not installed (it comes with the bench extra)")
+    rows = []
+    for variant in variants.VARIANTS:
+        root = Path(tempfile.mkdtemp(prefix="threadscope-bench-variant-"))
+        root.chmod(0o755)
+        with Nginx(root, hosts=variant.hosts) as server:
+            variants.write(variant, plan.variant_pages, root, server.urls)
+            site = Server(f"nginx, {variant.name}", server.url, server.pages_served, server.pid)
+            aio, engine = pairs.alternating(
+                lambda is_engine, s=site: crawl(
+                    plan, "engine" if is_engine else "aiohttp", s, max_pages=plan.variant_pages
+                ),
+                plan.variant_pairs,
+            )
+        shutil.rmtree(root, ignore_errors=True)
+        ratios = pairs.ratios([r.pages_per_s for r in aio], [r.pages_per_s for r in engine])
+        rows.append(
+            {
+                "variant": variant.name,
+                "description": variant.description,
+                "pages": plan.variant_pages,
+                "engine": [r.as_dict() for r in engine],
+                "aiohttp": [r.as_dict() for r in aio],
+                "pair_ratios": ratios,
+                "ratio": pairs.median(ratios),
+            }
+        )
+    return rows
 
 
 def window(plan: Plan) -> dict:

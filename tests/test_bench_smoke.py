@@ -7,14 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.timeout(150)  # ~50 s on an idle 2-core machine: every section at tiny scale
 def test_quick_bench_writes_a_report_with_complete_crawls(tmp_path: Path) -> None:
     out, assets = tmp_path / "BENCHMARKS.md", tmp_path / "assets"
     command = [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)]
     done = subprocess.run(
-        [*command, "--assets", str(assets)], cwd=ROOT, capture_output=True, text=True, timeout=55
+        [*command, "--assets", str(assets)], cwd=ROOT, capture_output=True, text=True, timeout=140
     )
     assert done.returncode == 0, done.stderr[-4000:]
 
@@ -38,8 +41,37 @@ def test_quick_bench_writes_a_report_with_complete_crawls(tmp_path: Path) -> Non
         assert all(left == 0 for left in stop["threads_left"]), name
         assert stop["threads"] == results["plan"]["stop_threads"], name
 
+    agent = sections["agent_cost"]["data"]["programs"]
+    assert set(agent) == {"cpu-bound", "io-bound"}
+    for program in agent.values():
+        assert len(program["ratios"]) == results["plan"]["agent_pairs"], program
+    lock = sections["lock_cost"]["data"]
+    assert set(lock["micro"]) == {
+        f"{kind} {how}" for kind in ("Lock", "RLock") for how in ("uncontended", "contended")
+    }
+    for run in lock["crawl"]["untracked"] + lock["crawl"]["tracked"]:
+        assert run["served"] == run["pages"] == results["plan"]["lock_pages"], run
+    assert all(run["lock_acquisitions"] > 0 for run in lock["crawl"]["tracked"])
+    assert all(run["lock_acquisitions"] == 0 for run in lock["crawl"]["untracked"])
+    variants = sections["site_variants"]["data"]
+    assert [row["variant"] for row in variants][:2] == ["plain", "relative"]
+    assert len(variants) == 7
+    for row in variants:
+        for run in row["engine"] + row["aiohttp"]:
+            assert run["served"] == run["pages"] == results["plan"]["variant_pages"], run
+
     report = out.read_text()
-    for heading in ("## 1. Throughput", "## 2. Scaling", "## 5. Memory", "## 6. Stop latency"):
+    for heading in (
+        "## 1. Throughput",
+        "## 2. Scaling",
+        "## 5. Memory",
+        "## 6. Stop latency",
+        "## 7. Agent cost",
+        "## 8. Lock-tracking cost",
+        "## 9. Sites it was not tuned for",
+    ):
         assert heading in report
     assert "Engine on the embedded site" in report
     assert "| window Stop button, " in report
+    assert "| engine vs aiohttp, many hosts | ≥ 0.8×" in report
+    assert "| lock tracking, crawl | ≤ 5 % fewer pages/s |" in report

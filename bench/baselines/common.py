@@ -13,10 +13,11 @@ Fetch = Callable[[str], tuple[bool, list[str]]]
 
 
 class Scope:
-    """Same host as the start URL, fragment dropped, seen once: the rule all baselines follow."""
+    """Same host name as the start URL (any port, as the engine's ``allowed_hosts``), fragment
+    dropped, seen once: the rule all baselines follow."""
 
     def __init__(self, start_url: str) -> None:
-        self.netloc = urlsplit(start_url).netloc
+        self.hostname = urlsplit(start_url).hostname
         self.seen: set[str] = {start_url}
 
     def new_links(self, base_url: str, hrefs: Iterable[str]) -> list[str]:
@@ -24,7 +25,7 @@ class Scope:
         for href in hrefs:
             url = urldefrag(urljoin(base_url, href))[0]
             parts = urlsplit(url)
-            in_scope = parts.scheme in ("http", "https") and parts.netloc == self.netloc
+            in_scope = parts.scheme in ("http", "https") and parts.hostname == self.hostname
             if in_scope and url not in self.seen:
                 self.seen.add(url)
                 fresh.append(url)
