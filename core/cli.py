@@ -120,6 +120,18 @@ def _add_crawl_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=int, default=defaults.retries)
     parser.add_argument("--delay", type=float, default=defaults.host_delay, help="per-host delay")
     parser.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
+    parser.add_argument(
+        "--per-host-threads",
+        type=int,
+        default=defaults.per_host_threads,
+        help="requests in flight to one host at most",
+    )
+    parser.add_argument(
+        "--max-time", type=float, default=0.0, help="end the crawl after SECONDS (0: no limit)"
+    )
+    parser.add_argument(
+        "--autothrottle", action="store_true", help="adapt each host's delay to its latency"
+    )
     limits = parser.add_argument_group("limits against hostile sites (see the README table)")
     limits.add_argument("--per-host-max-pages", type=int, default=defaults.per_host_max_pages)
     limits.add_argument("--max-redirects", type=int, default=defaults.max_redirects)
@@ -172,6 +184,9 @@ def _settings_from(args: argparse.Namespace, url: str) -> CrawlSettings:
         max_body_bytes=args.max_bytes,
         retries=args.retries,
         host_delay=args.delay,
+        per_host_threads=args.per_host_threads,
+        max_time=args.max_time,
+        autothrottle=args.autothrottle,
         obey_robots=not args.no_robots,
         results_path=args.out,
         per_host_max_pages=args.per_host_max_pages,

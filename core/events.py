@@ -41,7 +41,7 @@ class WorkerState(StrEnum):
     IDLE = "idle"
     FETCHING = "fetching"
     PARSING = "parsing"
-    WAITING = "waiting"
+    WAITING_HOST = "waiting for host"
     STOPPED = "stopped"
 
 
@@ -120,8 +120,10 @@ class WorkerStopped(Event):
 class WorkerStateChanged(Event):
     """A worker's state or URL changed.
 
-    ``FETCHING`` a URL covers its robots.txt check too; when a host delay makes the worker
-    wait, ``WAITING`` follows and the next ``FETCHING`` of that URL is the request itself.
+    ``FETCHING`` a URL covers its robots.txt check too; ``WAITING_HOST`` (``url``: the host,
+    an origin) is a worker waiting for a host's turn: in the ``bounded`` strategy for the
+    earliest host to be ready (with nothing ready), in the others before the request to that
+    host, whose ``FETCHING`` follows.
     """
 
     name: str

@@ -5,7 +5,8 @@
 1. robots.txt (``obey_robots``): a disallowed URL becomes a result row with error kind
    ``robots`` and is counted as skipped, never fetched;
 2. the host's turn (``core.politeness``): with a host delay, wait for the host's next turn
-   (state ``WAITING``); a stop cuts the wait short and the URL is never fetched;
+   (state ``WAITING_HOST``; not when the strategy's frontier schedules hosts itself,
+   ``wait_turns`` False); a stop cuts the wait short and the URL is never fetched;
 3. fetch (state ``FETCHING``: its event marks the request's start);
 4. parse an HTML body's links (state ``PARSING``);
 5. account: count the result, write it to ``results_path``, publish ``FetchFinished``, and
@@ -23,10 +24,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from core.budget import Budget, netloc
+from core.budget import Budget
 from core.events import ErrorInfo, EventStream, FetchFinished, PageResult, WorkerState
 from core.fetcher import Fetcher
-from core.frontier import Item
+from core.frontier import Item, origin
 from core.links import extract_links
 from core.politeness import HostTurns
 from core.results import ResultsWriter
@@ -55,6 +56,7 @@ class Pipeline:
         turns: HostTurns,
         set_state: SetState,
         ended: threading.Event,
+        wait_turns: bool = True,
     ) -> None:
         self._events = events
         self._robots = robots
@@ -69,6 +71,7 @@ class Pipeline:
         self._admit = budget.admit
         self._delay_for = turns.delay_for
         self._reserve = turns.reserve
+        self._wait_turns = wait_turns
         self._lock = threading.Lock()  # the counters and the budget's admission
         self._pages = self._errors = self._bytes = self._skipped = 0
 
@@ -102,9 +105,9 @@ class Pipeline:
                     return None, []
                 why = ErrorInfo("robots", robots.why_disallowed(url))
                 return PageResult(url, parent, depth, None, 0, 0.0, 0, why), []
-        host = netloc(url)
-        delay = self._delay_for(host)
-        if delay > 0 and not self._wait_turn(w, host, delay):
+        host = origin(url)
+        delay = self._delay_for(host)  # known from here on (robots.txt has been read)
+        if delay > 0 and self._wait_turns and not self._wait_turn(w, host, delay):
             return None, []  # stopped while waiting: the URL was never fetched
         self._set_state(w, WorkerState.FETCHING, url)  # its event marks the fetch's start
         outcome = self._fetch(url)
@@ -135,7 +138,7 @@ class Pipeline:
         """Wait for ``host``'s next turn; False if the crawl ended meanwhile."""
         wait = self._reserve(host, delay)
         if wait > 0:
-            self._set_state(w, WorkerState.WAITING, None)
+            self._set_state(w, WorkerState.WAITING_HOST, host)
             if self._ended.wait(wait):
                 return False
         return not self._ended.is_set()

@@ -1,9 +1,11 @@
 """Politeness per host: how far apart two requests to one host must be, and whose turn is next.
 
-A host's delay is the longer of ``host_delay`` and its robots.txt ``Crawl-delay``, looked up
-once per host. A request to a host with a delay reserves the host's next free turn (turns are
-handed out in order, one delay apart) and waits for it; the pipeline does the waiting, so a
-stop can cut it short. With no delay there is no turn to take and no lock to pass.
+A host is an origin, ``scheme://host[:port]`` (``core.frontier.origin``). Its delay is the
+longer of ``host_delay`` and its robots.txt ``Crawl-delay``, looked up once per host (after the
+robots.txt check, so the lookup never fetches). The ``bounded`` strategy's frontier schedules
+hosts itself from ``known`` and never makes a worker wait for a turn; for the other strategies
+a request to a host with a delay reserves the host's next free turn (turns are handed out in
+order, one delay apart) and the pipeline waits for it, so a stop can cut it short.
 """
 
 from __future__ import annotations
@@ -25,13 +27,23 @@ class HostTurns:
         self._lock = threading.Lock()
 
     def delay_for(self, host: str) -> float:
-        """Seconds between two requests to ``host`` (``host[:port]``); 0 for none."""
+        """Seconds between two requests to ``host`` (an origin); 0 for none.
+
+        With robots.txt obeyed this may read it: call it after the robots.txt check.
+        """
         delay = self._delay.get(host)
         if delay is None:
             delay = self._host_delay
             if self._robots is not None:
                 delay = max(delay, self._robots.crawl_delay(host) or 0.0)
             self._delay[host] = delay
+        return delay
+
+    def known(self, host: str) -> float | None:
+        """``host``'s delay if it is known without reading anything, else None."""
+        delay = self._delay.get(host)
+        if delay is None and self._robots is None:
+            return self.delay_for(host)
         return delay
 
     def reserve(self, host: str, delay: float) -> float:
@@ -41,3 +53,8 @@ class HostTurns:
             turn = max(now, self._next.get(host, now))
             self._next[host] = turn + delay
         return turn - now
+
+    def turn_in(self, host: str) -> float:
+        """Seconds until ``host``'s next free turn without taking it (0: now, or unknown)."""
+        turn = self._next.get(host)
+        return 0.0 if turn is None else max(0.0, turn - time.monotonic())

@@ -43,6 +43,9 @@ class CrawlSettings:
     allowed_hosts: tuple[str, ...] = ()
     obey_robots: bool = True
     host_delay: float = 0.0
+    per_host_threads: int = 8  # requests in flight to one host at most
+    max_time: float = 0.0  # seconds the whole crawl may take (0: no limit)
+    autothrottle: bool = False  # adapt each host's delay to its latency and errors
     retries: int = 2
     retry_after_cap: float = 10.0
     max_redirects: int = 5
@@ -77,6 +80,9 @@ class CrawlSettings:
         _at_least("max_body_bytes", self.max_body_bytes, 1)
         if self.host_delay < 0:
             raise SettingsError("host_delay", f"must be 0 or more seconds, got {self.host_delay}")
+        _at_least("per_host_threads", self.per_host_threads, 1, upper=1024)
+        if not isinstance(self.max_time, int | float) or self.max_time < 0:
+            raise SettingsError("max_time", f"must be 0 (no limit) or more, got {self.max_time}")
         _at_least("retries", self.retries, 0, upper=20)
         if self.retry_after_cap < 0:
             raise SettingsError("retry_after_cap", "must be 0 or more seconds")

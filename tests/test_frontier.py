@@ -18,7 +18,7 @@ def drain(frontier: Frontier) -> list:
     out = []
     while (item := frontier.get(timeout=0)) is not None:
         out.append(item)
-        frontier.task_done()
+        frontier.task_done(item)
     return out
 
 
@@ -45,10 +45,10 @@ def test_spill_keeps_fifo_and_bounds_memory(tmp_path):
         got.append(item)
         if len(got) % 7 == 0:  # new items arriving while the spill is read back go behind it
             extra = (f"http://h/extra{len(got)}", "p", 1)
-            frontier.task_done([extra])
+            frontier.task_done(item, [extra])
             expected.append(extra)
         else:
-            frontier.task_done()
+            frontier.task_done(item)
     assert got == expected
     assert peak <= 8
     assert frontier.drained and frontier.dropped == 0
@@ -108,7 +108,7 @@ def test_drain_wakes_blocked_consumers():
     waiters = [threading.Thread(target=lambda: results.append(frontier.get())) for _ in range(3)]
     for t in waiters:
         t.start()
-    assert frontier.task_done() is True
+    assert frontier.task_done(first) is True
     for t in waiters:
         t.join(2)
     assert results == [None] * 3 and frontier.drained
@@ -138,7 +138,7 @@ def test_many_threads_produce_and_consume_without_loss(tmp_path):
             children = [(str(c), item[0], item[2] + 1) for c in (2 * n + 1, 2 * n + 2) if c < 2000]
             with lock:
                 seen.append(n)
-            frontier.task_done(children)
+            frontier.task_done(item, children)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:

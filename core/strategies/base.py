@@ -59,6 +59,14 @@ class StrategyHost(Protocol):
 
     def notice(self, level: str, message: str) -> None: ...
 
+    def known_delay(self, host: str) -> float | None:
+        """``host``'s (an origin's) delay between requests if known without a fetch, else None."""
+        ...
+
+    def turn_in(self, host: str) -> float:
+        """Seconds until ``host``'s next free turn (0: now), without taking it."""
+        ...
+
     def set_state(self, w: Worker, state: WorkerState, url: str | None) -> None:
         """Record and publish ``w``'s state (``IDLE`` while it waits for work)."""
         ...
@@ -103,6 +111,9 @@ class Strategy:
     name: ClassVar[str]
     resizable: ClassVar[bool] = False
     """Whether ``set_threads`` works while running (workers run ``work``)."""
+    schedules_hosts: ClassVar[bool] = False
+    """Whether the strategy hands out URLs only on their host's turn (its frontier does), so
+    the pipeline never waits for one."""
 
     def __init__(self, crawl: StrategyHost) -> None:
         # The crawler owns its strategy; a weak proxy back keeps the pair out of a reference
