@@ -36,6 +36,7 @@ class TestSite:
             traps = ("all",)
         elif traps is False or traps is None:
             traps = ()
+        options["links_to"] = tuple(options.get("links_to", ()))  # type: ignore[arg-type]
         self.config = SiteConfig(traps=tuple(traps), **options)  # type: ignore[arg-type]
         self.start_timeout = start_timeout
         self.url = ""
@@ -102,9 +103,10 @@ class TestSite:
         self.stop()
 
     # control endpoints -------------------------------------------------------------------
-    def stats(self) -> dict:
-        """Counters from ``GET /__stats`` (requests, pages_served, by_route, ...)."""
-        return self._control("/__stats")
+    def stats(self, log: bool = False) -> dict:
+        """Counters from ``GET /__stats`` (requests, pages_served, by_route, ...; with ``log``
+        each request's ``[monotonic time, path]``)."""
+        return self._control("/__stats?log=1" if log else "/__stats")
 
     def reset_stats(self) -> dict:
         return self._control("/__reset")

@@ -7,6 +7,8 @@ import contextlib
 import json
 import signal
 import sys
+import time
+from collections import deque
 from collections.abc import Callable
 
 from core.testsite import traps
@@ -14,6 +16,8 @@ from core.testsite.protocol import Connection, Request, Response
 from core.testsite.site import Site, SiteConfig, error_body, mix
 
 CONTROL_PATHS = ("/__stats", "/__reset")
+LOG_SIZE = 100_000
+"""Requests ``/__stats?log=1`` lists at most (the newest)."""
 
 
 class App:
@@ -37,10 +41,15 @@ class App:
         self.by_status: dict[int, int] = {}
         self._seen = bytearray(self.config.pages)
         self._latency_draws = 0
+        self.in_progress = 0
+        self.max_in_progress = 0
+        self.log: deque[tuple[float, str]] = deque(maxlen=LOG_SIZE)
         self.traps.reset()
 
-    def stats(self) -> dict:
-        return {
+    def stats(self, log: bool = False) -> dict:
+        """The counters; with ``log`` also ``log``: ``[monotonic time, path]`` per request as it
+        arrived (``time.monotonic`` is one clock for every process of the machine)."""
+        stats = {
             "requests": self.requests,
             "pages_served": self.pages_served,
             "pages_distinct": self.config.pages - self._seen.count(0),
@@ -52,7 +61,12 @@ class App:
             "max_open_connections": self.max_open,
             "connections_total": self.connections_total,
             "pages": self.config.pages,
+            "in_progress": self.in_progress,
+            "max_in_progress": self.max_in_progress,
         }
+        if log:
+            stats["log"] = [list(entry) for entry in self.log]
+        return stats
 
     def protocol(self) -> Connection:
         self.connections_total += 1
@@ -78,13 +92,20 @@ class App:
         if path in CONTROL_PATHS:
             if path == "/__reset":
                 self.reset()
-            body = json.dumps(self.stats()).encode()
+            body = json.dumps(self.stats(log="log" in req.query)).encode()
             return Response(body=body, content_type="application/json")
         self.requests += 1
+        self.log.append((time.monotonic(), req.path))
         result = self._route(req, conn)
         if isinstance(result, Response):
             self.by_status[result.status] = self.by_status.get(result.status, 0) + 1
+            self.in_progress += 1  # from the request to its answer: concurrent requests
+            self.max_in_progress = max(self.max_in_progress, self.in_progress)
+            result.on_sent = self._answered
         return result
+
+    def _answered(self) -> None:
+        self.in_progress -= 1
 
     def _route(self, req: Request, conn: Connection):
         path = req.path

@@ -1,0 +1,140 @@
+"""Per-host scheduling against several embedded sites on several ports (issue 11).
+
+Times come from the servers' own request logs (``/__stats?log=1``, ``time.monotonic``, one
+clock for every process of the machine), concurrency from the servers' own counts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+from conftest import wait_until
+
+from core.engine import Crawler
+from core.events import CrawlState, WorkerState
+from core.settings import CrawlSettings
+from core.testsite import TestSite
+
+
+def page_times(site: TestSite) -> list[float]:
+    """When the site received each request for a page (not robots.txt), in order."""
+    return [t for t, path in site.stats(log=True)["log"] if path != "/robots.txt"]
+
+
+@pytest.fixture(scope="module")
+def fast_hosts() -> Iterator[list[TestSite]]:
+    with ExitStack() as stack:
+        yield [stack.enter_context(TestSite(pages=400)) for _ in range(2)]
+
+
+def crawl(settings: CrawlSettings, timeout: float = 60) -> Crawler:
+    crawler = Crawler(settings)
+    crawler.start()
+    assert crawler.join(timeout)
+    return crawler
+
+
+def test_fast_hosts_are_not_slowed_by_a_slow_one(fast_hosts):
+    """The issue's scenario: a Crawl-delay: 1 host links to two fast hosts of 400 pages each."""
+    for site in fast_hosts:
+        site.reset_stats()
+    links = tuple(site.url for site in fast_hosts)
+    with TestSite(pages=4, crawl_delay=1, links_to=links) as slow:
+        crawler = crawl(CrawlSettings(slow.url, threads=16))
+        slow_times = page_times(slow)
+    assert crawler.reason == "finished"
+    assert crawler.stats().pages == 4 + 2 * 400
+    for site in fast_hosts:
+        times = page_times(site)
+        assert len(times) == 400
+        assert times[-1] - times[0] < 2.0  # alone it takes ~0.3 s; in FIFO order it took 6-12 s
+    assert len(slow_times) == 4
+    gaps = [b - a for a, b in zip(slow_times, slow_times[1:], strict=False)]
+    assert min(gaps) >= 0.95  # Crawl-delay: 1 held between consecutive requests
+
+
+def test_crawl_delay_gaps_between_consecutive_requests_to_one_host():
+    with TestSite(pages=6, crawl_delay=0.2, latency_ms=5) as site:
+        crawler = crawl(CrawlSettings(site.url, threads=8))
+        times = page_times(site)
+    assert crawler.stats().pages == 6 and len(times) == 6
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 0.19, gaps
+
+
+@pytest.mark.parametrize("cap", [1, 3])
+def test_per_host_cap_is_never_exceeded(cap):
+    with TestSite(pages=120, latency_ms=30) as site:
+        crawler = crawl(CrawlSettings(site.url, threads=12, per_host_threads=cap))
+        stats = site.stats()
+    assert crawler.stats().pages == 120
+    assert stats["max_in_progress"] == cap  # reached, never passed (the server counts)
+
+
+def test_max_time_ends_the_crawl_on_time_with_its_reason():
+    with TestSite(pages=100_000, latency_ms=20) as site:
+        began = time.monotonic()
+        crawler = crawl(CrawlSettings(site.url, threads=4, max_time=0.5), timeout=10)
+        took = time.monotonic() - began
+        served = site.stats()["pages_served"]
+    assert crawler.reason == "time_limit" and crawler.state is CrawlState.FINISHED
+    assert 0.5 <= took < 3.0
+    assert 0 < crawler.stats().pages <= served
+
+
+def test_max_time_from_the_command_line_exits_0_with_time_limit(tmp_path):
+    with TestSite(pages=100_000, latency_ms=20) as site:
+        out = tmp_path / "results.jsonl"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "core.cli",
+                "crawl",
+                site.url,
+                "--max-time",
+                "0.5",
+                "--quiet",
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "finished: time_limit" in done.stdout
+    assert out.read_text().count("\n") > 0
+
+
+def all_waiting_for_host(crawler: Crawler, n: int) -> bool:
+    workers = crawler.workers()
+    return len(workers) == n and all(w.state is WorkerState.WAITING_HOST for w in workers)
+
+
+def test_pause_resize_and_stop_while_every_host_waits():
+    with TestSite(pages=50, crawl_delay=30) as site:
+        crawler = Crawler(CrawlSettings(site.url, threads=4))
+        crawler.start()
+        wait_until(lambda: all_waiting_for_host(crawler, 4))
+        assert crawler.workers()[0].url == site.url.rstrip("/")  # the host they wait for
+        assert crawler.stats().in_flight == 0
+        crawler.pause()
+        wait_until(lambda: crawler.parked == 4)
+        crawler.resume()
+        wait_until(lambda: all_waiting_for_host(crawler, 4))
+        crawler.set_threads(2)
+        wait_until(lambda: len(crawler.workers()) == 2)
+        crawler.set_threads(5)
+        wait_until(lambda: all_waiting_for_host(crawler, 5))
+        began = time.monotonic()
+        crawler.stop()
+        assert crawler.join(5)
+        assert time.monotonic() - began < 2.0  # not the 30 s turn
+        assert crawler.reason == "stopped" and crawler.stats().pages == 1
