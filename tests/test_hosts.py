@@ -138,3 +138,23 @@ def test_pause_resize_and_stop_while_every_host_waits():
         assert crawler.join(5)
         assert time.monotonic() - began < 2.0  # not the 30 s turn
         assert crawler.reason == "stopped" and crawler.stats().pages == 1
+
+
+@pytest.mark.parametrize("strategy", ["pool", "recursive", "thread-per-url"])
+def test_other_strategies_keep_the_delay_and_serve_fast_hosts(fast_hosts, strategy):
+    """Each keeps its own scheduling; the slow host's gaps hold and the fast hosts finish."""
+    for site in fast_hosts:
+        site.reset_stats()
+    links = tuple(site.url for site in fast_hosts)
+    with TestSite(pages=3, crawl_delay=0.5, links_to=links) as slow:
+        settings = CrawlSettings(slow.url, threads=8, strategy=strategy, max_spawned_threads=64)
+        crawler = crawl(settings)
+        slow_times = page_times(slow)
+    assert crawler.reason == "finished"
+    assert len(slow_times) == 3
+    gaps = [b - a for a, b in zip(slow_times, slow_times[1:], strict=False)]
+    assert min(gaps) >= 0.45
+    for site in fast_hosts:
+        times = page_times(site)
+        assert len(times) >= 390  # recursive's depth-first may miss a few
+        assert times[-1] - times[0] < 4.0

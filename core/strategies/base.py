@@ -9,17 +9,26 @@ never the engine.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from core.events import WorkerState
-from core.frontier import Item
+from core.frontier import Item, origin
 from core.workers import Body, Worker
 
 if TYPE_CHECKING:  # core.settings reads the strategies' names from core.strategies
     from core.settings import CrawlSettings
 
-__all__ = ["Body", "Item", "Strategy", "StrategyHost", "Worker", "WorkerState"]
+__all__ = [
+    "Body",
+    "Item",
+    "Strategy",
+    "StrategyHost",
+    "Worker",
+    "WorkerState",
+    "origin",
+    "ready_first",
+]
 
 
 class StrategyHost(Protocol):
@@ -95,6 +104,26 @@ class StrategyHost(Protocol):
     def release_worker(self, w: Worker, reason: str) -> None:
         """An adopted worker takes no more URLs."""
         ...
+
+
+def ready_first(crawl: StrategyHost, items: list[Item]) -> Iterator[Item]:
+    """``items`` in the order their hosts' turns come, chosen afresh before each one.
+
+    For a strategy whose thread holds a list of URLs (its share, a page's links): it takes
+    one whose host may be fetched now before one it would have to wait for.
+    """
+    left = list(items)
+    while left:
+        best = 0
+        if len(left) > 1:
+            soonest = None
+            for i, item in enumerate(left):
+                wait = crawl.turn_in(origin(item[0]))
+                if soonest is None or wait < soonest:
+                    best, soonest = i, wait
+                    if wait <= 0:
+                        break
+        yield left.pop(best)
 
 
 class Strategy:
