@@ -70,7 +70,7 @@ class _Host:
         self.key = key
         self.items: list[Item] = []
         self.head = 0  # items[:head] are handed out (a list and an index: a deque costs 600 B)
-        self.segments: deque[list[int]] | None = None  # spilled: [offset, nbytes, count]
+        self.segments: list[list[int]] | None = None  # spilled: [offset, nbytes, count]
         self.in_flight = 0
         self.next_ready = 0.0
         self.delay = delay
@@ -204,7 +204,7 @@ class Frontier:
             self.dropped += len(items)
             return
         if host.segments is None:
-            host.segments = deque()
+            host.segments = []
         host.segments.append([self._write_pos, len(data), len(items)])
         self._write_pos += len(data)
         self._spilled += len(items)
@@ -283,7 +283,7 @@ class Frontier:
         segment[1] -= pos
         segment[2] -= taken
         if not segment[2]:
-            segments.popleft()
+            del segments[0]
             if not segments:
                 host.segments = None
         self._spilled -= taken
