@@ -159,6 +159,7 @@ def _add_crawl_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_argument("--user-agent", default=defaults.user_agent)
     parser.add_argument("--out", metavar="results.jsonl", help="append one JSON line per URL")
     parser.add_argument("--metrics", metavar="metrics.csv", help="write sampled metrics as CSV")
+    parser.add_argument("--hosts", metavar="hosts.csv", help="write the per-host report as CSV")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     site = parser.add_argument_group("embedded test site (when no URL is given)")
     site.add_argument("--site-pages", type=int, default=1000)
@@ -289,6 +290,12 @@ def _run_crawl(args: argparse.Namespace) -> int:
             sampler.to_csv(args.metrics)
         stats = crawler.stats()
         _print_summary(crawler.reason, stats, elapsed, cpu, sampler, statuses, error_kinds, refused)
+        from core.hosts import format_table, save_csv
+
+        hosts = crawler.hosts()
+        print(format_table(hosts))
+        if args.hosts:
+            save_csv(hosts, args.hosts)
         if saved := observe.save_crawl(crawler, sampler):
             print(f"saved to history as {saved.id}")
         if crawler.reason.startswith("error"):

@@ -41,7 +41,8 @@ from core.events import (
     WorkerState,
 )
 from core.fetcher import Fetcher
-from core.frontier import Item
+from core.frontier import Item, origin
+from core.hosts import HostRow
 from core.memguard import CHECK_INTERVAL, MemoryGuard, release_free_memory
 from core.pipeline import Pipeline
 from core.politeness import HostTurns
@@ -259,6 +260,18 @@ class Crawler:
 
     def workers(self) -> list[WorkerInfo]:
         return self._pool.infos()
+
+    def hosts(self) -> list[HostRow]:
+        """The per-host report now (``core.hosts``), most pages first; [] before ``start``."""
+        pipeline, turns = self._pipeline, self._turns
+        if pipeline is None or turns is None:
+            return []
+        in_flight: dict[str, int] = {}
+        for worker in self._pool.infos():
+            if worker.state is WorkerState.FETCHING and worker.url:
+                host = origin(worker.url)
+                in_flight[host] = in_flight.get(host, 0) + 1
+        return pipeline.host_rows(turns.known, in_flight)
 
     # -- for strategies (core.strategies.base.StrategyHost) ----------------------------------
     @property

@@ -282,6 +282,7 @@ class _EndedCrawl(Protocol):
     @property
     def reason(self) -> str: ...
     def stats(self) -> Any: ...
+    def hosts(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,7 +331,12 @@ def crawl_run(
         settings=settings,
         summary=summarize_metrics(metrics, stats.elapsed, stats.pages, stats.errors),
         metrics=metrics,
-        details={"reason": crawler.reason, "stats": stats, **(details or {})},
+        details={
+            "reason": crawler.reason,
+            "stats": stats,
+            "hosts": crawler.hosts()[:1000],  # the busiest: a run of 100 000 hosts stays small
+            **(details or {}),
+        },
     )
 
 

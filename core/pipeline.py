@@ -9,9 +9,9 @@
    ``wait_turns`` False); a stop cuts the wait short and the URL is never fetched;
 3. fetch (state ``FETCHING``: its event marks the request's start);
 4. parse an HTML body's links (state ``PARSING``);
-5. account: count the result, write it to ``results_path``, publish ``FetchFinished``, and
-   return the in-scope links never seen before that fit the budgets (``core.budget``) as
-   items for the strategy to schedule.
+5. account: count the result (also per host, ``core.hosts``), write it to ``results_path``,
+   publish ``FetchFinished``, and return the in-scope links never seen before that fit the
+   budgets (``core.budget``) as items for the strategy to schedule.
 
 Anything raised while visiting a URL becomes that URL's result (error kind ``unexpected``);
 what accounting raises is the engine's own bookkeeping failing and reaches the worker (which
@@ -28,6 +28,7 @@ from core.budget import Budget
 from core.events import ErrorInfo, EventStream, FetchFinished, PageResult, WorkerState
 from core.fetcher import Fetcher
 from core.frontier import Item, origin
+from core.hosts import HostLedger, HostRow
 from core.links import extract_links
 from core.politeness import HostTurns
 from core.results import ResultsWriter
@@ -74,11 +75,19 @@ class Pipeline:
         self._wait_turns = wait_turns
         self._lock = threading.Lock()  # the counters and the budget's admission
         self._pages = self._errors = self._bytes = self._skipped = 0
+        self._hosts = HostLedger()
 
     def totals(self) -> tuple[int, int, int, int]:
         """``(pages, errors, bytes, skipped)`` at one instant."""
         with self._lock:
             return self._pages, self._errors, self._bytes, self._skipped
+
+    def host_rows(
+        self, delay_of: Callable[[str], float | None], in_flight: dict[str, int]
+    ) -> list[HostRow]:
+        """The per-host report at one instant, most pages first."""
+        with self._lock:
+            return self._hosts.rows(delay_of, in_flight)
 
     def handle(self, w: Worker, item: Item) -> list[Item]:
         """Run one URL through the pipeline; returns the new links to schedule.
@@ -87,28 +96,30 @@ class Pipeline:
         """
         url, parent, depth = item
         links: list[str] = []
+        redirects = 0
         try:
-            result, links = self._visit(w, url, parent, depth)
+            result, links, redirects = self._visit(w, url, parent, depth)
         except Exception as exc:  # a bad page must never kill a worker
             error = ErrorInfo("unexpected", f"{type(exc).__name__}: {exc}"[:500])
             result = PageResult(url, parent, depth, None, 0, 0.0, 0, error)
-        return self._account(w, item, result, links)
+        return self._account(w, item, result, links, redirects)
 
     def _visit(
         self, w: Worker, url: str, parent: str | None, depth: int
-    ) -> tuple[PageResult | None, list[str]]:
+    ) -> tuple[PageResult | None, list[str], int]:
+        """The URL's result (None: the crawl ended first), its links and redirects followed."""
         robots = self._robots
         if robots is not None:
             self._set_state(w, WorkerState.FETCHING, url)
             if not robots.allowed(url):
                 if self._ended.is_set():  # robots.txt was cut off by stop(): not a verdict
-                    return None, []
+                    return None, [], 0
                 why = ErrorInfo("robots", robots.why_disallowed(url))
-                return PageResult(url, parent, depth, None, 0, 0.0, 0, why), []
+                return PageResult(url, parent, depth, None, 0, 0.0, 0, why), [], 0
         host = origin(url)
         delay = self._delay_for(host)  # known from here on (robots.txt has been read)
         if delay > 0 and self._wait_turns and not self._wait_turn(w, host, delay):
-            return None, []  # stopped while waiting: the URL was never fetched
+            return None, [], 0  # stopped while waiting: the URL was never fetched
         self._set_state(w, WorkerState.FETCHING, url)  # its event marks the fetch's start
         outcome = self._fetch(url)
         links: list[str] = []
@@ -132,7 +143,7 @@ class Pipeline:
             outcome.error,
             outcome.truncated,
         )
-        return result, links
+        return result, links, outcome.redirects
 
     def _wait_turn(self, w: Worker, host: str, delay: float) -> bool:
         """Wait for ``host``'s next turn; False if the crawl ended meanwhile."""
@@ -144,7 +155,7 @@ class Pipeline:
         return not self._ended.is_set()
 
     def _account(
-        self, w: Worker, item: Item, result: PageResult | None, links: list[str]
+        self, w: Worker, item: Item, result: PageResult | None, links: list[str], redirects: int
     ) -> list[Item]:
         """Count the result, record and publish it, and return the admitted new links."""
         url, _, depth = item
@@ -157,10 +168,19 @@ class Pipeline:
         with self._lock:
             new = self._admit(fresh, url, depth + 1) if fresh else []
             self._skipped += refused + robots_skip + len(fresh) - len(new)
-            if result is not None and not robots_skip:
-                self._pages += 1
-                self._bytes += result.bytes
-                self._errors += result.failed
+            if result is not None:
+                if robots_skip:
+                    self._hosts.robots_excluded(origin(url))
+                else:
+                    self._pages += 1
+                    self._bytes += result.bytes
+                    self._errors += result.failed
+                    kind = error.kind if error is not None else None
+                    if kind is None and result.failed:
+                        kind = f"HTTP {result.status}"
+                    self._hosts.fetched(
+                        origin(url), result.bytes, result.elapsed_ms, redirects, kind
+                    )
         if result is not None:
             if not robots_skip:
                 w.pages += 1

@@ -142,7 +142,12 @@ class CrawlSession:
             f"{settings.start_urls[0]} · {settings.strategy} · {threads_label(counts)} · "
             f"{crawler.reason or 'finished'}"
         )
-        details = {"reason": crawler.reason, "stats": stats, "worker_threads": list(counts)}
+        details = {
+            "reason": crawler.reason,
+            "stats": stats,
+            "worker_threads": list(counts),
+            "hosts": crawler.hosts()[:1000],  # the busiest: a run of 100 000 hosts stays small
+        }
         return self._history_writer.submit(
             save_run, "crawl", title, settings, summary, metrics, details
         )

@@ -158,3 +158,51 @@ def test_other_strategies_keep_the_delay_and_serve_fast_hosts(fast_hosts, strate
         times = page_times(site)
         assert len(times) >= 390  # recursive's depth-first may miss a few
         assert times[-1] - times[0] < 4.0
+
+
+def test_host_report_counts_each_host(fast_hosts):
+    for site in fast_hosts:
+        site.reset_stats()
+    with TestSite(
+        pages=30, error_rate=0.2, private_pages=2, links_to=(fast_hosts[0].url,), latency_ms=5
+    ) as main:
+        crawler = crawl(CrawlSettings(main.url, threads=8, host_delay=0.001))
+        served = main.stats()
+    rows = {row.host: row for row in crawler.hosts()}
+    main_row = rows[main.url.rstrip("/")]
+    fast_row = rows[fast_hosts[0].url.rstrip("/")]
+    assert set(rows) == {main_row.host, fast_row.host}
+    assert main_row.pages == served["pages_served"] and fast_row.pages == 400
+    assert main_row.errors == main_row.errors_by_kind["HTTP 500"] == served["by_status"]["500"]
+    assert main_row.robots_excluded == 1  # /private/0, disallowed
+    assert main_row.bytes > 0 and 5 <= main_row.mean_ms <= main_row.p95_ms * 1.1
+    assert main_row.delay_s == 0.001 and main_row.in_flight == 0
+    assert crawler.hosts()[0] == fast_row  # most pages first
+
+
+def test_hosts_csv_and_the_table_from_the_command_line(tmp_path, fast_hosts):
+    out = tmp_path / "hosts.csv"
+    with TestSite(pages=5, links_to=(fast_hosts[1].url,)) as main:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "core.cli",
+                "crawl",
+                main.url,
+                "--quiet",
+                "--no-history",
+                "--hosts",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "host,pages,bytes,errors,robots_excluded,redirects,mean_ms,p95_ms,delay_s"
+    assert lines[1].startswith(fast_hosts[1].url.rstrip("/") + ",400,")
+    assert lines[2].startswith(main.url.rstrip("/") + ",5,")
+    assert fast_hosts[1].url.rstrip("/") in done.stdout  # the table at the end

@@ -86,10 +86,10 @@ class Pool(Strategy):
         while True:
             now = time.monotonic()
             if held and held[0][0] <= now:
-                item = heapq.heappop(held)[2]
-                host = origin(item[0])
+                ready = heapq.heappop(held)[2]
+                host = origin(ready[0])
                 self._last[host] = max(self._last.get(host, 0.0), now)
-                return item
+                return ready
             wait = min(_SAFETY_WAKE, held[0][0] - now) if held else _SAFETY_WAKE
             try:
                 item = self._queue.get(timeout=wait)
