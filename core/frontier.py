@@ -145,8 +145,10 @@ class Frontier:
         host.in_flight -= 1
         delay = self._delay_of(host.key)
         if delay is not None and delay != host.delay:
-            # the turn counts from the last hand-out (the first one's delay was not known)
-            host.next_ready += delay - (host.delay or 0.0)
+            if host.delay is None:  # known now: its fetch (after robots.txt) started by now
+                host.next_ready = time.monotonic() + delay
+            else:  # the turn counts from the last hand-out
+                host.next_ready += delay - host.delay
             host.delay = delay
         if host.queued:
             return
@@ -258,7 +260,8 @@ class Frontier:
         """Read the host's oldest spilled items back: as many as fit the bound, at least one."""
         segments = host.segments
         file = self._file
-        assert segments and file is not None
+        assert segments
+        assert file is not None
         segment = segments[0]
         offset, nbytes, count = segment
         want = max(1, min(count, _MAX_REFILL, self.maxsize - self._in_memory))

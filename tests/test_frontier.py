@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -23,6 +24,20 @@ def drain(frontier: Frontier) -> list:
     return out
 
 
+@pytest.fixture
+def spilling(tmp_path):
+    """Makes frontiers that spill into ``tmp_path``; closes them (and their files) after."""
+    made: list[Frontier] = []
+
+    def make(maxsize: int) -> Frontier:
+        made.append(Frontier(maxsize, spill_dir=str(tmp_path)))
+        return made[-1]
+
+    yield make
+    for frontier in made:
+        frontier.close()
+
+
 def test_fifo_in_memory():
     frontier = Frontier(10)
     frontier.put_many(items(0, 5))
@@ -31,8 +46,8 @@ def test_fifo_in_memory():
     assert frontier.drained
 
 
-def test_spill_keeps_fifo_and_bounds_memory(tmp_path):
-    frontier = Frontier(8, spill_dir=str(tmp_path))
+def test_spill_keeps_fifo_and_bounds_memory(spilling):
+    frontier = spilling(8)
     peak = 0
     expected = items(0, 1000)
     for chunk in range(0, 1000, 50):  # many producers' worth of links, far beyond the bound
@@ -52,11 +67,12 @@ def test_spill_keeps_fifo_and_bounds_memory(tmp_path):
             frontier.task_done(item)
     assert got == expected
     assert peak <= 8
-    assert frontier.drained and frontier.dropped == 0
+    assert frontier.drained
+    assert frontier.dropped == 0
 
 
-def test_long_record_spills_and_returns(tmp_path):
-    frontier = Frontier(1, spill_dir=str(tmp_path))
+def test_long_record_spills_and_returns(spilling):
+    frontier = spilling(1)
     long_url = "http://h/" + "a" * (2 << 20)  # longer than one read chunk
     frontier.put_many([("http://h/0", None, 0), (long_url, "x", 1), ("http://h/2", None, 2)])
     assert [i[0] for i in drain(frontier)] == ["http://h/0", long_url, "http://h/2"]
@@ -112,7 +128,8 @@ def test_drain_wakes_blocked_consumers():
     assert frontier.task_done(first) is True
     for t in waiters:
         t.join(2)
-    assert results == [None] * 3 and frontier.drained
+    assert results == [None] * 3
+    assert frontier.drained
 
 
 def test_get_timeout_returns_none():
@@ -126,9 +143,9 @@ def test_spill_write_failure_drops_and_counts(tmp_path):
     assert len(frontier) == 1
 
 
-def test_many_threads_produce_and_consume_without_loss(tmp_path):
+def test_many_threads_produce_and_consume_without_loss(spilling):
     """Workers that both get and put never deadlock on a tiny bound and lose nothing."""
-    frontier = Frontier(4, spill_dir=str(tmp_path))
+    frontier = spilling(4)
     frontier.put(("0", None, 0))
     seen = []
     lock = threading.Lock()
@@ -171,7 +188,8 @@ def test_a_waiting_host_never_blocks_a_ready_one():
         frontier.task_done(item)
     # one slow URL (its turn), then the slow host waits 30 s; every fast URL meanwhile
     assert got == host_items("slow", 1) + host_items("fast", 5)
-    assert frontier.next_host() == "http://slow" and len(frontier) == 4
+    assert frontier.next_host() == "http://slow"
+    assert len(frontier) == 4
 
 
 def test_unknown_delay_allows_one_request_then_the_cap():
@@ -179,11 +197,13 @@ def test_unknown_delay_allows_one_request_then_the_cap():
     frontier = Frontier(100, per_host=3, delay_of=known.get)
     frontier.put_many(host_items("h", 10))
     first = frontier.get(timeout=0)
-    assert first is not None and frontier.get(timeout=0) is None  # robots.txt not read yet
+    assert first is not None
+    assert frontier.get(timeout=0) is None
     known["http://h"] = 0.0
     frontier.task_done(first)
     taken = [frontier.get(timeout=0) for _ in range(4)]
-    assert taken[3] is None and all(taken[:3])  # the cap: three in flight
+    assert taken[3] is None
+    assert all(taken[:3])
 
 
 def test_turns_are_a_delay_apart_and_a_waiter_wakes_for_them():
@@ -195,7 +215,7 @@ def test_turns_are_a_delay_apart_and_a_waiter_wakes_for_them():
         assert item is not None
         times.append(time.monotonic())
         frontier.task_done(item)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.049
 
 
@@ -212,8 +232,11 @@ def test_spill_keeps_fifo_per_host_and_bounds_memory(tmp_path):
         peak = max(peak, frontier.in_memory)
         got[item[0].split("/")[2]].append(item)
         frontier.task_done(item)
-    assert got == expected and peak <= 6
-    assert frontier.drained and frontier.spilled == 0
+    assert got == expected
+    assert peak <= 6
+    assert frontier.drained
+    assert frontier.spilled == 0
+    frontier.close()
 
 
 def test_memory_per_host_with_100_000_hosts():
@@ -229,6 +252,7 @@ def test_memory_per_host_with_100_000_hosts():
     frontier.put_many(urls)
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    assert frontier.hosts == 100_000 and len(frontier) == 100_000
+    assert frontier.hosts == 100_000
+    assert len(frontier) == 100_000
     print(f"frontier: {used / 100_000:.0f} bytes per host (URLs themselves not counted)")
     assert used / 100_000 < 400

@@ -6,6 +6,7 @@ clock for every process of the machine), concurrency from the servers' own count
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -54,7 +55,7 @@ def test_fast_hosts_are_not_slowed_by_a_slow_one(fast_hosts):
         assert len(times) == 400
         assert times[-1] - times[0] < 2.0  # alone it takes ~0.3 s; in FIFO order it took 6-12 s
     assert len(slow_times) == 4
-    gaps = [b - a for a, b in zip(slow_times, slow_times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(slow_times)]
     assert min(gaps) >= 0.95  # Crawl-delay: 1 held between consecutive requests
 
 
@@ -62,8 +63,9 @@ def test_crawl_delay_gaps_between_consecutive_requests_to_one_host():
     with TestSite(pages=6, crawl_delay=0.2, latency_ms=5) as site:
         crawler = crawl(CrawlSettings(site.url, threads=8))
         times = page_times(site)
-    assert crawler.stats().pages == 6 and len(times) == 6
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert crawler.stats().pages == 6
+    assert len(times) == 6
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.19, gaps
 
 
@@ -82,7 +84,8 @@ def test_max_time_ends_the_crawl_on_time_with_its_reason():
         crawler = crawl(CrawlSettings(site.url, threads=4, max_time=0.5), timeout=10)
         took = time.monotonic() - began
         served = site.stats()["pages_served"]
-    assert crawler.reason == "time_limit" and crawler.state is CrawlState.FINISHED
+    assert crawler.reason == "time_limit"
+    assert crawler.state is CrawlState.FINISHED
     assert 0.5 <= took < 3.0
     assert 0 < crawler.stats().pages <= served
 
@@ -137,7 +140,8 @@ def test_pause_resize_and_stop_while_every_host_waits():
         crawler.stop()
         assert crawler.join(5)
         assert time.monotonic() - began < 2.0  # not the 30 s turn
-        assert crawler.reason == "stopped" and crawler.stats().pages == 1
+        assert crawler.reason == "stopped"
+        assert crawler.stats().pages == 1
 
 
 @pytest.mark.parametrize("strategy", ["pool", "recursive", "thread-per-url"])
@@ -152,7 +156,7 @@ def test_other_strategies_keep_the_delay_and_serve_fast_hosts(fast_hosts, strate
         slow_times = page_times(slow)
     assert crawler.reason == "finished"
     assert len(slow_times) == 3
-    gaps = [b - a for a, b in zip(slow_times, slow_times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(slow_times)]
     assert min(gaps) >= 0.45
     for site in fast_hosts:
         times = page_times(site)
@@ -172,11 +176,14 @@ def test_host_report_counts_each_host(fast_hosts):
     main_row = rows[main.url.rstrip("/")]
     fast_row = rows[fast_hosts[0].url.rstrip("/")]
     assert set(rows) == {main_row.host, fast_row.host}
-    assert main_row.pages == served["pages_served"] and fast_row.pages == 400
+    assert main_row.pages == served["pages_served"]
+    assert fast_row.pages == 400
     assert main_row.errors == main_row.errors_by_kind["HTTP 500"] == served["by_status"]["500"]
     assert main_row.robots_excluded == 1  # /private/0, disallowed
-    assert main_row.bytes > 0 and 5 <= main_row.mean_ms <= main_row.p95_ms * 1.1
-    assert main_row.delay_s == 0.001 and main_row.in_flight == 0
+    assert main_row.bytes > 0
+    assert 5 <= main_row.mean_ms <= main_row.p95_ms * 1.1
+    assert main_row.delay_s == 0.001
+    assert main_row.in_flight == 0
     assert crawler.hosts()[0] == fast_row  # most pages first
 
 

@@ -106,6 +106,10 @@ class StrategyHost(Protocol):
         ...
 
 
+MAX_RECURSIVE_DEPTH = 500
+"""Recursing once per link level, this keeps clear of Python's recursion limit."""
+
+
 def ready_first(crawl: StrategyHost, items: list[Item]) -> Iterator[Item]:
     """``items`` in the order their hosts' turns come, chosen afresh before each one.
 
@@ -138,11 +142,15 @@ class Strategy:
     """
 
     name: ClassVar[str]
+    summary: ClassVar[str]
+    """What a user sees about it (the Strategy box's tooltip, ``--strategy`` help)."""
     resizable: ClassVar[bool] = False
     """Whether ``set_threads`` works while running (workers run ``work``)."""
     schedules_hosts: ClassVar[bool] = False
     """Whether the strategy hands out URLs only on their host's turn (its frontier does), so
     the pipeline never waits for one."""
+    depth_limit: ClassVar[int | None] = None
+    """The highest ``max_depth`` it can run (strategies that recurse once per link level)."""
 
     def __init__(self, crawl: StrategyHost) -> None:
         # The crawler owns its strategy; a weak proxy back keeps the pair out of a reference

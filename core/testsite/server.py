@@ -10,9 +10,10 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from core.testsite import traps
-from core.testsite.protocol import Connection, Request, Response
+from core.testsite.protocol import Connection, Reply, Request, Response
 from core.testsite.site import Site, SiteConfig, error_body, mix
 
 CONTROL_PATHS = ("/__stats", "/__reset")
@@ -46,10 +47,10 @@ class App:
         self.log: deque[tuple[float, str]] = deque(maxlen=LOG_SIZE)
         self.traps.reset()
 
-    def stats(self, log: bool = False) -> dict:
+    def stats(self, log: bool = False) -> dict[str, Any]:
         """The counters; with ``log`` also ``log``: ``[monotonic time, path]`` per request as it
         arrived (``time.monotonic`` is one clock for every process of the machine)."""
-        stats = {
+        stats: dict[str, Any] = {
             "requests": self.requests,
             "pages_served": self.pages_served,
             "pages_distinct": self.config.pages - self._seen.count(0),
@@ -87,7 +88,7 @@ class App:
         u = mix(cfg.seed, 5, self._latency_draws) / (1 << 64)
         return max(0.0, cfg.latency_ms + (2 * u - 1) * cfg.jitter_ms) / 1000
 
-    def handle(self, req: Request, conn: Connection):
+    def handle(self, req: Request, conn: Connection) -> Reply:
         path = req.path
         if path in CONTROL_PATHS:
             if path == "/__reset":
@@ -107,7 +108,7 @@ class App:
     def _answered(self) -> None:
         self.in_progress -= 1
 
-    def _route(self, req: Request, conn: Connection):
+    def _route(self, req: Request, conn: Connection) -> Reply:
         path = req.path
         if req.method not in ("GET", "HEAD"):
             self.count("other")
@@ -136,10 +137,11 @@ class App:
             self.count("/page/0")
             return Response(301, b"", headers=[("Location", "/")])
         else:
-            n = _index(path, "/page/", self.config.pages)
-            if n is None:
+            page = _index(path, "/page/", self.config.pages)
+            if page is None:
                 self.count("other")
                 return Response(404, error_body(404, "Not Found"))
+            n = page
         self.count("/" if n == 0 else "/page")
         self.pages_served += 1
         self._seen[n] = 1

@@ -15,7 +15,6 @@ import sys
 
 from core.agent.protocol import DEFAULT_INTERVAL_MS
 
-HELP = "run a Python program with the agent and watch its threads"
 EXIT_USAGE = 2
 
 
