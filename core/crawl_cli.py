@@ -113,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     from core.engine import Crawler
-    from core.events import FetchFinished, Notice
+    from core.events import FetchFinished, Marker, Notice
     from core.observe.metrics import MetricsError
     from core.observe.options import Observability
     from core.sampler import MetricsSampler
@@ -157,6 +157,8 @@ def main(args: argparse.Namespace) -> int:
                         error_kinds[kind] += 1
                 elif isinstance(event, Notice) and (event.level != "info" or not args.quiet):
                     progress.note(f"{event.level}: {event.message}")
+                elif isinstance(event, Marker) and not args.quiet:
+                    progress.note(event.text)
 
         started = time.perf_counter()
         cpu_started = time.process_time()

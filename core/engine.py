@@ -115,7 +115,7 @@ class Crawler:
         self._started_at = time.monotonic()
         self._fetcher = fetcher = Fetcher(s)
         robots = RobotsCache(fetcher.fetch, s.user_agent) if s.obey_robots else None
-        self._turns = turns = HostTurns(s.host_delay, robots)
+        self._turns = turns = HostTurns(s.host_delay, robots, s.autothrottle)
         self._pipeline = Pipeline(
             s,
             self.events,

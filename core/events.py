@@ -144,6 +144,14 @@ class ThreadsChanged(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Marker(Event):
+    """A labelled line on the charts at ``t``: a cause next to its effect ("autothrottle
+    127.0.0.1:8001 0.05→0.2 s")."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Notice(Event):
     """Something a person should see: a memory warning, links dropped, a robots decision."""
 

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 
 from core.budget import Budget
-from core.events import ErrorInfo, EventStream, FetchFinished, PageResult, WorkerState
+from core.events import ErrorInfo, EventStream, FetchFinished, Marker, PageResult, WorkerState
 from core.fetcher import Fetcher
 from core.frontier import Item, origin
 from core.hosts import HostLedger, HostRow
@@ -37,6 +37,8 @@ from core.settings import CrawlSettings
 from core.workers import Worker
 
 SetState = Callable[[Worker, WorkerState, str | None], None]
+_OVERLOAD_ERRORS = frozenset(("timeout", "deadline", "connection", "reset", "incomplete"))
+"""Transport failures autothrottle backs off on (a slow or overloaded server)."""
 
 
 class Pipeline:
@@ -73,6 +75,7 @@ class Pipeline:
         self._delay_for = turns.delay_for
         self._reserve = turns.reserve
         self._wait_turns = wait_turns
+        self._observe = turns.observe if settings.autothrottle else None
         self._lock = threading.Lock()  # the counters and the budget's admission
         self._pages = self._errors = self._bytes = self._skipped = 0
         self._hosts = HostLedger()
@@ -122,6 +125,8 @@ class Pipeline:
             return None, [], 0  # stopped while waiting: the URL was never fetched
         self._set_state(w, WorkerState.FETCHING, url)  # its event marks the fetch's start
         outcome = self._fetch(url)
+        if self._observe is not None:
+            self._throttle(host, outcome.elapsed_ms / 1000, outcome.status, outcome.error)
         links: list[str] = []
         content_type = outcome.content_type or ""
         if outcome.error is None and outcome.body and "html" in content_type:
@@ -144,6 +149,18 @@ class Pipeline:
             outcome.truncated,
         )
         return result, links, outcome.redirects
+
+    def _throttle(
+        self, host: str, latency: float, status: int | None, error: ErrorInfo | None
+    ) -> None:
+        """Autothrottle: report the response; a big change of delay becomes a chart marker."""
+        assert self._observe is not None
+        if error is not None and error.kind == "interrupted":
+            return  # the crawl is stopping: no verdict on the host
+        failed = error is not None and error.kind in _OVERLOAD_ERRORS
+        change = self._observe(host, latency, status, failed)
+        if change is not None and self._events.active:
+            self._events.publish(Marker(text=change.text()))
 
     def _wait_turn(self, w: Worker, host: str, delay: float) -> bool:
         """Wait for ``host``'s next turn; False if the crawl ended meanwhile."""

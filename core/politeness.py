@@ -5,7 +5,9 @@ longer of ``host_delay`` and its robots.txt ``Crawl-delay``, looked up once per 
 robots.txt check, so the lookup never fetches). The ``bounded`` strategy's frontier schedules
 hosts itself from ``known`` and never makes a worker wait for a turn; for the other strategies
 a request to a host with a delay reserves the host's next free turn (turns are handed out in
-order, one delay apart) and the pipeline waits for it, so a stop can cut it short.
+order, one delay apart) and the pipeline waits for it, so a stop can cut it short. With
+``autothrottle`` the delay in force is ``core.autothrottle``'s, that floor its lower bound;
+the pipeline reports each response through ``observe``.
 """
 
 from __future__ import annotations
@@ -13,24 +15,34 @@ from __future__ import annotations
 import threading
 import time
 
+from core.autothrottle import AutoThrottle, DelayChange
 from core.robots import RobotsCache
 
 
 class HostTurns:
     """Each host's delay and next free turn; thread-safe."""
 
-    def __init__(self, host_delay: float, robots: RobotsCache | None) -> None:
+    def __init__(
+        self, host_delay: float, robots: RobotsCache | None, autothrottle: bool = False
+    ) -> None:
         self._host_delay = host_delay
         self._robots = robots
+        self._throttle = AutoThrottle() if autothrottle else None
         self._delay: dict[str, float] = {}
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def delay_for(self, host: str) -> float:
-        """Seconds between two requests to ``host`` (an origin); 0 for none.
+        """Seconds between two requests to ``host`` (an origin) now; 0 for none.
 
         With robots.txt obeyed this may read it: call it after the robots.txt check.
         """
+        floor = self._floor(host)
+        throttle = self._throttle
+        return floor if throttle is None else throttle.delay(host, floor)
+
+    def _floor(self, host: str) -> float:
+        """The longer of ``host_delay`` and robots.txt's Crawl-delay, looked up once."""
         delay = self._delay.get(host)
         if delay is None:
             delay = self._host_delay
@@ -40,11 +52,21 @@ class HostTurns:
         return delay
 
     def known(self, host: str) -> float | None:
-        """``host``'s delay if it is known without reading anything, else None."""
-        delay = self._delay.get(host)
-        if delay is None and self._robots is None:
-            return self.delay_for(host)
-        return delay
+        """``host``'s delay now if it is known without reading anything, else None."""
+        if host not in self._delay and self._robots is not None:
+            return None
+        return self.delay_for(host)
+
+    def observe(
+        self, host: str, latency: float, status: int | None, failed: bool
+    ) -> DelayChange | None:
+        """Autothrottle: adapt ``host``'s delay to one response; a big change is returned."""
+        throttle = self._throttle
+        if throttle is None:
+            return None
+        floor = self._floor(host)
+        with self._lock:
+            return throttle.observe(host, floor, latency, status, failed)
 
     def reserve(self, host: str, delay: float) -> float:
         """Take ``host``'s next free turn; returns the seconds until it starts (0: now)."""

@@ -363,6 +363,7 @@ class MainWindow(QMainWindow):
         self.bridge.pagesFinished.connect(self._on_pages)
         self.bridge.workerEvents.connect(self.timeline.add_events)
         self.bridge.notice.connect(self._on_notice)
+        self.bridge.marker.connect(self.marker)
         self.bridge.threadsChanged.connect(
             lambda old, new: self.statusBar().showMessage(f"Worker threads: {old} → {new}", 5_000)
         )

@@ -110,6 +110,11 @@ class TestSite:
         each request's ``[monotonic time, path]``)."""
         return self._control("/__stats?log=1" if log else "/__stats")
 
+    def set(self, **changes: float) -> dict[str, Any]:
+        """Change the running site (``latency_ms``, ``burst_503``: see ``App.set``)."""
+        query = "&".join(f"{key}={value}" for key, value in changes.items())
+        return self._control(f"/__set?{query}")
+
     def reset_stats(self) -> dict[str, Any]:
         return self._control("/__reset")
 

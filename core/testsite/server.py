@@ -16,7 +16,7 @@ from core.testsite import traps
 from core.testsite.protocol import Connection, Reply, Request, Response
 from core.testsite.site import Site, SiteConfig, error_body, mix
 
-CONTROL_PATHS = ("/__stats", "/__reset")
+CONTROL_PATHS = ("/__stats", "/__reset", "/__set")
 LOG_SIZE = 100_000
 """Requests ``/__stats?log=1`` lists at most (the newest)."""
 
@@ -42,6 +42,8 @@ class App:
         self.by_status: dict[int, int] = {}
         self._seen = bytearray(self.config.pages)
         self._latency_draws = 0
+        self.latency_ms = self.config.latency_ms
+        self.burst_503 = 0
         self.in_progress = 0
         self.max_in_progress = 0
         self.log: deque[tuple[float, str]] = deque(maxlen=LOG_SIZE)
@@ -83,16 +85,27 @@ class App:
     def latency(self) -> float:
         cfg = self.config
         if not cfg.jitter_ms:
-            return cfg.latency_ms / 1000
+            return self.latency_ms / 1000
         self._latency_draws += 1
         u = mix(cfg.seed, 5, self._latency_draws) / (1 << 64)
-        return max(0.0, cfg.latency_ms + (2 * u - 1) * cfg.jitter_ms) / 1000
+        return max(0.0, self.latency_ms + (2 * u - 1) * cfg.jitter_ms) / 1000
+
+    def set(self, query: str) -> None:
+        """``/__set?latency_ms=N&burst_503=K``: change the latency from now on, and/or answer
+        the next K page requests 503 (a test changes the site while it is crawled)."""
+        for key, _, value in (part.partition("=") for part in query.split("&") if part):
+            if key == "latency_ms":
+                self.latency_ms = float(value)
+            elif key == "burst_503":
+                self.burst_503 = int(value)
 
     def handle(self, req: Request, conn: Connection) -> Reply:
         path = req.path
         if path in CONTROL_PATHS:
             if path == "/__reset":
                 self.reset()
+            elif path == "/__set":
+                self.set(req.query)
             body = json.dumps(self.stats(log="log" in req.query)).encode()
             return Response(body=body, content_type="application/json")
         self.requests += 1
@@ -143,6 +156,9 @@ class App:
                 return Response(404, error_body(404, "Not Found"))
             n = page
         self.count("/" if n == 0 else "/page")
+        if self.burst_503 > 0:
+            self.burst_503 -= 1
+            return Response(503, error_body(503, "Service Unavailable"), delay=self.latency())
         self.pages_served += 1
         self._seen[n] = 1
         host = req.headers.get("host", "")
