@@ -45,6 +45,7 @@ from gui.charts import ChartPanel, configure_pyqtgraph
 from gui.controls import ControlPanel
 from gui.crawl_controller import CrawlController, Phase
 from gui.exports import ExportMenu
+from gui.hosts_table import HostsModel
 from gui.lazy_tab import LazyTab
 from gui.log_table import LEVELS, LogModel, at_least
 from gui.persistence import Persistence
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.charts.set_source(self.session.sampler.times, self.session.sampler.series)
         self.threads_model = ThreadsModel(self)
         self.results_model = ResultsModel(parent=self)
+        self.hosts_model = HostsModel(self)
         self.log_model = LogModel(parent=self)
         self.timeline = TimelineView(self.session.chart_time)
         self.timeline.follow_x(self.charts.first_plot)
@@ -185,6 +187,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.threads_view, "Threads")
         self.tabs.addTab(self.timeline, "Timeline")
         self.tabs.addTab(self._results_tab(), "Results")
+        self.hosts_view = self._table(self.hosts_model)
+        self.tabs.addTab(self.hosts_view, "Hosts")
         self.tabs.addTab(self._log_tab(), "Log")
 
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
@@ -396,6 +400,7 @@ class MainWindow(QMainWindow):
         self.status_labels["dropped"].clear()
         self.threads_model.clear()
         self.results_model.clear()
+        self.hosts_model.clear()
         self.timeline.clear()
 
     def _refresh(self) -> None:
@@ -406,6 +411,8 @@ class MainWindow(QMainWindow):
             self.phase is not Phase.FINISHED or self._polls % CPU_POLL_EVERY == 0
         ):
             self._refresh_threads(crawler)
+            if self.tabs.currentWidget() is self.hosts_view or self.phase is Phase.FINISHED:
+                self.hosts_model.update(crawler.hosts())  # sorted per call: only when seen
         self.timeline.set_now(self.session.now())
         self._update_status(crawler)
 

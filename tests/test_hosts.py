@@ -213,3 +213,23 @@ def test_hosts_csv_and_the_table_from_the_command_line(tmp_path, fast_hosts):
     assert lines[1].startswith(fast_hosts[1].url.rstrip("/") + ",400,")
     assert lines[2].startswith(main.url.rstrip("/") + ",5,")
     assert fast_hosts[1].url.rstrip("/") in done.stdout  # the table at the end
+
+
+def test_the_host_report_is_saved_with_the_run_in_history(fast_hosts):
+    from core.history import list_runs, load_details
+
+    with TestSite(pages=5, links_to=(fast_hosts[0].url,)) as main:
+        done = subprocess.run(
+            [sys.executable, "-m", "core.cli", "crawl", main.url, "--quiet"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    (run,) = list_runs(kind="crawl")
+    details = load_details(run.id)
+    assert details is not None
+    hosts = {row["host"]: row for row in details["hosts"]}
+    assert hosts[main.url.rstrip("/")]["pages"] == 5
+    assert hosts[fast_hosts[0].url.rstrip("/")]["pages"] == 400
