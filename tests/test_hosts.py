@@ -233,3 +233,25 @@ def test_the_host_report_is_saved_with_the_run_in_history(fast_hosts):
     hosts = {row["host"]: row for row in details["hosts"]}
     assert hosts[main.url.rstrip("/")]["pages"] == 5
     assert hosts[fast_hosts[0].url.rstrip("/")]["pages"] == 400
+
+
+def test_a_slow_host_flooding_links_past_the_memory_bound_does_not_slow_fast_hosts(fast_hosts):
+    """The slow host's 9 000 links fill the in-memory bound; the fast hosts' links spill and
+    are read back per host, so they are still crawled at full speed."""
+    for site in fast_hosts:
+        site.reset_stats()
+    links = tuple(site.url for site in fast_hosts)
+    with TestSite(pages=10_000, links_per_page=9_000, crawl_delay=1, links_to=links) as slow:
+        crawler = Crawler(CrawlSettings(slow.url, threads=16, frontier_size=1000))
+        crawler.start()
+        try:
+            wait_until(
+                lambda: all(s.stats()["pages_served"] == 400 for s in fast_hosts), timeout=30
+            )
+            assert crawler._strategy.frontier.spilled_total > 0
+        finally:
+            crawler.stop()
+            assert crawler.join(10)
+    for site in fast_hosts:
+        times = page_times(site)
+        assert times[-1] - times[0] < 2.0
