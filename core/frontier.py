@@ -13,7 +13,8 @@ downloader slots, in one ``threading.Condition``:
 * Of the waiting workers at most one (the *timer*) sleeps until the heap's top; the others
   sleep until notified, so a host's turn wakes one worker, not all of them.
 * A host whose delay is not known yet (robots.txt still to read) gets one request in flight;
-  its delay is asked from ``delay_of`` when that request is done.
+  its delay is asked from ``delay_of`` when that request is done (after every request when
+  ``adaptive``: autothrottle changes delays).
 
 Bounded memory, one bound for all hosts: at most ``maxsize`` items live in memory (plus one
 read-back batch); items that do not fit go to one anonymous temporary file, in segments per
@@ -89,6 +90,7 @@ class Frontier:
         spill_dir: str | None = None,
         per_host: int = 8,
         delay_of: DelayOf = _no_delay,
+        adaptive: bool = False,
     ) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be 1 or more, got {maxsize}")
@@ -97,6 +99,7 @@ class Frontier:
         self.maxsize = maxsize
         self.per_host = per_host
         self._delay_of = delay_of
+        self._adaptive = adaptive  # delays change after they are known (autothrottle)
         self._spill_dir = spill_dir
         self._cond = threading.Condition(threading.Lock())
         self._hosts: dict[str, _Host] = {}
@@ -104,6 +107,7 @@ class Frontier:
         self._timed: list[tuple[float, int, _Host]] = []
         self._seq = 0
         self._timer_until: float | None = None  # when the timer waiter wakes; None: no timer
+        self._waiters = 0  # in get's wait: no notify (and its cost) when nobody waits
         self._in_memory = 0
         self._file: IO[bytes] | None = None
         self._write_pos = 0
@@ -143,7 +147,7 @@ class Frontier:
 
     def _release(self, host: _Host) -> None:
         host.in_flight -= 1
-        delay = self._delay_of(host.key)
+        delay = self._delay_of(host.key) if self._adaptive or host.delay is None else host.delay
         if delay is not None and delay != host.delay:
             if host.delay is None:  # known now: its fetch (after robots.txt) started by now
                 host.next_ready = time.monotonic() + delay
@@ -190,7 +194,7 @@ class Frontier:
             for host in touched:
                 if not host.queued and host.has_items():
                     self._enqueue(host, now)
-        if self._ready:
+        if self._ready and self._waiters:
             self._cond.notify(added + bool(overflow))
 
     def _spill(self, host: _Host, items: list[Item]) -> None:
@@ -228,8 +232,8 @@ class Frontier:
         self._seq += 1
         timed = self._timed
         heapq.heappush(timed, (host.next_ready, self._seq, host))
-        if timed[0][2] is host:  # the first turn changed: re-arm the timer, re-show the host
-            self._cond.notify_all()
+        if timed[0][2] is host and self._waiters:  # the first turn changed: re-arm the
+            self._cond.notify_all()  # timer, re-show the host
 
     def _take(self, now: float) -> Item | None:
         timed = self._timed
@@ -251,9 +255,15 @@ class Frontier:
             host.head = 0
         self._in_memory -= 1
         host.in_flight += 1
-        host.next_ready = now + (host.delay or 0.0)
-        if host.has_items():
-            self._enqueue(host, now)
+        delay = host.delay
+        if delay:
+            host.next_ready = now + delay
+        if host.head < len(host.items) or host.segments:
+            if not delay and delay is not None and host.in_flight < self.per_host:
+                host.queued = True  # the common case, inlined: ready again at once
+                self._ready.append(host)
+            else:
+                self._enqueue(host, now)
         return item
 
     def _refill(self, host: _Host) -> None:
@@ -319,7 +329,9 @@ class Frontier:
                 now = time.monotonic()
                 item = self._take(now)
                 if item is not None:
-                    if self._ready or (self._timed and self._timer_until is None):
+                    if self._waiters and (
+                        self._ready or (self._timed and self._timer_until is None)
+                    ):
                         self._cond.notify()  # pass it on: more work, or a timer is needed
                     return item
                 if self._drained or self._wakeups != wakeups:
@@ -329,13 +341,19 @@ class Frontier:
                 wait = None if deadline is None else deadline - now
                 if wait is not None and wait <= 0:
                     return None
-                if self._timed and self._timer_until is None:
-                    until = self._timed[0][0]
-                    self._timer_until = until
-                    self._cond.wait(until - now if wait is None else min(wait, until - now))
-                    self._timer_until = None
-                else:
-                    self._cond.wait(wait)
+                self._waiters += 1
+                try:
+                    if self._timed and self._timer_until is None:
+                        until = self._timed[0][0]
+                        self._timer_until = until
+                        try:
+                            self._cond.wait(until - now if wait is None else min(wait, until - now))
+                        finally:
+                            self._timer_until = None
+                    else:
+                        self._cond.wait(wait)
+                finally:
+                    self._waiters -= 1
 
     # -- control -----------------------------------------------------------------------------
     def wake(self) -> None:

@@ -30,7 +30,8 @@ CSV_COLUMNS = (
     "delay_s",
 )
 _RATIO = 1.1
-_LOG_RATIO = math.log(_RATIO)
+_PER_LOG = 1 / math.log(_RATIO)
+_log = math.log
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +93,15 @@ class HostLedger:
         self, host: str, nbytes: int, elapsed_ms: float, redirects: int, error: str | None
     ) -> None:
         """One fetched URL; ``error``: its kind (``HTTP 404`` for an error answer) or None."""
-        record = self._record(host)
+        record = self._hosts.get(host) or self._record(host)
         record.pages += 1
         record.bytes += nbytes
-        record.redirects += redirects
+        if redirects:
+            record.redirects += redirects
         record.total_ms += elapsed_ms
-        bucket = int(math.log(elapsed_ms) / _LOG_RATIO) if elapsed_ms > 1 else 0
-        record.buckets[bucket] = record.buckets.get(bucket, 0) + 1
+        bucket = int(_log(elapsed_ms) * _PER_LOG) if elapsed_ms > 1 else 0
+        buckets = record.buckets
+        buckets[bucket] = buckets.get(bucket, 0) + 1
         if error is not None:
             if record.errors is None:
                 record.errors = {}

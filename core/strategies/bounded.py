@@ -34,6 +34,7 @@ class Bounded(Strategy):
             settings.frontier_size,
             per_host=settings.per_host_threads,
             delay_of=lambda host: proxy.known_delay(host),
+            adaptive=settings.autothrottle,
         )
         self._announced_drops = False
 
