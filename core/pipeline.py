@@ -74,6 +74,7 @@ class Pipeline:
         self._admit = budget.admit
         self._delay_for = turns.delay_for
         self._reserve = turns.reserve
+        self._begin = turns.begin
         self._wait_turns = wait_turns
         self._observe = turns.observe if settings.autothrottle else None
         self._lock = threading.Lock()  # the counters and the budget's admission
@@ -121,7 +122,7 @@ class Pipeline:
                 return PageResult(url, parent, depth, None, 0, 0.0, 0, why), [], 0
         host = origin(url)
         delay = self._delay_for(host)  # known from here on (robots.txt has been read)
-        if delay > 0 and self._wait_turns and not self._wait_turn(w, host, delay):
+        if delay > 0 and not self._wait_turn(w, host, delay):
             return None, [], 0  # stopped while waiting: the URL was never fetched
         self._set_state(w, WorkerState.FETCHING, url)  # its event marks the fetch's start
         outcome = self._fetch(url)
@@ -163,13 +164,20 @@ class Pipeline:
             self._events.publish(Marker(text=change.text()))
 
     def _wait_turn(self, w: Worker, host: str, delay: float) -> bool:
-        """Wait for ``host``'s next turn; False if the crawl ended meanwhile."""
-        wait = self._reserve(host, delay)
-        if wait > 0:
-            self._set_state(w, WorkerState.WAITING_HOST, host)
-            if self._ended.wait(wait):
+        """Wait for ``host``'s next turn (taken from the frontier already when not
+        ``wait_turns``: then at most a hand-out's jitter), then until its last request started
+        ``delay`` ago; False if the crawl ended meanwhile."""
+        wait = self._reserve(host, delay) if self._wait_turns else 0.0
+        while True:
+            if wait > 0:
+                self._set_state(w, WorkerState.WAITING_HOST, host)
+                if self._ended.wait(wait):
+                    return False
+            if self._ended.is_set():
                 return False
-        return not self._ended.is_set()
+            wait = self._begin(host, delay)
+            if wait <= 0:
+                return True
 
     def _account(
         self, w: Worker, item: Item, result: PageResult | None, links: list[str], redirects: int

@@ -5,7 +5,9 @@ longer of ``host_delay`` and its robots.txt ``Crawl-delay``, looked up once per 
 robots.txt check, so the lookup never fetches). The ``bounded`` strategy's frontier schedules
 hosts itself from ``known`` and never makes a worker wait for a turn; for the other strategies
 a request to a host with a delay reserves the host's next free turn (turns are handed out in
-order, one delay apart) and the pipeline waits for it, so a stop can cut it short. With
+order, one delay apart) and the pipeline waits for it, so a stop can cut it short. Either
+way the request itself starts only a delay after the host's last one started (``begin``), so
+a late wake-up never shortens a gap. With
 ``autothrottle`` the delay in force is ``core.autothrottle``'s, that floor its lower bound;
 the pipeline reports each response through ``observe``.
 """
@@ -30,6 +32,7 @@ class HostTurns:
         self._throttle = AutoThrottle() if autothrottle else None
         self._delay: dict[str, float] = {}
         self._next: dict[str, float] = {}
+        self._started: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def delay_for(self, host: str) -> float:
@@ -75,6 +78,17 @@ class HostTurns:
             turn = max(now, self._next.get(host, now))
             self._next[host] = turn + delay
         return turn - now
+
+    def begin(self, host: str, delay: float) -> float:
+        """A request to ``host`` starts now if the last one started ``delay`` ago: returns 0 and
+        records it; else the seconds still to wait (a late wake-up never shortens a gap)."""
+        with self._lock:
+            now = time.monotonic()
+            last = self._started.get(host)
+            if last is not None and last + delay > now:
+                return last + delay - now
+            self._started[host] = now
+        return 0.0
 
     def turn_in(self, host: str) -> float:
         """Seconds until ``host``'s next free turn without taking it (0: now, or unknown)."""

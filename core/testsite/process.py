@@ -37,7 +37,7 @@ class TestSite:
             traps = ("all",)
         elif traps is False or traps is None:
             traps = ()
-        options["links_to"] = tuple(options.get("links_to", ()))  # type: ignore[arg-type]
+        options["links_to"] = tuple(options.get("links_to", ()))
         self.config = SiteConfig(traps=tuple(traps), **options)
         self.start_timeout = start_timeout
         self.url = ""
