@@ -27,6 +27,7 @@ def crawl(
     settings = CrawlSettings(
         start_urls=(start_url,),
         threads=concurrency,
+        per_host_threads=concurrency,  # one host, like the baselines' per-domain limit
         max_pages=max_pages,
         obey_robots=False,
         pin_workers=pin_workers,

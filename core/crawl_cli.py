@@ -44,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sets both --connect-timeout and --read-timeout, in seconds",
     )
     parser.add_argument("--metrics", metavar="metrics.csv", help="write sampled metrics as CSV")
+    parser.add_argument("--hosts", metavar="hosts.csv", help="write the per-host report as CSV")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     site = parser.add_argument_group("embedded test site (when no URL is given)")
     site.add_argument(
@@ -113,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     from core.engine import Crawler
-    from core.events import FetchFinished, Notice
+    from core.events import FetchFinished, Marker, Notice
     from core.observe.metrics import MetricsError
     from core.observe.options import Observability
     from core.sampler import MetricsSampler
@@ -157,6 +158,8 @@ def main(args: argparse.Namespace) -> int:
                         error_kinds[kind] += 1
                 elif isinstance(event, Notice) and (event.level != "info" or not args.quiet):
                     progress.note(f"{event.level}: {event.message}")
+                elif isinstance(event, Marker) and not args.quiet:
+                    progress.note(event.text)
 
         started = time.perf_counter()
         cpu_started = time.process_time()
@@ -187,6 +190,12 @@ def main(args: argparse.Namespace) -> int:
             sampler.to_csv(args.metrics)
         stats = crawler.stats()
         _print_summary(crawler.reason, stats, elapsed, cpu, sampler, statuses, error_kinds, refused)
+        from core.hosts import format_table, save_csv
+
+        hosts = crawler.hosts()
+        print(format_table(hosts))
+        if args.hosts:
+            save_csv(hosts, args.hosts)
         if saved := observe.save_crawl(crawler, sampler):
             print(f"saved to history as {saved.id}")
         if crawler.reason.startswith("error"):

@@ -14,9 +14,10 @@ So all strategies publish the same events, honour the same limits and stop the s
 
 Threads: the strategy's (``crawl-worker-N``, ``crawl-worker_N`` and ``crawl-dispatcher``,
 ``crawl-spawn-N``) and one ``crawl-watchdog``: it checks the memory guard, waits for the end
-(finish, ``stop()``, memory limit or an engine error), runs the ordered shutdown and only then
-reports ``CrawlState.FINISHED``. Workers are non-daemon so a crawl always closes its sockets
-and files; an interpreter-exit hook stops a crawl still running (``core.shutdown``).
+(finish, ``stop()``, memory limit, ``max_time`` (reason ``time_limit``) or an engine error),
+runs the ordered shutdown and only then reports ``CrawlState.FINISHED``. Workers are
+non-daemon so a crawl always closes its sockets and files; an interpreter-exit hook stops a
+crawl still running (``core.shutdown``).
 
 Failures: anything raised while handling one URL becomes that URL's result (error kind
 ``unexpected``) and the worker goes on; anything raised by the engine's own bookkeeping ends
@@ -42,7 +43,8 @@ from core.events import (
     WorkerState,
 )
 from core.fetcher import Fetcher
-from core.frontier import Item
+from core.frontier import Item, origin
+from core.hosts import HostRow
 from core.memguard import CHECK_INTERVAL, MemoryGuard, release_free_memory
 from core.pipeline import Pipeline
 from core.politeness import HostTurns
@@ -98,6 +100,7 @@ class Crawler:
         self._fetcher: Fetcher | None = None
         self._results: ResultsWriter | None = None
         self._pipeline: Pipeline | None = None
+        self._turns: HostTurns | None = None
         self._watchdog: threading.Thread | None = None
         self._strategy = make_strategy(settings.strategy, self)
         self._target = self._strategy.threads_target()
@@ -120,7 +123,7 @@ class Crawler:
         self._started_at = time.monotonic()
         self._fetcher = fetcher = Fetcher(s)
         robots = RobotsCache(fetcher.fetch, s.user_agent) if s.obey_robots else None
-        turns = HostTurns(s.host_delay, robots)
+        self._turns = turns = HostTurns(s.host_delay, robots, s.autothrottle)
         self._pipeline = Pipeline(
             s,
             self.events,
@@ -131,6 +134,7 @@ class Crawler:
             turns,
             self.set_state,
             self._ended,
+            wait_turns=not self._strategy.schedules_hosts,
         )
         self.handle = self._pipeline.handle
         start_items = self._budget.seed(s.start_urls)
@@ -266,6 +270,18 @@ class Crawler:
     def workers(self) -> list[WorkerInfo]:
         return self._pool.infos()
 
+    def hosts(self) -> list[HostRow]:
+        """The per-host report now (``core.hosts``), most pages first; [] before ``start``."""
+        pipeline, turns = self._pipeline, self._turns
+        if pipeline is None or turns is None:
+            return []
+        in_flight: dict[str, int] = {}
+        for worker in self._pool.infos():
+            if worker.state is WorkerState.FETCHING and worker.url:
+                host = origin(worker.url)
+                in_flight[host] = in_flight.get(host, 0) + 1
+        return pipeline.host_rows(turns.known, in_flight)
+
     # -- for strategies (core.strategies.base.StrategyHost) ----------------------------------
     @property
     def stopping(self) -> bool:
@@ -324,6 +340,16 @@ class Crawler:
     def notice(self, level: str, message: str) -> None:
         self._notice(level, message)
 
+    def known_delay(self, host: str) -> float | None:
+        """``host``'s delay if known without a fetch, else None (``HostTurns.known``)."""
+        turns = self._turns
+        return None if turns is None else turns.known(host)
+
+    def turn_in(self, host: str) -> float:
+        """Seconds until ``host``'s next free turn, without taking it."""
+        turns = self._turns
+        return 0.0 if turns is None else turns.turn_in(host)
+
     def _park(self, w: Worker | None) -> None:
         if w is not None:
             self.set_state(w, WorkerState.IDLE, None)
@@ -360,11 +386,20 @@ class Crawler:
         """The crawl's one supervisor: memory guard, then the ordered shutdown and FINISHED."""
         try:
             guard = MemoryGuard(self.settings.memory_limit_mb, self.settings.memory_warning_mb)
+            max_time = self.settings.max_time
+            deadline = self._started_at + max_time if max_time else None
             if guard.enabled:  # checked at least once: a short crawl may end before this runs
                 self._check_memory(guard)
-                while not self._ended.wait(CHECK_INTERVAL):
+            while not self._ended.is_set():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    self._end("time_limit")
+                    break
+                wait = CHECK_INTERVAL if guard.enabled else left
+                if self._ended.wait(wait if left is None or wait is None else min(wait, left)):
+                    break
+                if guard.enabled:
                     self._check_memory(guard)
-            self._ended.wait()
             natural = self._reason in _ENDED_NATURALLY
             if not natural:  # idle or parked workers leave at once: no need to wait
                 self._pool.wait_empty(STOP_GRACE, unless=self._force)

@@ -42,7 +42,7 @@ class WorkerState(StrEnum):
     IDLE = "idle"
     FETCHING = "fetching"
     PARSING = "parsing"
-    WAITING = "waiting"
+    WAITING_HOST = "waiting for host"
     STOPPED = "stopped"
 
 
@@ -121,8 +121,10 @@ class WorkerStopped(Event):
 class WorkerStateChanged(Event):
     """A worker's state or URL changed.
 
-    ``FETCHING`` a URL covers its robots.txt check too; when a host delay makes the worker
-    wait, ``WAITING`` follows and the next ``FETCHING`` of that URL is the request itself.
+    ``FETCHING`` a URL covers its robots.txt check too; ``WAITING_HOST`` (``url``: the host,
+    an origin) is a worker waiting for a host's turn: in the ``bounded`` strategy for the
+    earliest host to be ready (with nothing ready), in the others before the request to that
+    host, whose ``FETCHING`` follows.
     """
 
     name: str
@@ -140,6 +142,14 @@ class FetchFinished(Event):
 class ThreadsChanged(Event):
     old: int
     new: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Marker(Event):
+    """A labelled line on the charts at ``t``: a cause next to its effect ("autothrottle
+    127.0.0.1:8001 0.05→0.2 s")."""
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

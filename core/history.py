@@ -289,6 +289,7 @@ class _EndedCrawl(Protocol):
     @property
     def reason(self) -> str: ...
     def stats(self) -> Any: ...
+    def hosts(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +360,7 @@ def crawl_run(
             "reason": crawler.reason,
             "stats": stats,
             "worker_threads": counts,
+            "hosts": crawler.hosts()[:1000],  # the busiest: a run of 100 000 hosts stays small
             **(details or {}),
         },
     )

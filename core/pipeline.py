@@ -5,12 +5,13 @@
 1. robots.txt (``obey_robots``): a disallowed URL becomes a result row with error kind
    ``robots`` and is counted as skipped, never fetched;
 2. the host's turn (``core.politeness``): with a host delay, wait for the host's next turn
-   (state ``WAITING``); a stop cuts the wait short and the URL is never fetched;
+   (state ``WAITING_HOST``; not when the strategy's frontier schedules hosts itself,
+   ``wait_turns`` False); a stop cuts the wait short and the URL is never fetched;
 3. fetch (state ``FETCHING``: its event marks the request's start);
 4. parse an HTML body's links (state ``PARSING``);
-5. account: count the result, write it to ``results_path``, publish ``FetchFinished``, and
-   return the in-scope links never seen before that fit the budgets (``core.budget``) as
-   items for the strategy to schedule.
+5. account: count the result (also per host, ``core.hosts``), write it to ``results_path``,
+   publish ``FetchFinished``, and return the in-scope links never seen before that fit the
+   budgets (``core.budget``) as items for the strategy to schedule.
 
 Anything raised while visiting a URL becomes that URL's result (error kind ``unexpected``);
 what accounting raises is the engine's own bookkeeping failing and reaches the worker (which
@@ -23,10 +24,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from core.budget import Budget, netloc
-from core.events import ErrorInfo, EventStream, FetchFinished, PageResult, WorkerState
+from core.budget import Budget
+from core.events import ErrorInfo, EventStream, FetchFinished, Marker, PageResult, WorkerState
 from core.fetcher import Fetcher
-from core.frontier import Item
+from core.frontier import Item, origin
+from core.hosts import HostLedger, HostRow
 from core.links import extract_links
 from core.politeness import HostTurns
 from core.results import ResultsWriter
@@ -35,6 +37,8 @@ from core.settings import CrawlSettings
 from core.workers import Worker
 
 SetState = Callable[[Worker, WorkerState, str | None], None]
+_OVERLOAD_ERRORS = frozenset(("timeout", "deadline", "connection", "reset", "incomplete"))
+"""Transport failures autothrottle backs off on (a slow or overloaded server)."""
 
 
 class Pipeline:
@@ -55,6 +59,7 @@ class Pipeline:
         turns: HostTurns,
         set_state: SetState,
         ended: threading.Event,
+        wait_turns: bool = True,
     ) -> None:
         self._events = events
         self._robots = robots
@@ -69,13 +74,24 @@ class Pipeline:
         self._admit = budget.admit
         self._delay_for = turns.delay_for
         self._reserve = turns.reserve
+        self._begin = turns.begin
+        self._wait_turns = wait_turns
+        self._observe = turns.observe if settings.autothrottle else None
         self._lock = threading.Lock()  # the counters and the budget's admission
         self._pages = self._errors = self._bytes = self._skipped = 0
+        self._hosts = HostLedger()
 
     def totals(self) -> tuple[int, int, int, int]:
         """``(pages, errors, bytes, skipped)`` at one instant."""
         with self._lock:
             return self._pages, self._errors, self._bytes, self._skipped
+
+    def host_rows(
+        self, delay_of: Callable[[str], float | None], in_flight: dict[str, int]
+    ) -> list[HostRow]:
+        """The per-host report at one instant, most pages first."""
+        with self._lock:
+            return self._hosts.rows(delay_of, in_flight)
 
     def handle(self, w: Worker, item: Item) -> list[Item]:
         """Run one URL through the pipeline; returns the new links to schedule.
@@ -84,30 +100,34 @@ class Pipeline:
         """
         url, parent, depth = item
         links: list[str] = []
+        redirects = 0
         try:
-            result, links = self._visit(w, url, parent, depth)
+            result, links, redirects = self._visit(w, url, parent, depth)
         except Exception as exc:  # a bad page must never kill a worker
             error = ErrorInfo("unexpected", f"{type(exc).__name__}: {exc}"[:500])
             result = PageResult(url, parent, depth, None, 0, 0.0, 0, error)
-        return self._account(w, item, result, links)
+        return self._account(w, item, result, links, redirects)
 
     def _visit(
         self, w: Worker, url: str, parent: str | None, depth: int
-    ) -> tuple[PageResult | None, list[str]]:
+    ) -> tuple[PageResult | None, list[str], int]:
+        """The URL's result (None: the crawl ended first), its links and redirects followed."""
         robots = self._robots
         if robots is not None:
             self._set_state(w, WorkerState.FETCHING, url)
             if not robots.allowed(url):
                 if self._ended.is_set():  # robots.txt was cut off by stop(): not a verdict
-                    return None, []
+                    return None, [], 0
                 why = ErrorInfo("robots", robots.why_disallowed(url))
-                return PageResult(url, parent, depth, None, 0, 0.0, 0, why), []
-        host = netloc(url)
-        delay = self._delay_for(host)
+                return PageResult(url, parent, depth, None, 0, 0.0, 0, why), [], 0
+        host = origin(url)
+        delay = self._delay_for(host)  # known from here on (robots.txt has been read)
         if delay > 0 and not self._wait_turn(w, host, delay):
-            return None, []  # stopped while waiting: the URL was never fetched
+            return None, [], 0  # stopped while waiting: the URL was never fetched
         self._set_state(w, WorkerState.FETCHING, url)  # its event marks the fetch's start
         outcome = self._fetch(url)
+        if self._observe is not None:
+            self._throttle(host, outcome.elapsed_ms / 1000, outcome.status, outcome.error)
         links: list[str] = []
         content_type = outcome.content_type or ""
         if outcome.error is None and outcome.body and "html" in content_type:
@@ -129,19 +149,38 @@ class Pipeline:
             outcome.error,
             outcome.truncated,
         )
-        return result, links
+        return result, links, outcome.redirects
+
+    def _throttle(
+        self, host: str, latency: float, status: int | None, error: ErrorInfo | None
+    ) -> None:
+        """Autothrottle: report the response; a big change of delay becomes a chart marker."""
+        assert self._observe is not None
+        if error is not None and error.kind == "interrupted":
+            return  # the crawl is stopping: no verdict on the host
+        failed = error is not None and error.kind in _OVERLOAD_ERRORS
+        change = self._observe(host, latency, status, failed)
+        if change is not None and self._events.active:
+            self._events.publish(Marker(text=change.text()))
 
     def _wait_turn(self, w: Worker, host: str, delay: float) -> bool:
-        """Wait for ``host``'s next turn; False if the crawl ended meanwhile."""
-        wait = self._reserve(host, delay)
-        if wait > 0:
-            self._set_state(w, WorkerState.WAITING, None)
-            if self._ended.wait(wait):
+        """Wait for ``host``'s next turn (taken from the frontier already when not
+        ``wait_turns``: then at most a hand-out's jitter), then until its last request started
+        ``delay`` ago; False if the crawl ended meanwhile."""
+        wait = self._reserve(host, delay) if self._wait_turns else 0.0
+        while True:
+            if wait > 0:
+                self._set_state(w, WorkerState.WAITING_HOST, host)
+                if self._ended.wait(wait):
+                    return False
+            if self._ended.is_set():
                 return False
-        return not self._ended.is_set()
+            wait = self._begin(host, delay)
+            if wait <= 0:
+                return True
 
     def _account(
-        self, w: Worker, item: Item, result: PageResult | None, links: list[str]
+        self, w: Worker, item: Item, result: PageResult | None, links: list[str], redirects: int
     ) -> list[Item]:
         """Count the result, record and publish it, and return the admitted new links."""
         url, _, depth = item
@@ -154,10 +193,19 @@ class Pipeline:
         with self._lock:
             new = self._admit(fresh, url, depth + 1) if fresh else []
             self._skipped += refused + robots_skip + len(fresh) - len(new)
-            if result is not None and not robots_skip:
-                self._pages += 1
-                self._bytes += result.bytes
-                self._errors += result.failed
+            if result is not None:
+                if robots_skip:
+                    self._hosts.robots_excluded(origin(url))
+                else:
+                    self._pages += 1
+                    self._bytes += result.bytes
+                    self._errors += result.failed
+                    kind = error.kind if error is not None else None
+                    if kind is None and result.failed:
+                        kind = f"HTTP {result.status}"
+                    self._hosts.fetched(
+                        origin(url), result.bytes, result.elapsed_ms, redirects, kind
+                    )
         if result is not None:
             if not robots_skip:
                 w.pages += 1

@@ -40,11 +40,11 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("cpu_percent", "CPU", "%", "process CPU use; 100 % is one core busy"),
     MetricSpec("os_threads", "OS threads", "", "threads the operating system counts"),
     MetricSpec("py_threads", "Python threads", "", "threading.active_count()"),
-    MetricSpec("busy_workers", "Busy workers", "", "workers fetching, parsing or waiting"),
+    MetricSpec("busy_workers", "Busy workers", "", "workers with a request in flight"),
     MetricSpec("workers_idle", "Idle", "", "workers waiting for a URL"),
     MetricSpec("workers_fetching", "Fetching", "", "workers blocked on the network"),
     MetricSpec("workers_parsing", "Parsing", "", "workers extracting links (holding the GIL)"),
-    MetricSpec("workers_waiting", "Waiting", "", "workers sleeping for a per-host delay"),
+    MetricSpec("workers_waiting", "Waiting", "", "workers waiting for a host's turn"),
     MetricSpec("frontier", "Frontier", "URLs", "URLs queued, in memory and spilled to disk"),
     MetricSpec("in_flight", "In flight", "", "requests on the wire now"),
     MetricSpec("pages", "Pages", "", "URLs fetched so far"),
@@ -162,7 +162,7 @@ class MetricsSampler:
         idle = by_state.get(WorkerState.IDLE, 0)
         fetching = by_state.get(WorkerState.FETCHING, 0)
         parsing = by_state.get(WorkerState.PARSING, 0)
-        waiting = by_state.get(WorkerState.WAITING, 0)
+        waiting = by_state.get(WorkerState.WAITING_HOST, 0)
         pages_rate = bytes_rate = errors_rate = 0.0
         with self._lock:  # set_source() may clear the window meanwhile
             recent = self._recent
@@ -178,7 +178,7 @@ class MetricsSampler:
                 bytes_rate = max(0, stats.bytes - before.bytes) / span
                 errors_rate = max(0, stats.errors - before.errors) / span
         return {
-            "busy_workers": float(fetching + parsing + waiting),
+            "busy_workers": float(fetching),
             "workers_idle": float(idle),
             "workers_fetching": float(fetching),
             "workers_parsing": float(parsing),

@@ -231,13 +231,46 @@ class CrawlSettings:
     host_delay: float = setting(
         0.0,
         "Per-host delay",
-        "Least time between two requests to one host (Crawl-delay wins when longer). Workers "
-        "wait for their host's turn, so a delay caps pages/s per host whatever the threads.",
+        "Least time between two requests to one host (Crawl-delay wins when longer). The "
+        "frontier hands out a host's URLs a delay apart and other hosts' URLs meanwhile, so a "
+        "delay caps pages/s per host, not the crawl's.",
         flag="--delay",
         group=Group.ADVANCED,
         minimum=0,
         unit="s",
         metavar="S",
+    )
+    per_host_threads: int = setting(
+        8,
+        "Per-host threads",
+        "Requests in flight to one host at most (Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN). "
+        "The frontier hands a worker a URL of another host instead, so the cap never idles a "
+        "thread while another host has URLs ready.",
+        flag="--per-host-threads",
+        group=Group.ADVANCED,
+        minimum=1,
+        maximum=1024,
+        metavar="N",
+    )
+    max_time: float = setting(
+        0.0,
+        "Max time",
+        "End the whole crawl after this many seconds, reason time_limit (0: no limit). "
+        "Results are complete up to that point.",
+        flag="--max-time",
+        minimum=0,
+        unit="s",
+        metavar="SECONDS",
+    )
+    autothrottle: bool = setting(
+        False,
+        "Autothrottle",
+        "Adapt each host's delay to its measured latency, like Scrapy's AutoThrottle. "
+        "The delay aims at a target of requests in flight (delay = latency / target), never "
+        "goes below the robots/--delay floor and backs off on 429/503/5xx and timeouts. Each "
+        "change of ×1.5 or more is a marker on the charts.",
+        flag="--autothrottle",
+        group=Group.ADVANCED,
     )
     retries: int = setting(
         2,

@@ -18,6 +18,7 @@ from core.events import (
     EventStream,
     FetchFinished,
     Mailbox,
+    Marker,
     Notice,
     Subscription,
     ThreadsChanged,
@@ -53,6 +54,7 @@ class EventBridge(QObject):
     stateChanged = Signal(str, str)  # CrawlState value, reason
     threadsChanged = Signal(int, int)  # old, new
     notice = Signal(str, str, str)  # level, message, name of the thread that raised it
+    marker = Signal(str)  # a labelled line on the charts (autothrottle's delay changes)
     dropped = Signal(int)  # total events this subscriber has lost so far
     logRecords = Signal(list)  # list[logging.LogRecord]
 
@@ -113,6 +115,8 @@ class EventBridge(QObject):
                 self.threadsChanged.emit(event.old, event.new)
             elif isinstance(event, Notice):
                 self.notice.emit(event.level, event.message, event.thread)
+            elif isinstance(event, Marker):
+                self.marker.emit(event.text)
         if workers:
             self.workerEvents.emit(workers)
         if pages:

@@ -10,6 +10,7 @@ from functools import partial
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
+from core.hosts import save_csv
 from gui.charts import CHARTS, ChartPanel
 from gui.results_table import ResultsModel
 from gui.session import CrawlSession
@@ -28,6 +29,7 @@ class ExportMenu(QMenu):
         self.results = results
         self.addAction("Metrics as CSV…", partial(self._ask, "metrics.csv", self.write_metrics))
         self.addAction("Results as JSONL…", partial(self._ask, "results.jsonl", self.write_results))
+        self.addAction("Hosts as CSV…", partial(self._ask, "hosts.csv", self.write_hosts))
         self.addSeparator()
         for spec in CHARTS:
             write_png = partial(charts.export_png, spec.name)
@@ -46,6 +48,11 @@ class ExportMenu(QMenu):
 
     def write_metrics(self, path: str) -> None:
         self.session.sampler.to_csv(path)
+
+    def write_hosts(self, path: str) -> None:
+        """The last crawl's per-host report (every host), as ``--hosts`` writes it."""
+        crawler = self.session.crawler
+        save_csv(crawler.hosts() if crawler is not None else [], path)
 
     def write_results(self, path: str) -> None:
         """Every result of the last run: the engine's results file, not just the visible rows."""

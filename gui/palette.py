@@ -6,7 +6,7 @@ STATE_COLORS: dict[str, str] = {
     "idle": "#b0b7c3",
     "fetching": "#2f7ed8",
     "parsing": "#f28f43",
-    "waiting": "#e6c229",
+    "waiting for host": "#e6c229",
     "stopped": "#5c5c5c",
 }
 

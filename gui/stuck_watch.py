@@ -28,7 +28,7 @@ from core.events import WorkerState
 from core.stats import WorkerInfo
 
 IDLE_BY_DESIGN = ("threadscope-", "crawl-", "experiment-monitor")
-BUSY_STATES = (WorkerState.FETCHING, WorkerState.PARSING, WorkerState.WAITING)
+BUSY_STATES = (WorkerState.FETCHING, WorkerState.PARSING, WorkerState.WAITING_HOST)
 WHERE_FRAMES = 4  # innermost frames quoted in the log and the tooltip
 
 WorkerKey = tuple[WorkerState, str | None, int]  # what a moving worker changes: state, url, pages

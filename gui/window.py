@@ -47,6 +47,7 @@ from gui.controls import ControlPanel
 from gui.cost_readout import CostMonitor
 from gui.crawl_controller import CrawlController, Phase
 from gui.exports import ExportMenu
+from gui.hosts_table import HostsModel
 from gui.lazy_tab import LazyTab
 from gui.log_table import LEVELS, LogModel, at_least
 from gui.persistence import Persistence
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self.charts.set_source(self.session.sampler.times, self.session.sampler.series)
         self.threads_model = ThreadsModel(self)
         self.results_model = ResultsModel(parent=self)
+        self.hosts_model = HostsModel(self)
         self.log_model = LogModel(parent=self)
         self.timeline = TimelineView(self.session.chart_time)
         self.timeline.follow_x(self.charts.first_plot)
@@ -204,6 +206,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.threads_view, "Threads")
         self.tabs.addTab(self.timeline, "Timeline")
         self.tabs.addTab(self._results_tab(), "Results")
+        self.hosts_view = self._table(self.hosts_model)
+        self.tabs.addTab(self.hosts_view, "Hosts")
         self.tabs.addTab(self._log_tab(), "Log")
 
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
@@ -416,6 +420,7 @@ class MainWindow(QMainWindow):
         self.bridge.pagesFinished.connect(self._on_pages)
         self.bridge.workerEvents.connect(self.timeline.add_events)
         self.bridge.notice.connect(self._on_notice)
+        self.bridge.marker.connect(self.marker)
         self.bridge.threadsChanged.connect(
             lambda old, new: self.notice.show_text(f"Worker threads: {old} → {new}", 5_000)
         )
@@ -471,6 +476,7 @@ class MainWindow(QMainWindow):
         self._events_dropped = 0
         self.threads_model.clear()
         self.results_model.clear()
+        self.hosts_model.clear()
         self.timeline.clear()
 
     def _refresh(self) -> None:
@@ -481,6 +487,8 @@ class MainWindow(QMainWindow):
             self.phase is not Phase.FINISHED or self._polls % CPU_POLL_EVERY == 0
         ):
             self._refresh_threads(crawler)
+            if self.tabs.currentWidget() is self.hosts_view or self.phase is Phase.FINISHED:
+                self.hosts_model.update(crawler.hosts())  # sorted per call: only when seen
         self.timeline.set_now(self.session.now())
         self._mark_gc_passes()
         self._update_status(crawler)

@@ -68,7 +68,13 @@ def start_hung_crawl(site: TestSite, n: int, tag: str = "n", **settings) -> Craw
     """Start a crawl of ``n`` distinct never-answering URLs on ``n`` threads; return once the
     site has received every one of them, so all ``n`` requests are in flight."""
     hung = tuple(f"{site.url}trap/never-answer?{tag}={i}" for i in range(n))
-    options = {"threads": n, "obey_robots": False, "deadline": 60, "read_timeout": 60}
+    options = {
+        "threads": n,
+        "per_host_threads": n,
+        "obey_robots": False,
+        "deadline": 60,
+        "read_timeout": 60,
+    }
     crawler = Crawler(CrawlSettings(hung, **{**options, **settings}))
     site.reset_stats()
     crawler.start()

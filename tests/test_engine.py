@@ -143,7 +143,9 @@ def test_crawl_delay_spaces_requests_to_a_host():
     # Each fetch waits for its host slot: the 4th cannot start before 3 delays have passed
     # (a lower bound, so a slow machine cannot make it fail).
     assert starts[-1] - began >= 3 * 0.05
-    waits = [e for e in events if isinstance(e, WorkerStateChanged) and e.state == "waiting"]
+    waits = [
+        e for e in events if isinstance(e, WorkerStateChanged) and e.state == "waiting for host"
+    ]
     assert waits
 
 

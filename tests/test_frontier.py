@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
+import time
 
 import pytest
 
@@ -18,7 +20,7 @@ def drain(frontier: Frontier) -> list:
     out = []
     while (item := frontier.get(timeout=0)) is not None:
         out.append(item)
-        frontier.task_done()
+        frontier.task_done(item)
     return out
 
 
@@ -59,10 +61,10 @@ def test_spill_keeps_fifo_and_bounds_memory(spilling):
         got.append(item)
         if len(got) % 7 == 0:  # new items arriving while the spill is read back go behind it
             extra = (f"http://h/extra{len(got)}", "p", 1)
-            frontier.task_done([extra])
+            frontier.task_done(item, [extra])
             expected.append(extra)
         else:
-            frontier.task_done()
+            frontier.task_done(item)
     assert got == expected
     assert peak <= 8
     assert frontier.drained
@@ -123,7 +125,7 @@ def test_drain_wakes_blocked_consumers():
     waiters = [threading.Thread(target=lambda: results.append(frontier.get())) for _ in range(3)]
     for t in waiters:
         t.start()
-    assert frontier.task_done() is True
+    assert frontier.task_done(first) is True
     for t in waiters:
         t.join(2)
     assert results == [None] * 3
@@ -154,7 +156,7 @@ def test_many_threads_produce_and_consume_without_loss(spilling):
             children = [(str(c), item[0], item[2] + 1) for c in (2 * n + 1, 2 * n + 2) if c < 2000]
             with lock:
                 seen.append(n)
-            frontier.task_done(children)
+            frontier.task_done(item, children)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
@@ -170,3 +172,87 @@ def test_many_threads_produce_and_consume_without_loss(spilling):
 def test_rejects_bad_size(bad):
     with pytest.raises(ValueError, match="maxsize"):
         Frontier(bad)
+
+
+def host_items(host: str, n: int) -> list:
+    return [(f"http://{host}/{i}", None, i) for i in range(n)]
+
+
+def test_a_waiting_host_never_blocks_a_ready_one():
+    delays = {"http://slow": 30.0, "http://fast": 0.0}
+    frontier = Frontier(100, delay_of=delays.get)
+    frontier.put_many(host_items("slow", 5) + host_items("fast", 5))
+    got = []
+    while (item := frontier.get(timeout=0)) is not None:
+        got.append(item)
+        frontier.task_done(item)
+    # one slow URL (its turn), then the slow host waits 30 s; every fast URL meanwhile
+    assert got == host_items("slow", 1) + host_items("fast", 5)
+    assert frontier.next_host() == "http://slow"
+    assert len(frontier) == 4
+
+
+def test_unknown_delay_allows_one_request_then_the_cap():
+    known: dict[str, float] = {}
+    frontier = Frontier(100, per_host=3, delay_of=known.get)
+    frontier.put_many(host_items("h", 10))
+    first = frontier.get(timeout=0)
+    assert first is not None
+    assert frontier.get(timeout=0) is None
+    known["http://h"] = 0.0
+    frontier.task_done(first)
+    taken = [frontier.get(timeout=0) for _ in range(4)]
+    assert taken[3] is None
+    assert all(taken[:3])
+
+
+def test_turns_are_a_delay_apart_and_a_waiter_wakes_for_them():
+    frontier = Frontier(100, delay_of=lambda host: 0.05)
+    frontier.put_many(host_items("h", 4))
+    times = []
+    for _ in range(4):
+        item = frontier.get(timeout=5)
+        assert item is not None
+        times.append(time.monotonic())
+        frontier.task_done(item)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.049
+
+
+def test_spill_keeps_fifo_per_host_and_bounds_memory(tmp_path):
+    frontier = Frontier(6, spill_dir=str(tmp_path))
+    hosts = [f"h{k}" for k in range(5)]
+    expected = {h: host_items(h, 40) for h in hosts}
+    for i in range(0, 40, 4):  # interleaved pages of links to every host
+        frontier.put_many([it for h in hosts for it in expected[h][i : i + 4]])
+    assert frontier.spilled > 0
+    got: dict[str, list] = {h: [] for h in hosts}
+    peak = 0
+    while (item := frontier.get(timeout=0)) is not None:
+        peak = max(peak, frontier.in_memory)
+        got[item[0].split("/")[2]].append(item)
+        frontier.task_done(item)
+    assert got == expected
+    assert peak <= 6
+    assert frontier.drained
+    assert frontier.spilled == 0
+    frontier.close()
+
+
+def test_memory_per_host_with_100_000_hosts():
+    """Measured: bytes per host with one queued URL each (the report quotes the figure)."""
+    import gc
+    import tracemalloc
+
+    urls = [(f"http://host{i}.test/page", None, 1) for i in range(100_000)]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    frontier = Frontier(1_000_000)
+    frontier.put_many(urls)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert frontier.hosts == 100_000
+    assert len(frontier) == 100_000
+    print(f"frontier: {used / 100_000:.0f} bytes per host (URLs themselves not counted)")
+    assert used / 100_000 < 400

@@ -53,14 +53,19 @@ def test_rates_come_from_deltas():
         pages=50,
         bytes=4000,
         errors=5,
-        workers_by_state={WorkerState.FETCHING: 3, WorkerState.IDLE: 1, WorkerState.WAITING: 2},
+        workers_by_state={
+            WorkerState.FETCHING: 3,
+            WorkerState.IDLE: 1,
+            WorkerState.WAITING_HOST: 2,
+        },
     )
     m = sampler.sample_once()
     t0, t1 = sampler.times()
     assert m["pages_per_s"] == pytest.approx(50 / (t1 - t0))
     assert m["bytes_per_s"] == pytest.approx(4000 / (t1 - t0))
     assert m["errors_per_s"] == pytest.approx(5 / (t1 - t0))
-    assert m["busy_workers"] == 5
+    assert m["busy_workers"] == 3  # only requests in flight
+    assert m["workers_waiting"] == 2
     assert m["workers_idle"] == 1
     assert m["workers_fetching"] == 3
     sampler.set_source(FakeSource())  # a new crawl: counters restart, rates never negative

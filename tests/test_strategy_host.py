@@ -71,6 +71,12 @@ class FakeHost:
     def notice(self, level: str, message: str) -> None:
         pass
 
+    def known_delay(self, host: str) -> float | None:
+        return 0.0
+
+    def turn_in(self, host: str) -> float:
+        return 0.0
+
     def set_state(self, w: Worker, state: WorkerState, url: str | None) -> None:
         w.state, w.url = state, url
 

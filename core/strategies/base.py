@@ -9,17 +9,26 @@ never the engine.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from core.events import WorkerState
-from core.frontier import Item
+from core.frontier import Item, origin
 from core.workers import Body, Worker
 
 if TYPE_CHECKING:  # core.settings reads the strategies' names from core.strategies
     from core.settings import CrawlSettings
 
-__all__ = ["Body", "Item", "Strategy", "StrategyHost", "Worker", "WorkerState"]
+__all__ = [
+    "Body",
+    "Item",
+    "Strategy",
+    "StrategyHost",
+    "Worker",
+    "WorkerState",
+    "origin",
+    "ready_first",
+]
 
 
 class StrategyHost(Protocol):
@@ -59,6 +68,14 @@ class StrategyHost(Protocol):
 
     def notice(self, level: str, message: str) -> None: ...
 
+    def known_delay(self, host: str) -> float | None:
+        """``host``'s (an origin's) delay between requests if known without a fetch, else None."""
+        ...
+
+    def turn_in(self, host: str) -> float:
+        """Seconds until ``host``'s next free turn (0: now), without taking it."""
+        ...
+
     def set_state(self, w: Worker, state: WorkerState, url: str | None) -> None:
         """Record and publish ``w``'s state (``IDLE`` while it waits for work)."""
         ...
@@ -93,6 +110,26 @@ MAX_RECURSIVE_DEPTH = 500
 """Recursing once per link level, this keeps clear of Python's recursion limit."""
 
 
+def ready_first(crawl: StrategyHost, items: list[Item]) -> Iterator[Item]:
+    """``items`` in the order their hosts' turns come, chosen afresh before each one.
+
+    For a strategy whose thread holds a list of URLs (its share, a page's links): it takes
+    one whose host may be fetched now before one it would have to wait for.
+    """
+    left = list(items)
+    while left:
+        best = 0
+        if len(left) > 1:
+            soonest = None
+            for i, item in enumerate(left):
+                wait = crawl.turn_in(origin(item[0]))
+                if soonest is None or wait < soonest:
+                    best, soonest = i, wait
+                    if wait <= 0:
+                        break
+        yield left.pop(best)
+
+
 class Strategy:
     """A scheduling policy for one crawl: which thread handles which URL, and when it is over.
 
@@ -109,6 +146,9 @@ class Strategy:
     """What a user sees about it (the Strategy box's tooltip, ``--strategy`` help)."""
     resizable: ClassVar[bool] = False
     """Whether ``set_threads`` works while running (workers run ``work``)."""
+    schedules_hosts: ClassVar[bool] = False
+    """Whether the strategy hands out URLs only on their host's turn (its frontier does), so
+    the pipeline never waits for one."""
     depth_limit: ClassVar[int | None] = None
     """The highest ``max_depth`` it can run (strategies that recurse once per link level)."""
 

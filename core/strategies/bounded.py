@@ -1,10 +1,13 @@
-"""``bounded``: a fixed pool of workers around one bounded frontier (the engine's own design).
+"""``bounded``: a fixed pool of workers around one host-aware frontier (the engine's own design).
 
-Each worker loops: take an item from the frontier, run the pipeline, and hand the new links
-back to the frontier in the same call that marks its URL done. That call is also how the
-crawl ends: the frontier counts URLs queued or in hand, and when the count reaches zero every
-worker wakes and exits (no polling). Memory stays bounded: the frontier spills to disk.
-``set_threads`` grows the pool or retires workers after their current URL.
+Each worker loops: take an item of a host whose turn it is from the frontier, run the
+pipeline, and hand the new links back to the frontier in the same call that marks its URL
+done. The frontier keeps the hosts' turns (delays, ``per_host_threads``), so a worker never
+sleeps holding a URL: with nothing ready it waits (state ``WAITING_HOST``, the earliest host)
+only until a host is. That done-call is also how the crawl ends: the frontier counts URLs
+queued or in hand, and when the count reaches zero every worker wakes and exits (no polling).
+Memory stays bounded: the frontier spills to disk. ``set_threads`` grows the pool or retires
+workers after their current URL.
 """
 
 from __future__ import annotations
@@ -21,10 +24,18 @@ class Bounded(Strategy):
         "count can change while it runs."
     )
     resizable = True
+    schedules_hosts = True
 
     def __init__(self, crawl: StrategyHost) -> None:
         super().__init__(crawl)
-        self.frontier = Frontier(crawl.settings.frontier_size)
+        proxy = self.crawl  # the weak proxy: the frontier must not keep the crawl alive
+        settings = crawl.settings
+        self.frontier = Frontier(
+            settings.frontier_size,
+            per_host=settings.per_host_threads,
+            delay_of=lambda host: proxy.known_delay(host),
+            adaptive=settings.autothrottle,
+        )
         self._announced_drops = False
 
     def start(self, items: list[Item]) -> None:
@@ -45,12 +56,16 @@ class Bounded(Strategy):
             if item is None:
                 if frontier.drained or frontier.closed:
                     return
-                crawl.set_state(w, WorkerState.IDLE, None)
-                item = frontier.get(since=seen)
+                host = frontier.next_host()
+                if host is None:
+                    crawl.set_state(w, WorkerState.IDLE, None)
+                else:
+                    crawl.set_state(w, WorkerState.WAITING_HOST, host)
+                item = frontier.get(since=seen, shown=host)
                 if item is None:
                     continue  # woken to re-check pause/stop/retire
             new = handle(w, item)
-            if frontier.task_done(new):
+            if frontier.task_done(item, new):
                 crawl.finish()
             elif frontier.dropped and not self._announced_drops:
                 self._announced_drops = True

@@ -11,6 +11,11 @@ Unlike the tutorial it carries each link's depth, does not quit when the queue i
 momentarily empty while tasks still run, and stops: the dispatcher leaves, the executor
 shuts down with ``cancel_futures=True``, and the engine shuts in-flight sockets.
 
+Host delays: the dispatcher holds back an item whose host's turn has not come (one delay
+after the last item of that host it submitted, the delay as far as it is known) in a heap of
+due times, and submits it when due, so executor threads do not sleep on a slow host's URLs
+while the queue holds other hosts' (the pipeline still waits out what is left of a turn).
+
 Executor threads are adopted as workers by the executor's ``initializer`` and released by
 the dispatcher after ``shutdown`` has joined them. ``set_threads`` is not supported (an
 executor's size is fixed).
@@ -18,11 +23,13 @@ executor's size is fixed).
 
 from __future__ import annotations
 
+import heapq
 import queue
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from core.strategies.base import Item, Strategy, StrategyHost, Worker, WorkerState
+from core.strategies.base import Item, Strategy, StrategyHost, Worker, WorkerState, origin
 
 _SAFETY_WAKE = 1.0
 
@@ -42,6 +49,9 @@ class Pool(Strategy):
         self._running = 0  # of those, started
         self._workers: list[Worker] = []
         self._local = threading.local()
+        self._held: list[tuple[float, int, Item]] = []  # (due, seq, item): the dispatcher's
+        self._last: dict[str, float] = {}  # host -> when its last item was submitted
+        self._seq = 0
 
     def start(self, items: list[Item]) -> None:
         for item in items:
@@ -57,13 +67,10 @@ class Pool(Strategy):
         )
         try:
             while crawl.checkpoint(None):
-                try:
-                    item = self._queue.get(timeout=_SAFETY_WAKE)
-                except queue.Empty:
-                    item = None
+                item = self._next()
                 if item is None:  # a wake-up: maybe the end
                     with self._lock:
-                        done = self._pending == 0 and self._queue.empty()
+                        done = self._pending == 0 and self._queue.empty() and not self._held
                     if done:
                         crawl.finish()
                         break
@@ -76,6 +83,36 @@ class Pool(Strategy):
             reason = "stopped" if crawl.reason not in ("finished", "max_pages") else "done"
             for worker in self._workers:
                 crawl.release_worker(worker, reason)
+
+    def _next(self) -> Item | None:
+        """The next item whose host's turn has come (held items first), or None on a wake-up."""
+        held = self._held
+        while True:
+            now = time.monotonic()
+            if held and held[0][0] <= now:
+                ready = heapq.heappop(held)[2]
+                host = origin(ready[0])
+                self._last[host] = max(self._last.get(host, 0.0), now)
+                return ready
+            wait = min(_SAFETY_WAKE, held[0][0] - now) if held else _SAFETY_WAKE
+            try:
+                item = self._queue.get(timeout=wait)
+            except queue.Empty:
+                if held:
+                    continue
+                return None
+            if item is None:
+                return None
+            host = origin(item[0])
+            delay = self.crawl.known_delay(host) or 0.0
+            due = self._last.get(host, 0.0) + delay
+            if due <= now and not held:
+                self._last[host] = now
+                return item
+            if delay:
+                self._last[host] = max(now, due)  # the turn after it is this one's + delay
+            self._seq += 1
+            heapq.heappush(held, (max(now, due), self._seq, item))
 
     def _adopt(self) -> None:
         worker = self.crawl.adopt_worker()
@@ -117,7 +154,7 @@ class Pool(Strategy):
     def backlog(self) -> int:
         with self._lock:
             waiting = self._pending - self._running
-        return self._queue.qsize() + waiting
+        return self._queue.qsize() + waiting + len(self._held)
 
     def close(self) -> None:
         while not self._queue.empty():

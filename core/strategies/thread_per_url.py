@@ -10,14 +10,25 @@ recursion ("caller runs"): links never wait in a queue, nothing is dropped, and 
 never blocks waiting for a slot (blocking would deadlock once every live thread is a parent
 waiting for a slot its children cannot free). Recursion is bounded by ``max_depth``. The
 crawl is over when the last spawned thread returns. ``set_threads`` is not supported; the
-cap is ``max_spawned_threads``, also reported as the thread target.
+cap is ``max_spawned_threads``, also reported as the thread target. Host delays: a thread
+holds one URL and waits for its host's turn before fetching it (it holds nothing another
+host could use); a finder crawling links inline takes them in the order their hosts' turns
+come (``ready_first``).
 """
 
 from __future__ import annotations
 
 import threading
 
-from core.strategies.base import MAX_RECURSIVE_DEPTH, Body, Item, Strategy, StrategyHost, Worker
+from core.strategies.base import (
+    MAX_RECURSIVE_DEPTH,
+    Body,
+    Item,
+    Strategy,
+    StrategyHost,
+    Worker,
+    ready_first,
+)
 
 
 class ThreadPerUrl(Strategy):
@@ -75,7 +86,7 @@ class ThreadPerUrl(Strategy):
             self.crawl.finish()
 
     def _fork_all(self, w: Worker, items: list[Item]) -> None:
-        for item in items:
+        for item in ready_first(self.crawl, items):
             if not self.crawl.checkpoint(w):
                 return
             if not self._spawn(self._visitor(item)):

@@ -76,6 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="Crawl-delay line in robots.txt, seconds",
     )
+    add(
+        "--link-to",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="page 0 also links to URL (another site: several hosts), repeatable",
+    )
     add("--export", metavar="DIR", help="write the site as static files to DIR and exit")
     add("--origin", help="with --export: origin used for absolute links (default: none)")
     add("--nginx-port", type=int, default=8080, help="with --export: port in DIR/nginx.conf")
@@ -101,6 +108,7 @@ def config_from_args(args: argparse.Namespace) -> SiteConfig:
         robots=args.robots,
         robots_disallow=tuple(p for p in disallow if p),
         crawl_delay=args.crawl_delay,
+        links_to=tuple(args.link_to),
         host=args.host,
         port=args.port,
     )
@@ -126,6 +134,7 @@ def config_to_argv(config: SiteConfig) -> list[str]:
     argv += [f"--robots-disallow={p}" for p in config.robots_disallow or ("",)]
     if config.crawl_delay is not None:
         argv.append(f"--crawl-delay={config.crawl_delay}")
+    argv += [f"--link-to={url}" for url in config.links_to]
     return argv
 
 

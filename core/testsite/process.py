@@ -37,6 +37,7 @@ class TestSite:
             traps = ("all",)
         elif traps is False or traps is None:
             traps = ()
+        options["links_to"] = tuple(options.get("links_to", ()))
         self.config = SiteConfig(traps=tuple(traps), **options)
         self.start_timeout = start_timeout
         self.url = ""
@@ -104,9 +105,15 @@ class TestSite:
         self.stop()
 
     # control endpoints -------------------------------------------------------------------
-    def stats(self) -> dict[str, Any]:
-        """Counters from ``GET /__stats`` (requests, pages_served, by_route, ...)."""
-        return self._control("/__stats")
+    def stats(self, log: bool = False) -> dict[str, Any]:
+        """Counters from ``GET /__stats`` (requests, pages_served, by_route, ...; with ``log``
+        each request's ``[monotonic time, path]``)."""
+        return self._control("/__stats?log=1" if log else "/__stats")
+
+    def set(self, **changes: float) -> dict[str, Any]:
+        """Change the running site (``latency_ms``, ``burst_503``: see ``App.set``)."""
+        query = "&".join(f"{key}={value}" for key, value in changes.items())
+        return self._control(f"/__set?{query}")
 
     def reset_stats(self) -> dict[str, Any]:
         return self._control("/__reset")

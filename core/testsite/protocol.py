@@ -55,6 +55,7 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     delay: float = 0.0  # seconds to wait before answering (latency simulation)
     close: bool = False
+    on_sent: Callable[[], None] | None = None  # called when the answer goes out (or cannot)
 
 
 # What a route returns: an answer, or a coroutine that writes to the connection itself.
@@ -217,6 +218,8 @@ class Connection(asyncio.Protocol):
 
     def _send(self, request: Request, response: Response) -> None:
         self._busy = False
+        if response.on_sent is not None:
+            response.on_sent()
         if self.closed:
             return
         close = response.close or not request.keep_alive

@@ -7,6 +7,8 @@ import contextlib
 import json
 import signal
 import sys
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +16,9 @@ from core.testsite import traps
 from core.testsite.protocol import Connection, Reply, Request, Response
 from core.testsite.site import Site, SiteConfig, error_body, mix
 
-CONTROL_PATHS = ("/__stats", "/__reset")
+CONTROL_PATHS = ("/__stats", "/__reset", "/__set")
+LOG_SIZE = 100_000
+"""Requests ``/__stats?log=1`` lists at most (the newest)."""
 
 
 class App:
@@ -38,10 +42,17 @@ class App:
         self.by_status: dict[int, int] = {}
         self._seen = bytearray(self.config.pages)
         self._latency_draws = 0
+        self.latency_ms = self.config.latency_ms
+        self.burst_503 = 0
+        self.in_progress = 0
+        self.max_in_progress = 0
+        self.log: deque[tuple[float, str]] = deque(maxlen=LOG_SIZE)
         self.traps.reset()
 
-    def stats(self) -> dict[str, Any]:
-        return {
+    def stats(self, log: bool = False) -> dict[str, Any]:
+        """The counters; with ``log`` also ``log``: ``[monotonic time, path]`` per request as it
+        arrived (``time.monotonic`` is one clock for every process of the machine)."""
+        stats: dict[str, Any] = {
             "requests": self.requests,
             "pages_served": self.pages_served,
             "pages_distinct": self.config.pages - self._seen.count(0),
@@ -53,7 +64,12 @@ class App:
             "max_open_connections": self.max_open,
             "connections_total": self.connections_total,
             "pages": self.config.pages,
+            "in_progress": self.in_progress,
+            "max_in_progress": self.max_in_progress,
         }
+        if log:
+            stats["log"] = [list(entry) for entry in self.log]
+        return stats
 
     def protocol(self) -> Connection:
         self.connections_total += 1
@@ -69,23 +85,41 @@ class App:
     def latency(self) -> float:
         cfg = self.config
         if not cfg.jitter_ms:
-            return cfg.latency_ms / 1000
+            return self.latency_ms / 1000
         self._latency_draws += 1
         u = mix(cfg.seed, 5, self._latency_draws) / (1 << 64)
-        return max(0.0, cfg.latency_ms + (2 * u - 1) * cfg.jitter_ms) / 1000
+        return max(0.0, self.latency_ms + (2 * u - 1) * cfg.jitter_ms) / 1000
+
+    def set(self, query: str) -> None:
+        """``/__set?latency_ms=N&burst_503=K``: change the latency from now on, and/or answer
+        the next K page requests 503 (a test changes the site while it is crawled)."""
+        for key, _, value in (part.partition("=") for part in query.split("&") if part):
+            if key == "latency_ms":
+                self.latency_ms = float(value)
+            elif key == "burst_503":
+                self.burst_503 = int(value)
 
     def handle(self, req: Request, conn: Connection) -> Reply:
         path = req.path
         if path in CONTROL_PATHS:
             if path == "/__reset":
                 self.reset()
-            body = json.dumps(self.stats()).encode()
+            elif path == "/__set":
+                self.set(req.query)
+            body = json.dumps(self.stats(log="log" in req.query)).encode()
             return Response(body=body, content_type="application/json")
         self.requests += 1
+        self.log.append((time.monotonic(), req.path))
         result = self._route(req, conn)
         if isinstance(result, Response):
             self.by_status[result.status] = self.by_status.get(result.status, 0) + 1
+            self.in_progress += 1  # from the request to its answer: concurrent requests
+            self.max_in_progress = max(self.max_in_progress, self.in_progress)
+            result.on_sent = self._answered
         return result
+
+    def _answered(self) -> None:
+        self.in_progress -= 1
 
     def _route(self, req: Request, conn: Connection) -> Reply:
         path = req.path
@@ -122,6 +156,9 @@ class App:
                 return Response(404, error_body(404, "Not Found"))
             n = page
         self.count("/" if n == 0 else "/page")
+        if self.burst_503 > 0:
+            self.burst_503 -= 1
+            return Response(503, error_body(503, "Service Unavailable"), delay=self.latency())
         self.pages_served += 1
         self._seen[n] = 1
         host = req.headers.get("host", "")

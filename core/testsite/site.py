@@ -95,6 +95,7 @@ class SiteConfig:
     robots: str = "normal"
     robots_disallow: tuple[str, ...] = ("/private/",)
     crawl_delay: float | None = None
+    links_to: tuple[str, ...] = ()  # absolute URLs page 0 also links to (other test sites)
     host: str = "127.0.0.1"
     port: int = 0
 
@@ -255,7 +256,7 @@ class Site:
 
     def _root_extras(self) -> list[str]:
         cfg = self.config
-        extras = []
+        extras = [f'<li><a href="{url}">Elsewhere</a></li>\n' for url in cfg.links_to]
         if cfg.private_pages:
             extras.append('<li><a href="/private/0">Private</a></li>\n')
         if "all" in cfg.traps:
