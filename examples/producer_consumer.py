@@ -1,7 +1,9 @@
 """A producer/consumer service: one producer, a few consumers, a bounded ``queue.Queue``.
 
-The producer is slower than the consumers, so they spend most of their time in ``queue.get``
-(a watcher shows them "waiting on queue"). Stops after ``--duration`` seconds.
+The producer puts a burst of items four times a second; the consumers (20 ms of work an item)
+clear it in well under that, so they spend most of their time in ``queue.get`` (a watcher
+shows them "waiting on queue"). The queue is registered as ``items`` so the window
+charts its depth. Stops after ``--duration`` seconds.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import queue
 import sys
 import threading
 import time
+
+from threadscope_agent import watch_queue  # a no-op stub next to this file; real under `run`
 
 STOP = None
 
@@ -22,13 +26,14 @@ def announce() -> None:
     sys.stdout.flush()
 
 
-def produce(items: queue.Queue[int | None], until: float, consumers: int) -> None:
+def produce(items: queue.Queue[int | None], until: float, consumers: int, burst: int) -> None:
     announce()
     n = 0
     while time.monotonic() < until:
-        items.put(n)
-        n += 1
-        time.sleep(0.05)
+        for _ in range(burst):
+            items.put(n)
+            n += 1
+        time.sleep(0.25)
     for _ in range(consumers):
         items.put(STOP)
 
@@ -36,6 +41,7 @@ def produce(items: queue.Queue[int | None], until: float, consumers: int) -> Non
 def consume(items: queue.Queue[int | None], done: list[int]) -> None:
     announce()
     while (item := items.get()) is not STOP:
+        time.sleep(0.02)  # the work an item takes
         done.append(item * item)
 
 
@@ -43,9 +49,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--consumers", type=int, default=3)
+    parser.add_argument("--burst", type=int, default=10, help="items put at once")
     args = parser.parse_args()
     announce()
     items: queue.Queue[int | None] = queue.Queue(maxsize=100)
+    watch_queue("items", items)
     done: list[int] = []
     until = time.monotonic() + args.duration
     threads = [
@@ -53,7 +61,9 @@ def main() -> None:
         for i in range(args.consumers)
     ]
     threads.append(
-        threading.Thread(target=produce, args=(items, until, args.consumers), name="producer")
+        threading.Thread(
+            target=produce, args=(items, until, args.consumers, args.burst), name="producer"
+        )
     )
     for thread in threads:
         thread.start()

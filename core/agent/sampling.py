@@ -21,7 +21,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from . import classify, procstat
+from . import classify, procstat, queues
 from .protocol import AGENT_THREAD_NAME, AGENT_VERSION
 
 _CALL_OPS = frozenset(i for i, name in enumerate(dis.opname) if name.startswith("CALL"))
@@ -191,4 +191,5 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
         "threads": rows,
         "locks": lock_list,
         "deadlocks": cycles,
+        "queues": queues.depths(),
     }
