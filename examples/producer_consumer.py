@@ -1,6 +1,6 @@
 """A producer/consumer service: one producer, a few consumers, a bounded ``queue.Queue``.
 
-The producer puts a burst of items four times a second; the consumers (20 ms of work an item)
+The producer puts a burst of items twice a second; the consumers (30 ms of work an item)
 clear it in well under that, so they spend most of their time in ``queue.get`` (a watcher
 shows them "waiting on queue"). The queue is registered as ``items`` so the window
 charts its depth. Stops after ``--duration`` seconds.
@@ -33,7 +33,7 @@ def produce(items: queue.Queue[int | None], until: float, consumers: int, burst:
         for _ in range(burst):
             items.put(n)
             n += 1
-        time.sleep(0.25)
+        time.sleep(0.5)
     for _ in range(consumers):
         items.put(STOP)
 
@@ -41,7 +41,7 @@ def produce(items: queue.Queue[int | None], until: float, consumers: int, burst:
 def consume(items: queue.Queue[int | None], done: list[int]) -> None:
     announce()
     while (item := items.get()) is not STOP:
-        time.sleep(0.02)  # the work an item takes
+        time.sleep(0.03)  # the work an item takes
         done.append(item * item)
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--consumers", type=int, default=3)
-    parser.add_argument("--burst", type=int, default=10, help="items put at once")
+    parser.add_argument("--burst", type=int, default=20, help="items put at once")
     args = parser.parse_args()
     announce()
     items: queue.Queue[int | None] = queue.Queue(maxsize=100)

@@ -1,0 +1,238 @@
+"""The window on a watched program: real subprocesses (examples/), the agent's real socket,
+py-spy for attach, offscreen Qt. Everything waits on conditions, never on sleeps."""
+
+from __future__ import annotations
+
+import queue
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.agent import queues
+from core.history import list_runs, load_metrics
+from gui.history_view import HistoryView
+from gui.process_picker import ProcessPicker
+from gui.watch_session import AttachFeed, LaunchFeed, SeriesBuffer, WatchSession
+from gui.watch_window import WatchWindow
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+NAMES = {"MainThread", "producer", "consumer-1", "consumer-2", "consumer-3"}
+
+
+def printed_ids(path: Path) -> dict[str, int]:
+    """``thread NAME native_id N`` lines the example printed."""
+    text = path.read_text() if path.exists() else ""
+    return {m[1]: int(m[2]) for m in re.finditer(r"^thread (\S+) native_id (\d+)$", text, re.M)}
+
+
+def rows(window: WatchWindow) -> dict[str, object]:
+    return {row.name: row for row in window.threads_model.rows()}
+
+
+@pytest.fixture
+def launched(qtbot, tmp_path) -> Iterator[tuple[WatchWindow, Path]]:
+    out = tmp_path / "program.out"
+    with out.open("w") as stdout:
+        feed = LaunchFeed(
+            [sys.executable, str(EXAMPLES / "producer_consumer.py"), "--duration", "4"],
+            interval_ms=50,
+            stdout=stdout,
+        )
+        window = WatchWindow(WatchSession(feed))
+        qtbot.addWidget(window)
+        yield window, out
+        window.close()
+
+
+def test_window_on_a_launched_program_shows_its_threads_queue_and_end(qtbot, launched) -> None:
+    window, out = launched
+    qtbot.waitUntil(
+        lambda: printed_ids(out).keys() >= NAMES and rows(window).keys() >= NAMES, timeout=20_000
+    )
+    ids = printed_ids(out)
+    for name in NAMES:
+        assert rows(window)[name].native_id == ids[name]
+    assert window.session.feed.pid == ids["MainThread"]
+
+    def consumer_waits() -> bool:
+        return any(
+            r.name.startswith("consumer") and r.state == "waiting on queue"
+            for r in window.threads_model.rows()
+        )
+
+    qtbot.waitUntil(consumer_waits, timeout=10_000)
+    consumer = next(r for r in window.threads_model.rows() if r.state == "waiting on queue")
+    assert consumer.url.startswith("wait (threading.py")  # the innermost frame
+
+    def queue_seen() -> bool:
+        curve = window.charts.curves.get("queue:items")
+        if curve is None or curve.yData is None:
+            return False
+        return bool(np.nanmax(curve.yData) > 0)
+
+    qtbot.waitUntil(queue_seen, timeout=10_000)
+    assert "items" in window.session.queue_names()
+    assert window.timeline.lane_names()  # one lane per thread
+    assert "consumer-1" in window.timeline.lane_names()
+
+    with qtbot.waitSignal(window.ended, timeout=20_000) as ended:
+        pass
+    assert ended.args == ["exited with status 0"]
+    assert ("Program exited with status 0") in [text for _t, text in window.charts.markers()]
+    assert "Program started" in window.charts.markers()[0][1]
+    assert window.status_labels["state"].text() == "Program exited with status 0"
+    assert all(r.state == "exited" for r in window.threads_model.rows())
+    assert len(window.threads_model.rows()) >= len(NAMES)  # what it recorded stays
+    log = [window.log_model.items()[i].getMessage() for i in range(len(window.log_model.items()))]
+    assert any("exited with status 0" in line for line in log)
+
+    qtbot.waitUntil(lambda: window.record is not None, timeout=10_000)
+    record = window.record
+    assert [r.id for r in list_runs(kind="watch")] == [record.id]
+    metrics = load_metrics(record.id)
+    assert {"t", "py_threads", "os_threads", "rss_mib", "cpu_percent", "queue:items"} <= set(
+        metrics
+    )
+    assert max(metrics["py_threads"]) == 5
+    assert record.summary.peak_rss_mib > 1
+
+    history = HistoryView()
+    qtbot.addWidget(history)
+    history.refresh()
+    history.select(record.id)
+    assert [r.id for r in history.selected_runs()] == [record.id]
+    assert history.charts.curve_count() >= 3  # threads, memory and CPU of the watched run
+
+
+def test_a_crash_is_reported_with_its_exit_status(qtbot, tmp_path) -> None:
+    script = tmp_path / "crash.py"
+    script.write_text(
+        "import threading, queue\n"
+        "q = queue.Queue()\n"
+        "t = threading.Thread(target=q.get, name='stuck-getter', daemon=True)\n"
+        "t.start()\n"
+        "raise SystemExit(3)\n"
+    )
+    window = WatchWindow(WatchSession(LaunchFeed([sys.executable, str(script)], interval_ms=50)))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.ended, timeout=20_000) as ended:
+        pass
+    assert ended.args == ["crashed with exit status 3"]
+    assert "Program crashed with exit status 3" in [t for _x, t in window.charts.markers()]
+    assert "crashed with exit status 3" in window.statusBar().currentMessage()
+    levels = {r.levelname for r in window.log_model.items()}
+    assert "ERROR" in levels
+    window.close()
+
+
+def test_stop_terminates_a_launched_program(qtbot) -> None:
+    feed = LaunchFeed(
+        [sys.executable, str(EXAMPLES / "producer_consumer.py"), "--duration", "60"],
+        interval_ms=50,
+        stdout=subprocess.DEVNULL,  # type: ignore[arg-type]
+    )
+    window = WatchWindow(WatchSession(feed))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: "producer" in rows(window), timeout=20_000)
+    assert window.stop_action.text() == "Stop"
+    with qtbot.waitSignal(window.ended, timeout=10_000) as ended:
+        window.stop_action.trigger()
+    assert ended.args == ["killed by SIGTERM (status 143)"]
+    assert feed.launched_program is not None
+    assert feed.launched_program.process.returncode == -15
+    window.close()
+
+
+def test_attach_to_a_plain_process_through_pyspy(qtbot) -> None:
+    program = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "producer_consumer.py"), "--duration", "8"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert program.stdout is not None
+        assert program.stdout.readline().startswith("thread MainThread")
+        window = WatchWindow(WatchSession(AttachFeed(program.pid, interval_ms=500)))
+        qtbot.addWidget(window)
+        qtbot.waitUntil(
+            lambda: "consumer-1" in rows(window) or window.session.ended is not None,
+            timeout=20_000,
+        )
+        ended = window.session.ended
+        if ended is not None and "may not trace" in ended.reason:
+            pytest.skip(f"py-spy cannot attach here: {ended.reason}")
+        assert ended is None, ended
+        assert window.stop_action.text() == "Detach"
+        assert window.status_labels["state"].text() == "Attached through py-spy"
+        qtbot.waitUntil(
+            lambda: {"producer", "consumer-2", "consumer-3"} <= rows(window).keys(),
+            timeout=10_000,
+        )
+        with qtbot.waitSignal(window.ended, timeout=30_000) as detached:
+            window.stop_action.trigger()
+        assert detached.args == [f"detached from pid {program.pid}"]
+        assert program.poll() is None  # detaching leaves it running
+        window.close()
+    finally:
+        program.kill()
+        program.communicate(timeout=30)
+
+
+def test_the_picker_lists_a_spawned_python_process(qtbot) -> None:
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "threadscope-picker-test"]
+    )
+    try:
+        picker = ProcessPicker()
+        qtbot.addWidget(picker)
+
+        def listed() -> bool:
+            picker.refresh()
+            return sleeper.pid in picker.pids()
+
+        qtbot.waitUntil(listed, timeout=10_000)
+        process = next(p for p in picker.processes if p.pid == sleeper.pid)
+        assert "threadscope-picker-test" in process.command
+        assert process.threads >= 1
+        assert process.rss_mib > 1
+        picker.filter.setText("picker-test")
+        assert picker.pids() == [sleeper.pid]
+        assert picker.select_pid(sleeper.pid)
+        assert picker.selected_pid() == sleeper.pid
+        picker.filter.setText("no such command anywhere")
+        assert picker.pids() == []
+    finally:
+        sleeper.kill()
+        sleeper.wait(10)
+
+
+def test_registered_queues_are_read_without_keeping_them_alive() -> None:
+    queues.clear()
+    jobs: queue.Queue[int] = queue.Queue()
+    for i in range(3):
+        jobs.put(i)
+    queues.watch_queue("jobs", jobs)
+    queues.watch_queue("not a queue", 42)  # an int cannot be weakly referenced: ignored
+    assert queues.depths() == {"jobs": 3}
+    del jobs
+    assert queues.depths() == {}
+    queues.clear()
+
+
+def test_series_keep_the_newest_and_pad_late_columns() -> None:
+    buffer = SeriesBuffer(capacity=4)
+    buffer.append(0.0, {"a": 1.0})
+    buffer.append(1.0, {"a": 2.0, "b": 5.0})
+    assert list(buffer.times()) == [0.0, 1.0]
+    assert np.isnan(buffer.series("b")[0])
+    for t in range(2, 6):
+        buffer.append(float(t), {"a": float(t)})
+    assert len(buffer.times()) <= 4
+    assert buffer.times()[-1] == 5.0
+    assert buffer.latest()["a"] == 5.0
