@@ -12,11 +12,15 @@ import contextlib
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 
 from core.agent.protocol import DEFAULT_INTERVAL_MS
 
 HELP = "run a Python program with the agent and watch its threads"
 EXIT_USAGE = 2
+# Opens the window on the program (command, interval ms) -> exit status. The launcher above
+# core and gui sets it (core never imports gui); unset, `run` shows the live table.
+open_window: Callable[[list[str], int], int] | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +49,8 @@ def main(args: argparse.Namespace) -> int:
     if args.interval < 10:
         print("threadscope run: error: --interval must be at least 10 ms", file=sys.stderr)
         return EXIT_USAGE
+    if not args.headless and open_window is not None:
+        return open_window(command, args.interval)
     try:
         launched = Launched(parse_command(command), args.interval)
     except WatchError as exc:
