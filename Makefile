@@ -24,9 +24,12 @@ test: $(STAMP) lint
 	@bash scripts/qt-deps.sh offscreen
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
+# ruff, the import contracts (core below gui, core's own layers), and mypy (strict for core).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
@@ -50,4 +53,4 @@ bench: $(BENCH_STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m soak tests/test_soak.py -q -s -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

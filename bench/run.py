@@ -1,7 +1,7 @@
 """``make bench`` / ``python -m bench.run [--quick]``: run every section, write the report.
 
-Each section is independent: one that cannot run (nginx missing, a library not installed, the
-GUI not written yet) or that fails is recorded as such in the report and the rest still runs.
+Each section is independent: one that cannot run (nginx missing, a library not installed) or
+that fails is recorded as such in the report and the rest still runs.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from urllib.parse import urlsplit
 
 import requests
@@ -102,7 +103,7 @@ class FetchOutcome:
 class _Flight:
     """One fetch in progress: its deadline and the socket it is using right now."""
 
-    __slots__ = ("deadline", "sock", "reason")
+    __slots__ = ("deadline", "reason", "sock")
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
@@ -135,7 +136,15 @@ def _attach_to_flight(sock: socket.socket | None) -> None:
         flight.attach(sock)
 
 
-class _Tracked:
+if TYPE_CHECKING:
+    _Connection = HTTPConnection  # what the mixin below is mixed into
+else:
+    _Connection = object
+
+_T = TypeVar("_T")
+
+
+class _Tracked(_Connection):
     """Mixin for urllib3 connections: reports the socket to the calling thread's fetch, new or
     reused, so stop and the deadline watchdog can shut it."""
 
@@ -147,7 +156,7 @@ class _Tracked:
     def _adopt(self, sock: socket.socket) -> socket.socket:
         return sock
 
-    def request(self, *args, **kwargs) -> None:
+    def request(self, *args: Any, **kwargs: Any) -> None:
         _attach_to_flight(self.sock)
         super().request(*args, **kwargs)
 
@@ -164,6 +173,7 @@ class _KernelTimedSocket(socket.socket):
     """
 
     __slots__ = ("_timeout",)
+    _timeout: float
 
     @classmethod
     def adopt(cls, sock: socket.socket, timeout: float) -> _KernelTimedSocket:
@@ -182,21 +192,24 @@ class _KernelTimedSocket(socket.socket):
     def gettimeout(self) -> float | None:
         return self._timeout
 
-    def makefile(self, mode="r", buffering=None, **kwargs):  # noqa: ANN001, ANN201
+    def makefile(self, mode: Any = "r", buffering: int | None = None, **kwargs: Any) -> Any:
         # One recv for a whole typical page rather than the io default of 8 KiB.
         return super().makefile(mode, CHUNK if buffering is None else buffering, **kwargs)
 
-    def recv_into(self, *args) -> int:  # noqa: ANN002
+    def recv_into(self, *args: Any) -> int:
         try:
             return super().recv_into(*args)
         except BlockingIOError:
             raise TimeoutError("timed out") from None
 
-    def sendall(self, *args) -> None:  # noqa: ANN002
+    def sendall(self, *args: Any) -> None:
         try:
             super().sendall(*args)
         except BlockingIOError:
             raise TimeoutError("timed out") from None
+
+
+_read_headers = http.client._read_headers  # type: ignore[attr-defined]  # private, untyped
 
 
 class _Response(http.client.HTTPResponse):
@@ -208,12 +221,19 @@ class _Response(http.client.HTTPResponse):
     folded lines are joined, where ``email`` would have given up on the rest of the block.
     """
 
+    if TYPE_CHECKING:  # http.client's private steps that begin() uses, not in typeshed
+
+        def _read_status(self) -> tuple[str, int, str]: ...
+        def _check_close(self) -> bool: ...
+
+        _method: str | None
+
     def begin(self) -> None:
         if self.headers is not None:
             return
         version, status, reason = self._read_status()
         while status == http.client.CONTINUE:
-            http.client._read_headers(self.fp)
+            _read_headers(self.fp)
             version, status, reason = self._read_status()
         self.code = self.status = status
         self.reason = reason.strip()
@@ -223,9 +243,9 @@ class _Response(http.client.HTTPResponse):
             self.version = 11
         else:
             raise http.client.UnknownProtocol(version)
-        self.headers = self.msg = _header_message(http.client._read_headers(self.fp))
+        self.headers = self.msg = _header_message(_read_headers(self.fp))
         encoding = self.headers.get("transfer-encoding")
-        self.chunked = bool(encoding) and encoding.lower() == "chunked"
+        self.chunked = encoding is not None and encoding.lower() == "chunked"
         self.chunk_left = None
         self.will_close = self._check_close()
         self.length = None
@@ -266,6 +286,12 @@ class _Headers(http.client.HTTPMessage):
     inherited and sees the same ``_headers`` list.
     """
 
+    _headers: list[tuple[str, str]]
+
+    @overload
+    def get(self, name: str, failobj: None = None) -> str | None: ...
+    @overload
+    def get(self, name: str, failobj: _T) -> str | _T: ...
     def get(self, name: str, failobj: object = None) -> object:
         name = name.lower()
         for key, value in self._headers:
@@ -299,7 +325,7 @@ class _TrackedHTTPConnection(_Tracked, HTTPConnection):
     def _adopt(self, sock: socket.socket) -> socket.socket:
         return _KernelTimedSocket.adopt(sock, self.read_timeout)
 
-    def request(self, *args, **kwargs) -> None:
+    def request(self, *args: Any, **kwargs: Any) -> None:
         self.last_used = time.monotonic()
         super().request(*args, **kwargs)
 
@@ -312,8 +338,10 @@ class _TrackedHTTPPool(HTTPConnectionPool):
     ConnectionCls = _TrackedHTTPConnection
 
     def _new_conn(self) -> _TrackedHTTPConnection:
-        conn = super()._new_conn()
-        conn.read_timeout = self.timeout.read_timeout
+        conn = cast(_TrackedHTTPConnection, super()._new_conn())  # our ConnectionCls
+        read_timeout = self.timeout.read_timeout
+        assert read_timeout is not None  # the fetcher's Timeout always has one
+        conn.read_timeout = read_timeout
         return conn
 
 
@@ -322,7 +350,7 @@ class _TrackedHTTPSPool(HTTPSConnectionPool):
 
 
 class _TrackedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         # What requests' cert_verify() would set per request: verify against certifi's bundle.
         kwargs.setdefault("cert_reqs", "CERT_REQUIRED")
         kwargs.setdefault("ca_certs", DEFAULT_CA_BUNDLE_PATH)
@@ -461,6 +489,7 @@ class Fetcher:
             refusal = self._refuse_hop(location, target, seen, hops)
             if refusal is not None:
                 return _failed(url, current, started, *refusal, hops, wire), None
+            assert target is not None  # refused above when it cannot be crawled
             seen.add(target)
             current = target
             if flight.reason is not None:
@@ -557,7 +586,8 @@ class Fetcher:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         self._local.adapter = adapter
-        self._local.pools = pools = {}
+        pools: dict[str, HTTPConnectionPool] = {}
+        self._local.pools = pools
         with self._lock:
             self._sessions.append(session)
         return pools
@@ -587,7 +617,7 @@ def parse_retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when is None or when.tzinfo is None:
+    if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - time.time())
 

@@ -152,6 +152,7 @@ class Frontier:
     def _refill(self) -> None:
         want = min(self.maxsize - len(self._items), _MAX_REFILL, self._spilled)
         file = self._file
+        assert file is not None  # something was spilled, so the file exists
         file.seek(self._read_pos)
         available = self._write_pos - self._read_pos
         data = file.read(min(_READ_CHUNK, available))

@@ -15,7 +15,7 @@ import html
 import re
 from functools import lru_cache
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from core.urls import MAX_URL_LENGTH, normalize
 
@@ -144,7 +144,7 @@ def _looks_deep(body: bytes) -> bool:
     return False
 
 
-def _first_href(nodes: list) -> str | None:
+def _first_href(nodes: list[LexborNode]) -> str | None:
     """The ``href`` of the first node that has one (``""`` for a valueless one), or None."""
     for node in nodes:
         attributes = node.attributes

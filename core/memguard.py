@@ -69,7 +69,7 @@ _M_ARENA_MAX = -8  # mallopt parameter numbers, from <malloc.h>
 _M_MMAP_THRESHOLD = -3
 
 
-def _glibc():
+def _glibc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -92,8 +92,9 @@ def tune_malloc(arenas: int = MALLOC_ARENAS, mmap_threshold: int = MMAP_THRESHOL
     """
     if _LIBC is None:
         return False
-    capped = _LIBC.mallopt(_M_ARENA_MAX, arenas) == 1
-    return _LIBC.mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1 and capped
+    capped: bool = _LIBC.mallopt(_M_ARENA_MAX, arenas) == 1
+    fixed: bool = _LIBC.mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1
+    return fixed and capped
 
 
 def release_free_memory() -> bool:

@@ -32,13 +32,16 @@ _ALLOW, _DISALLOW, _RULES = "allow", "disallow", "rules"
 class RobotsResponse(Protocol):
     """What ``fetch_fn`` returns; ``core.fetcher.FetchOutcome`` is one."""
 
-    status: int | None
-    body: bytes
-    error: object | None
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def error(self) -> object | None: ...
 
 
 class _Entry:
-    __slots__ = ("ready", "verdict", "rules", "expires", "why")
+    __slots__ = ("expires", "ready", "rules", "verdict", "why")
 
     def __init__(self) -> None:
         self.ready = threading.Event()
@@ -70,7 +73,7 @@ class RobotsCache:
     def allowed(self, url: str) -> bool:
         """Whether robots.txt of the URL's site lets this user agent fetch it."""
         entry = self._entry(_origin(url))
-        if entry.verdict == _RULES:
+        if entry.verdict == _RULES and entry.rules is not None:
             return entry.rules.can_fetch(url, self._agent)
         return entry.verdict == _ALLOW
 
@@ -104,7 +107,7 @@ class RobotsCache:
         with self._lock:
             entry = self._entries.get(origin)
             mine = entry is None or entry.expires <= time.monotonic()
-            if mine:
+            if entry is None or mine:
                 entry = self._entries[origin] = _Entry()
         if mine:
             try:
@@ -127,7 +130,7 @@ class RobotsCache:
                 if self._entries.get(origin) is entry:
                     del self._entries[origin]
             entry.expires = 0.0
-        elif status is not None and 200 <= status < 300 and error is None:
+        elif response is not None and status is not None and 200 <= status < 300 and error is None:
             entry.rules = Protego.parse(_text(response.body, self._max_bytes))
             entry.verdict = _RULES
         elif _unavailable(status, error):

@@ -32,7 +32,7 @@ class VisitedSet:
 
     def _install(self, table: np.ndarray) -> None:
         self._table = table
-        self._slots = memoryview(table).cast("B").cast("Q")
+        self._slots = table.data.cast("B").cast("Q")
         self._mask = len(table) - 1
         self._limit = len(table) * 5 // 8
 
@@ -90,7 +90,7 @@ class VisitedSet:
         del self._slots
         table = np.zeros(len(old) * 2, dtype=np.uint64)
         del old
-        self._table = None  # let the old array go before the new one fills
+        del self._table  # let the old array go before the new one fills
         _insert_all(table, values)
         self._install(table)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from PySide6.QtCore import (
     QModelIndex,
@@ -84,9 +85,9 @@ class PredicateFilter(QSortFilterProxyModel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._predicate = None
+        self._predicate: Callable[[Any], bool] | None = None
 
-    def set_predicate(self, predicate) -> None:
+    def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
         """``None`` shows every row."""
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.10; invalidateRowsFilter is deprecated
             self.beginFilterChange()
@@ -96,6 +97,7 @@ class PredicateFilter(QSortFilterProxyModel):
             self._predicate = predicate
             self.invalidateRowsFilter()
 
-    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
         predicate = self._predicate
-        return predicate is None or predicate(self.sourceModel().item(source_row))
+        source = cast(CappedTableModel, self.sourceModel())  # the only kind it filters
+        return predicate is None or predicate(source.item(source_row))

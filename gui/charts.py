@@ -196,7 +196,7 @@ class ChartPanel(PlotGrid):
 
     def refresh(self) -> None:
         """One redraw: skipped when no new sample has arrived."""
-        if self._times is None:
+        if self._times is None or self._series is None:  # set together by set_source
             return
         times = self._times()
         if len(times) == 0:

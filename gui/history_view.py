@@ -343,11 +343,11 @@ class HistoryView(QWidget):
         )
         if len(runs) == 1:
             s = runs[0].summary
-            rows = [
+            figures = [
                 (label, fmt(v) if (v := getattr(s, key)) is not None else "—", unit)
                 for key, label, unit in SUMMARY_FIELDS
             ] + [(name, fmt(value), "") for name, value in sorted(s.extra.items())]
-            self.summary_model.set_rows(["Figure", "A", "Unit"], rows, right=(1,))
+            self.summary_model.set_rows(["Figure", "A", "Unit"], figures, right=(1,))
             return
         rows = [
             (

@@ -50,7 +50,7 @@ class LazyTab(QObject, Generic[Page]):
         as soon as ``window`` has painted once, unless the window has been closed by then."""
         window.installEventFilter(self)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint:
             watched.removeEventFilter(self)
             QTimer.singleShot(0, self, self._build_if_shown)

@@ -14,6 +14,7 @@ import psutil
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from core.stats import WorkerInfo
 from gui.palette import STATE_COLORS
 
 COLUMNS = (
@@ -73,9 +74,8 @@ def thread_cpu_seconds() -> dict[int, float]:
         return {}
 
 
-def row_from_worker(info: object, cpu: dict[int, float]) -> ThreadRow:
+def row_from_worker(info: WorkerInfo, cpu: dict[int, float]) -> ThreadRow:
     """Build a row from an engine ``WorkerInfo`` snapshot."""
-    error = info.last_error
     return ThreadRow(
         name=info.name,
         ident=info.ident,
@@ -85,16 +85,9 @@ def row_from_worker(info: object, cpu: dict[int, float]) -> ThreadRow:
         since=info.state_since,
         url=info.url or "",
         pages=info.pages,
-        cpu_s=cpu.get(info.native_id),
-        last_error=_error_text(error),
+        cpu_s=cpu.get(info.native_id) if info.native_id is not None else None,
+        last_error=info.last_error or "",
     )
-
-
-def _error_text(error: object) -> str:
-    if error is None:
-        return ""
-    kind = getattr(error, "kind", None)
-    return f"{kind}: {error.message}" if kind else str(error)
 
 
 class ThreadsModel(QAbstractTableModel):
@@ -114,13 +107,13 @@ class ThreadsModel(QAbstractTableModel):
         self._groups: dict[str, str] = {}
         self._stuck: dict[str, tuple[float, str]] = {}  # name -> (seconds, where)
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section]
         return None

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.events import (  # noqa: E402
+from core.events import (
     EventStream,
     FetchFinished,
     PageResult,
@@ -31,8 +31,8 @@ from core.events import (  # noqa: E402
     WorkerState,
     WorkerStateChanged,
 )
-from gui.app import delete_now  # noqa: E402
-from gui.window import MainWindow  # noqa: E402
+from gui.app import delete_now
+from gui.window import MainWindow
 
 TICK_MS = 10
 STATES = (WorkerState.FETCHING, WorkerState.PARSING, WorkerState.IDLE)

@@ -49,7 +49,8 @@ def test_unpinned_crawl_threads_may_run_anywhere(trap_site: TestSite) -> None:
     try:
         assert crawler.cpu is None
         workers = _worker_affinities("crawl-worker")
-        assert len(workers) == 4 and all(a == usable for a in workers.values()), workers
+        assert len(workers) == 4, workers
+        assert all(a == usable for a in workers.values()), workers
     finally:
         crawler.stop()
         crawler.join()

@@ -196,7 +196,8 @@ def test_the_program_runs_on_when_threadscope_is_killed() -> None:
     watched = Watched("producer_consumer.py", "--duration", "2", names={"producer"})
     watched.run.send_signal(signal.SIGKILL)
     watched.run.wait(10)
-    out = watched.run.stdout.read()  # type: ignore[union-attr]  # the program still writes here
+    with watched.run:  # closes its pipes after the read
+        out = watched.run.stdout.read()  # type: ignore[union-attr]  # the program still writes here
     assert "consumed" in out
     watched.client.ended.wait(10)
     assert watched.client.end_reason == "the program ended"

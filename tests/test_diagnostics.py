@@ -41,7 +41,8 @@ def test_thread_dump_names_every_live_thread():
         names = {s.name for s in stacks}
         assert {t.name for t in threading.enumerate()} <= names
         text = format_dump(stacks)
-        assert 'Thread "diag-beta"' in text and "in wait" in text
+        assert 'Thread "diag-beta"' in text
+        assert "in wait" in text
         assert [s.name for s in search_dump(stacks, "DIAG-GAMMA")] == ["diag-gamma"]
         assert any(s.name == "MainThread" and s.frames for s in stacks)
     finally:
@@ -73,7 +74,8 @@ def test_stuck_detector_flags_a_thread_blocked_on_a_lock():
             if flagged:
                 break
             entered.wait(0.01)
-        assert flagged and flagged[0].stuck_for_s > 1.0
+        assert flagged
+        assert flagged[0].stuck_for_s > 1.0
         assert "blocked" in flagged[0].stack.text()
     finally:
         lock.release()
@@ -110,7 +112,8 @@ def test_tracemalloc_top_and_diff_point_at_the_allocating_line():
         after = take_snapshot()
         rows = diff_snapshots(before, after, limit=5)
         assert rows[0].location.startswith(__file__)
-        assert rows[0].size_diff > 1_500_000 and rows[0].count_diff >= 2_000
+        assert rows[0].size_diff > 1_500_000
+        assert rows[0].count_diff >= 2_000
         assert top_allocations(after, limit=3)[0].size_bytes >= rows[0].size_diff
         del hoard
     finally:

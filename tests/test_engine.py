@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import pytest
 from conftest import SITE_PAGES, TRAP_SITE_PAGES, start_hung_crawl, wait_until
 from conftest import crawl_to_end as run
 
 import core.engine as engine
+import core.pipeline as pipeline
+from core.budget import Budget
 from core.engine import Crawler
 from core.events import (
     CrawlState,
@@ -26,9 +31,11 @@ from core.events import (
     WorkerStateChanged,
     WorkerStopped,
 )
-from core.results import read_results
+from core.fetcher import Fetcher
+from core.results import ResultsWriter, read_results
 from core.sampler import MetricsSampler
 from core.settings import CrawlSettings, SettingsError
+from core.strategies import Bounded
 from core.testsite import TestSite
 from core.testsite.site import Site, SiteConfig
 
@@ -234,14 +241,14 @@ def test_misbehaving_routes_become_error_rows_and_the_crawl_completes(trap_site)
 
 
 def test_a_crash_on_one_url_is_that_urls_error(site, monkeypatch):
-    real = engine.extract_links
+    real = pipeline.extract_links
 
     def flaky(body, base_url, **kwargs):
         if base_url.endswith(f"/page/{SITE_PAGES - 1}"):  # a leaf: nothing depends on it
             raise RuntimeError("parser exploded")
         return real(body, base_url, **kwargs)
 
-    monkeypatch.setattr(engine, "extract_links", flaky)
+    monkeypatch.setattr(pipeline, "extract_links", flaky)
     site.reset_stats()
     crawler, events = run(CrawlSettings(site.url, threads=4))
     assert crawler.reason == "finished"
@@ -256,10 +263,57 @@ def test_an_engine_error_ends_the_crawl_with_its_reason(site, monkeypatch):
     def broken(self, links, parent, depth):
         raise ValueError("bookkeeping broke")
 
-    monkeypatch.setattr(Crawler, "_admit", broken)
+    monkeypatch.setattr(Budget, "admit", broken)
     crawler, events = run(CrawlSettings(site.url, threads=4))
     assert crawler.reason == "error: ValueError: bookkeeping broke"
     assert any(isinstance(e, Notice) and e.level == "error" for e in events)
+
+
+@pytest.mark.parametrize("failing", ["strategy", "fetcher", "results"])
+def test_a_close_that_raises_leaves_the_other_closes_and_finished(
+    site, tmp_path, monkeypatch, caplog, failing
+):
+    """Each part's close runs in its own guard: one that raises is logged and noticed, the
+    parts after it still close, and the crawl still reaches FINISHED."""
+    closed = []
+
+    def spy(name, cls, method):
+        real = getattr(cls, method)
+
+        def close(self):
+            real(self)  # the real close runs (no thread or file is left behind) ...
+            closed.append(name)
+            if name == failing:  # ... and then it raises
+                raise RuntimeError(f"{name} close broke")
+
+        monkeypatch.setattr(cls, method, close)
+
+    spy("strategy", Bounded, "close")
+    spy("fetcher", Fetcher, "close")
+    spy("results", ResultsWriter, "close")
+    caplog.set_level(logging.ERROR, logger="core.shutdown")
+    out = tmp_path / "results.jsonl"
+    crawler, events = run(CrawlSettings(site.url, threads=4, results_path=str(out)))
+    assert closed == ["strategy", "fetcher", "results"]
+    assert crawler.reason == "finished"
+    assert [e.state for e in events if isinstance(e, CrawlStateChanged)][-1] is CrawlState.FINISHED
+    errors = [e.message for e in events if isinstance(e, Notice) and e.level == "error"]
+    assert len(errors) == 1 and errors[0].endswith(f"failed: RuntimeError: {failing} close broke")
+    assert [r.exc_info[1].args[0] for r in caplog.records] == [f"{failing} close broke"]
+    assert len(read_results(str(out))) == SITE_PAGES
+
+
+@pytest.mark.parametrize("strategy", ["bounded", "pool", "recursive", "thread-per-url"])
+def test_a_finished_crawl_is_freed_without_the_garbage_collector(site, strategy):
+    """No reference cycle between the crawler and its parts (strategy, pool): freed at once."""
+    crawler, _ = run(CrawlSettings(site.url, threads=4, strategy=strategy))
+    freed = weakref.ref(crawler)
+    gc.disable()
+    try:
+        del crawler
+        assert freed() is None
+    finally:
+        gc.enable()
 
 
 def test_memory_limit_stops_and_warning_is_noticed_once(site):

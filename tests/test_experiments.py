@@ -48,7 +48,8 @@ def test_registry_names_claims_and_key_measures():
     assert len(EXPERIMENTS) == 12
     for name, experiment in EXPERIMENTS.items():
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", name)
-        assert experiment.summary and "\n" not in experiment.summary
+        assert experiment.summary
+        assert "\n" not in experiment.summary
         assert experiment.claim.endswith(".")
         assert any(m.key for m in experiment.measures)
     with pytest.raises(KeyError, match="known: global-list-leak"):
@@ -59,7 +60,8 @@ def test_leak_grows_and_fix_does_not():
     bad, fixed = both("global-list-leak", 0.1)  # 40 tasks x 64 KiB = 2.5 MiB
     assert bad.values["retained_mib"] > 1.5
     assert fixed.values["retained_mib"] < 0.5
-    assert bad.values["retained_items"] == 40 and fixed.values["retained_items"] == 0
+    assert bad.values["retained_items"] == 40
+    assert fixed.values["retained_items"] == 0
 
 
 def test_race_loses_updates_and_lock_does_not():
@@ -93,7 +95,8 @@ def test_busy_wait_burns_cpu_and_event_wait_does_not():
 
 def test_producer_consumer_loses_nothing_and_queue_bounds_backlog():
     bad, fixed = both("producer-consumer", 0.1)
-    assert bad.values["lost_items"] == 0 and fixed.values["lost_items"] == 0
+    assert bad.values["lost_items"] == 0
+    assert fixed.values["lost_items"] == 0
     assert fixed.values["max_backlog"] <= QUEUE_SIZE
 
 
@@ -123,11 +126,13 @@ def test_gil_cores_crawls_both_ways_and_pins_only_the_fixed_one():
     comparison = compare(get("gil-cores"), scale=0.05, trials=2)  # 0.5 s per run
     for variant in ("bad", "fixed"):
         for outcome in comparison.outcomes[variant]:
-            assert outcome.values["pages"] > 0 and outcome.values["cpu_ms_per_page"] > 0
+            assert outcome.values["pages"] > 0
+            assert outcome.values["cpu_ms_per_page"] > 0
             assert max(s.values["pages"] for s in outcome.samples if "pages" in s.values) > 0
     cores = {v: comparison.stat(v, "crawl_cores") for v in ("bad", "fixed")}
     assert cores["bad"].mean == len(os.sched_getaffinity(0)) >= 2  # read from the threads
-    assert cores["fixed"].mean == 1 and cores["fixed"].stdev == 0
+    assert cores["fixed"].mean == 1
+    assert cores["fixed"].stdev == 0
     assert [f.measure for f in comparison.findings] == ["pages_per_s", "cpu_ms_per_page"]
     assert comparison.verdict in {"holds", "contradicted", "mixed", "not significant"}
     assert "Verdict: " in format_report(comparison)
@@ -160,7 +165,8 @@ def test_gil_cores_on_one_cpu_says_so_and_claims_nothing(tmp_path, monkeypatch):
         comparison = compare(get("gil-cores"), scale=0.05, trials=3)
     finally:
         os.sched_setaffinity(0, usable)
-    assert comparison.verdict == "unavailable" and not comparison.stopped
+    assert comparison.verdict == "unavailable"
+    assert not comparison.stopped
     assert comparison.outcomes == {"bad": (), "fixed": ()}  # nothing ran
     assert len(comparison.findings) == 2
     assert all("only one CPU" in f.text for f in comparison.findings)
@@ -168,7 +174,8 @@ def test_gil_cores_on_one_cpu_says_so_and_claims_nothing(tmp_path, monkeypatch):
         format_report(comparison)
     )
     data = comparison.as_dict()
-    assert data["verdict"] == "unavailable" and data["trials"] == {"bad": [], "fixed": []}
+    assert data["verdict"] == "unavailable"
+    assert data["trials"] == {"bad": [], "fixed": []}
     assert all(set(m) == {"name", "label", "unit", "key", "better"} for m in data["measures"])
     assert load_details(save_comparison(comparison).id)["verdict"] == "unavailable"
 
@@ -190,9 +197,11 @@ def test_monitor_streams_samples_with_probes():
     monitor.add_listener(seen.append)
     outcome = get("busy-wait").run("fixed", scale=0.2, monitor=monitor)
     events = subscription.drain()
-    assert events and all(isinstance(e, MonitorSample) for e in events)
+    assert events
+    assert all(isinstance(e, MonitorSample) for e in events)
     assert {"py_threads", "rss_mib", "cpu_percent", "bystander_ops"} <= events[-1].values.keys()
-    assert events[-1].experiment == "busy-wait" and events[-1].variant == "fixed"
+    assert events[-1].experiment == "busy-wait"
+    assert events[-1].variant == "fixed"
     assert len(seen) == len(events) > 5
     assert len(outcome.samples) == 5  # the ring buffer keeps the newest `capacity`
 
@@ -226,7 +235,8 @@ def test_compare_saves_to_history(tmp_path, monkeypatch):
     comparison = compare(get("counter-race"), scale=0.05, trials=2)
     assert comparison.verdict in {"holds", "not significant"}
     report = format_report(comparison)
-    assert "Claim:" in report and "Verdict:" in report
+    assert "Claim:" in report
+    assert "Verdict:" in report
     record = save_comparison(comparison)
     assert [r.id for r in list_runs()] == [record.id]
     assert record.summary.extra["fixed.lost_updates"] == 0
@@ -249,7 +259,8 @@ def test_cli_lists_one_line_per_experiment(capsys):
 def test_cli_json_and_usage_errors(capsys):
     assert _cli("counter-race", "--scale", "0.05", "--trials", "1", "--json", "--no-save") == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["experiment"] == "counter-race" and data["run_id"] is None
+    assert data["experiment"] == "counter-race"
+    assert data["run_id"] is None
     assert data["verdict"] == "not significant"  # one trial cannot show spread
     assert _cli("no-such-thing") == 2
     assert _cli() == 2

@@ -86,7 +86,8 @@ def test_a_huge_body_is_truncated_at_the_cap(fetcher_for, trap_site: TestSite) -
 def test_content_length_lies_are_reported(fetcher_for, trap_site: TestSite) -> None:
     fetcher = fetcher_for()
     longer = fetcher.fetch(trap_site.url + "trap/length-long")  # promises 1 MiB, sends 4 KiB
-    assert longer.error is not None and longer.error.kind == "incomplete"
+    assert longer.error is not None
+    assert longer.error.kind == "incomplete"
     shorter = fetcher.fetch(trap_site.url + "trap/length-short")  # says 512, sends 16 KiB
     assert (shorter.error, len(shorter.body)) == (None, 512)
     again = fetcher.fetch(trap_site.url + "page/1")  # the leftover bytes poison nothing
@@ -95,7 +96,8 @@ def test_content_length_lies_are_reported(fetcher_for, trap_site: TestSite) -> N
 
 def test_a_connection_reset_mid_body_is_an_error(fetcher_for, trap_site: TestSite) -> None:
     out = fetcher_for().fetch(trap_site.url + "trap/reset")
-    assert out.error is not None and out.error.kind == "reset"
+    assert out.error is not None
+    assert out.error.kind == "reset"
 
 
 def test_a_closed_port_is_a_connection_error(trap_site: TestSite) -> None:
@@ -127,7 +129,8 @@ def test_a_closed_port_is_a_connection_error(trap_site: TestSite) -> None:
 def test_bad_redirects_are_refused(fetcher_for, trap_site: TestSite, route: str, kind: str) -> None:
     out = fetcher_for(max_redirects=5).fetch(trap_site.url + f"trap/{route}")
     assert out.status is None
-    assert out.error is not None and out.error.kind == kind
+    assert out.error is not None
+    assert out.error.kind == kind
     assert kind in ERROR_KINDS
     assert out.redirects <= 6
 
@@ -142,7 +145,8 @@ def test_the_deadline_holds_against_a_trickling_body(fetcher_for, trap_site: Tes
     fetcher = fetcher_for(deadline=0.5, read_timeout=5.0)
     started = time.monotonic()
     out = fetcher.fetch(trap_site.url + "trap/trickle?interval_ms=20&bytes=100000")
-    assert out.error is not None and out.error.kind == "deadline"
+    assert out.error is not None
+    assert out.error.kind == "deadline"
     assert time.monotonic() - started < 2.0  # each read is fast: only the deadline can stop it
 
 
@@ -150,7 +154,8 @@ def test_the_deadline_holds_against_endless_headers(fetcher_for, trap_site: Test
     fetcher = fetcher_for(deadline=0.5, read_timeout=5.0)
     started = time.monotonic()
     out = fetcher.fetch(trap_site.url + "trap/slow-headers?interval_ms=20")
-    assert out.error is not None and out.error.kind == "deadline"
+    assert out.error is not None
+    assert out.error.kind == "deadline"
     assert time.monotonic() - started < 2.0
 
 

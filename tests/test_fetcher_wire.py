@@ -163,5 +163,6 @@ def test_a_silent_kept_alive_server_hits_the_kernel_read_timeout(canned) -> None
     server, fetcher = canned([head + PAGE[:5]])  # promises more than it sends, then waits
     started = time.monotonic()
     out = fetcher.fetch(server.url)
-    assert out.error is not None and out.error.kind == "timeout", out.error
+    assert out.error is not None
+    assert out.error.kind == "timeout", out.error
     assert 1.5 < time.monotonic() - started < 4.0  # read_timeout is 2 s

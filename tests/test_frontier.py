@@ -22,6 +22,20 @@ def drain(frontier: Frontier) -> list:
     return out
 
 
+@pytest.fixture
+def spilling(tmp_path):
+    """Makes frontiers that spill into ``tmp_path``; closes them (and their files) after."""
+    made: list[Frontier] = []
+
+    def make(maxsize: int) -> Frontier:
+        made.append(Frontier(maxsize, spill_dir=str(tmp_path)))
+        return made[-1]
+
+    yield make
+    for frontier in made:
+        frontier.close()
+
+
 def test_fifo_in_memory():
     frontier = Frontier(10)
     frontier.put_many(items(0, 5))
@@ -30,8 +44,8 @@ def test_fifo_in_memory():
     assert frontier.drained
 
 
-def test_spill_keeps_fifo_and_bounds_memory(tmp_path):
-    frontier = Frontier(8, spill_dir=str(tmp_path))
+def test_spill_keeps_fifo_and_bounds_memory(spilling):
+    frontier = spilling(8)
     peak = 0
     expected = items(0, 1000)
     for chunk in range(0, 1000, 50):  # many producers' worth of links, far beyond the bound
@@ -51,11 +65,12 @@ def test_spill_keeps_fifo_and_bounds_memory(tmp_path):
             frontier.task_done()
     assert got == expected
     assert peak <= 8
-    assert frontier.drained and frontier.dropped == 0
+    assert frontier.drained
+    assert frontier.dropped == 0
 
 
-def test_long_record_spills_and_returns(tmp_path):
-    frontier = Frontier(1, spill_dir=str(tmp_path))
+def test_long_record_spills_and_returns(spilling):
+    frontier = spilling(1)
     long_url = "http://h/" + "a" * (2 << 20)  # longer than one read chunk
     frontier.put_many([("http://h/0", None, 0), (long_url, "x", 1), ("http://h/2", None, 2)])
     assert [i[0] for i in drain(frontier)] == ["http://h/0", long_url, "http://h/2"]
@@ -111,7 +126,8 @@ def test_drain_wakes_blocked_consumers():
     assert frontier.task_done() is True
     for t in waiters:
         t.join(2)
-    assert results == [None] * 3 and frontier.drained
+    assert results == [None] * 3
+    assert frontier.drained
 
 
 def test_get_timeout_returns_none():
@@ -125,9 +141,9 @@ def test_spill_write_failure_drops_and_counts(tmp_path):
     assert len(frontier) == 1
 
 
-def test_many_threads_produce_and_consume_without_loss(tmp_path):
+def test_many_threads_produce_and_consume_without_loss(spilling):
     """Workers that both get and put never deadlock on a tiny bound and lose nothing."""
-    frontier = Frontier(4, spill_dir=str(tmp_path))
+    frontier = spilling(4)
     frontier.put(("0", None, 0))
     seen = []
     lock = threading.Lock()

@@ -9,13 +9,13 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from core.history import list_runs, load_metrics, save_run, summarize_metrics  # noqa: E402
-from core.settings import CrawlSettings  # noqa: E402
-from gui.history_view import HistoryView  # noqa: E402
-from gui.window import MainWindow  # noqa: E402
+from core.history import list_runs, load_metrics, save_run, summarize_metrics
+from core.settings import CrawlSettings
+from gui.history_view import HistoryView
+from gui.window import MainWindow
 
 
 def saved_crawl(threads: int, rss: float, pages: int) -> str:
@@ -48,7 +48,8 @@ def test_lists_compares_deletes_and_exports(qtbot, view, tmp_path, monkeypatch):
     assert view.model.rowCount() == 2
     rows = {view.model.run(r).title: r for r in range(2)}
     cells = [view.model.index(rows["32 threads"], c).data() for c in range(8)]
-    assert cells[0] == "crawl" and cells[3:] == ["3.0 s", "300", "35", "149.0 MiB", "32"]
+    assert cells[0] == "crawl"
+    assert cells[3:] == ["3.0 s", "300", "35", "149.0 MiB", "32"]
 
     view.select(older, newer)
     assert {r.id for r in view.selected_runs()} == {older, newer}
@@ -64,7 +65,8 @@ def test_lists_compares_deletes_and_exports(qtbot, view, tmp_path, monkeypatch):
     assert sorted(figures["Pages/s"][1:3]) == ["100", "300"]
     assert figures["Peak RSS"][4] == "MiB"
     assert view.caption.text().index(a.title) < view.caption.text().index(b.title)
-    assert "4 threads" in view.caption.text() and "32 threads" in view.caption.text()
+    assert "4 threads" in view.caption.text()
+    assert "32 threads" in view.caption.text()
 
     view.select(newer)
     assert view.charts.curve_count() == 4
@@ -94,7 +96,8 @@ def test_lists_compares_deletes_and_exports(qtbot, view, tmp_path, monkeypatch):
         view.delete_button.click()
     assert message.args == ["Deleted 1 run(s)"]
     assert [r.id for r in list_runs()] == [older]
-    assert view.model.rowCount() == 1 and not view.selected_runs()
+    assert view.model.rowCount() == 1
+    assert not view.selected_runs()
     assert not view.delete_button.isEnabled()
 
 
@@ -115,12 +118,17 @@ def test_a_finished_crawl_is_saved_with_its_strategy_and_listed(qtbot, tmp_path)
         assert window.session.crawler.settings.strategy == "pool"
         qtbot.waitUntil(lambda: window.history.model.rowCount() == 1, timeout=5_000)
         run = window.history.model.run(0)
-        assert run.kind == "crawl" and "pool" in run.title
-        assert run.settings["strategy"] == "pool" and run.summary.pages == 40
-        assert run.summary.errors == 0 and run.summary.peak_rss_mib > 0
-        assert run.summary.pages_per_s > 0 and run.summary.peak_threads >= 2
+        assert run.kind == "crawl"
+        assert "pool" in run.title
+        assert run.settings["strategy"] == "pool"
+        assert run.summary.pages == 40
+        assert run.summary.errors == 0
+        assert run.summary.peak_rss_mib > 0
+        assert run.summary.pages_per_s > 0
+        assert run.summary.peak_threads >= 2
         metrics = load_metrics(run.id)
-        assert metrics["t"][0] >= 0 and len(metrics["t"]) == len(metrics["rss_mib"]) > 0
+        assert metrics["t"][0] >= 0
+        assert len(metrics["t"]) == len(metrics["rss_mib"]) > 0
         assert max(metrics["pages"]) <= 40
     finally:
         window.close()

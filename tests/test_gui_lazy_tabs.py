@@ -10,13 +10,13 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings  # noqa: E402
-from PySide6.QtWidgets import QTabWidget, QWidget  # noqa: E402
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QTabWidget, QWidget
 
-from gui.background import THREAD_NAME  # noqa: E402
-from gui.crawl_controller import Phase  # noqa: E402
-from gui.lazy_tab import LazyTab  # noqa: E402
-from gui.window import MainWindow  # noqa: E402
+from gui.background import THREAD_NAME
+from gui.crawl_controller import Phase
+from gui.lazy_tab import LazyTab
+from gui.window import MainWindow
 
 TITLES = ["Crawl", "Experiments", "History", "Diagnostics"]
 LAZY_MODULES = ("gui.experiments_panel", "gui.history_view", "gui.diagnostics_panel")
@@ -44,14 +44,17 @@ def test_the_window_module_imports_none_of_the_lazy_views() -> None:
 def test_showing_a_tab_builds_its_view_in_place(qtbot, tmp_path):
     window = new_window(qtbot, tmp_path)
     views = window.views
-    assert window.experiments_tab.page is None and window.history_tab.page is None
+    assert window.experiments_tab.page is None
+    assert window.history_tab.page is None
     changes: list[int] = []
     views.currentChanged.connect(changes.append)
 
     views.setCurrentIndex(1)
     panel = window.experiments_tab.page
-    assert panel is not None and type(panel).__name__ == "ExperimentsPanel"
-    assert views.currentWidget() is panel and views.indexOf(panel) == 1
+    assert panel is not None
+    assert type(panel).__name__ == "ExperimentsPanel"
+    assert views.currentWidget() is panel
+    assert views.indexOf(panel) == 1
     assert changes == [1]  # the swap behind the placeholder is not a second change
     assert window.history_tab.page is None  # only the shown tab was built
     assert tab_titles(views) == TITLES
@@ -59,8 +62,10 @@ def test_showing_a_tab_builds_its_view_in_place(qtbot, tmp_path):
 
     view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
     next(a for a in view_menu.actions() if a.text() == "History").trigger()  # Ctrl+3
-    assert views.currentIndex() == 2 and views.currentWidget() is window.history_tab.page
-    assert tab_titles(views) == TITLES and changes == [1, 2]
+    assert views.currentIndex() == 2
+    assert views.currentWidget() is window.history_tab.page
+    assert tab_titles(views) == TITLES
+    assert changes == [1, 2]
     window.close()
 
 
@@ -68,7 +73,8 @@ def test_asking_for_a_view_builds_it_without_showing_it(qtbot, tmp_path):
     window = new_window(qtbot, tmp_path)
     window.views.setCurrentIndex(3)  # Diagnostics current, so History's index is left of it
     history = window.history
-    assert window.views.indexOf(history) == 2 and window.views.currentIndex() == 3
+    assert window.views.indexOf(history) == 2
+    assert window.views.currentIndex() == 3
     assert tab_titles(window.views) == TITLES
     window.close()
 
@@ -89,7 +95,8 @@ def test_diagnostics_is_built_after_the_first_paint_without_being_shown(qtbot, t
     qtbot.waitUntil(lambda: window.diagnostics_tab.page is not None, timeout=5_000)
     assert window.views.currentIndex() == 0  # still on the Crawl view
     assert window.diagnostics_tab.page.timer.isActive()  # watching for stuck threads
-    assert window.experiments_tab.page is None and window.history_tab.page is None
+    assert window.experiments_tab.page is None
+    assert window.history_tab.page is None
     window.close()
     assert not window.diagnostics_tab.page.timer.isActive()
 
@@ -118,6 +125,8 @@ def test_a_lazy_tab_that_fails_to_build_keeps_its_placeholder(qtbot):
     lazy = LazyTab(tabs, "second", build)
     with pytest.raises(RuntimeError):
         lazy.widget()
-    assert lazy.page is None and tab_titles(tabs) == ["first", "second"]
+    assert lazy.page is None
+    assert tab_titles(tabs) == ["first", "second"]
     page = lazy.widget()
-    assert tabs.widget(1) is page and tab_titles(tabs) == ["first", "second"]
+    assert tabs.widget(1) is page
+    assert tab_titles(tabs) == ["first", "second"]

@@ -14,7 +14,7 @@ import time
 import psutil
 import pytest
 
-import core.engine as engine
+import core.pipeline as pipeline
 from core.engine import Crawler
 from core.events import CrawlState, EventStream, FetchFinished, PageResult
 from core.links import MAX_LINKS_PER_PAGE, extract_links
@@ -97,7 +97,8 @@ def crawl(site: TestSite, *paths: str, timeout: float = 20.0, **options) -> Craw
     done = Crawl(site, crawler, results, took, rss)
     for path in GOOD:
         page = done.by_path.get(path)
-        assert page is not None and (page.status, page.error) == (200, None), (path, page)
+        assert page is not None, path
+        assert (page.status, page.error) == (200, None), (path, page)
     assert site.stats()["pages_distinct"] == PAGES
     return done
 
@@ -119,7 +120,8 @@ def crawl(site: TestSite, *paths: str, timeout: float = 20.0, **options) -> Craw
 def test_bad_redirects_are_refused_and_reported(hostile, path, kind):
     done = crawl(hostile, path, max_redirects=5)
     bad = done.by_path[path]
-    assert bad.status is None and bad.error.kind == kind
+    assert bad.status is None
+    assert bad.error.kind == kind
     assert done.crawler.reason == "finished"
     assert done.took < 5.0
     assert len(done.results) == PAGES + 1  # the target was never fetched as a page of its own
@@ -190,10 +192,12 @@ def test_a_million_links_keep_frontier_and_memory_bounded(hostile):
         if isinstance(e, FetchFinished)
     }
     page = results[path]
-    assert page.truncated and page.error is None
+    assert page.truncated
+    assert page.error is None
     assert page.links == MAX_LINKS_PER_PAGE  # of the ~50 000 in the first 2 MiB
     stats = crawler.stats()
-    assert crawler.reason == "max_pages" and stats.pages == 300
+    assert crawler.reason == "max_pages"
+    assert stats.pages == 300
     assert stats.skipped == page.links - 299  # refused by the page budget, counted
     assert rss.growth_mib < 64, f"peak RSS grew {rss.growth_mib:.1f} MiB"
 
@@ -202,7 +206,8 @@ def test_a_link_flood_is_parsed_only_up_to_the_link_cap():
     """Links past the cap are counted, not parsed (a 2 MiB tree of links costs ~32 MiB)."""
     body = b"<html><body>" + b"".join(b'<a href="/l/%d">%d</a>\n' % (i, i) for i in range(50_000))
     links = extract_links(body, "http://site.test/", max_links=1000)
-    assert len(links) == 1000 and links[-1] == "http://site.test/l/999"
+    assert len(links) == 1000
+    assert links[-1] == "http://site.test/l/999"
     assert links.cut == 49_000
 
 
@@ -228,13 +233,13 @@ def test_bad_html_is_parsed_as_well_as_it_can_be(hostile, path, links):
 
 def test_non_html_types_are_not_parsed(hostile, monkeypatch):
     parsed: list[str] = []
-    real = engine.extract_links
+    real = pipeline.extract_links
 
     def spy(body, base_url, **kwargs):
         parsed.append(base_url)
         return real(body, base_url, **kwargs)
 
-    monkeypatch.setattr(engine, "extract_links", spy)
+    monkeypatch.setattr(pipeline, "extract_links", spy)
     done = crawl(hostile, "trap/pdf", "trap/png")
     for path in ("trap/pdf", "trap/png"):
         assert (done.by_path[path].status, done.by_path[path].links) == (200, 0)
@@ -331,8 +336,10 @@ def test_a_burst_of_500s_and_a_flaky_route_do_not_stall_the_pool(hostile):
     done = crawl(hostile, "trap/burst", "trap/flaky")
     burst = [r for r in done.results if "/trap/burst/" in r.url]
     flaky = [r for r in done.results if "/trap/flaky/" in r.url]
-    assert len(burst) == 50 and {r.status for r in burst} == {500}
-    assert len(flaky) == 20 and {r.status for r in flaky} == {200, 500}
+    assert len(burst) == 50
+    assert {r.status for r in burst} == {500}
+    assert len(flaky) == 20
+    assert {r.status for r in flaky} == {200, 500}
     assert done.crawler.reason == "finished"
     assert done.took < 5.0
 
@@ -354,8 +361,10 @@ def test_robots_disallow_and_crawl_delay_are_honoured():
     assert stats["private_served"] == 0
     (refused,) = [r for r in results if r.error is not None]
     assert refused.url.endswith("/private/0")
-    assert refused.error.kind == "robots" and refused.error.message == "disallowed by robots.txt"
-    assert crawler.stats().pages == 4 and crawler.stats().skipped == 1
+    assert refused.error.kind == "robots"
+    assert refused.error.message == "disallowed by robots.txt"
+    assert crawler.stats().pages == 4
+    assert crawler.stats().skipped == 1
     assert crawler.stats().elapsed >= 3 * 0.15  # four pages, spaced by the Crawl-delay
 
 

@@ -35,7 +35,7 @@ def test_each_record_is_on_disk_once_written(tmp_path: Path) -> None:
     writer.write(_result(1))
     assert path.read_bytes().count(b"\n") == 1  # no buffering: a kill now loses nothing
     writer.close()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is closed"):
         writer.write(_result(2))
 
 

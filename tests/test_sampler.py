@@ -37,7 +37,8 @@ def test_ring_buffer_is_bounded_and_ordered():
     for _ in range(12):
         sampler.sample_once()
     times = sampler.times()
-    assert len(times) == 5 and len(sampler) == 5
+    assert len(times) == 5
+    assert len(sampler) == 5
     assert list(times) == sorted(times)
     assert len(sampler.series("rss_mib")) == 5
     assert sampler.series("rss_mib").min() > 0
@@ -59,10 +60,13 @@ def test_rates_come_from_deltas():
     assert m["pages_per_s"] == pytest.approx(50 / (t1 - t0))
     assert m["bytes_per_s"] == pytest.approx(4000 / (t1 - t0))
     assert m["errors_per_s"] == pytest.approx(5 / (t1 - t0))
-    assert m["busy_workers"] == 5 and m["workers_idle"] == 1 and m["workers_fetching"] == 3
+    assert m["busy_workers"] == 5
+    assert m["workers_idle"] == 1
+    assert m["workers_fetching"] == 3
     sampler.set_source(FakeSource())  # a new crawl: counters restart, rates never negative
     m = sampler.sample_once()
-    assert m["pages_per_s"] == 0 and m["pages"] == 0
+    assert m["pages_per_s"] == 0
+    assert m["pages"] == 0
     assert sampler.latest() is m
 
 
@@ -77,7 +81,8 @@ def test_csv_has_header_and_one_row_per_tick(tmp_path):
         sampler.sample_once()
     path = tmp_path / "m.csv"
     sampler.to_csv(str(path))
-    rows = list(csv.reader(path.open()))
+    with path.open() as file:
+        rows = list(csv.reader(file))
     assert rows[0] == ["t", *KEYS]
     assert len(rows) == 4
     assert float(rows[1][KEYS.index("rss_mib") + 1]) > 0

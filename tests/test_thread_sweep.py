@@ -29,17 +29,20 @@ def test_thread_counts_double_up_to_the_scaled_top():
 def test_tiny_sweep_grows_under_the_latency_bound_and_streams_points(tmp_path, monkeypatch):
     monkeypatch.setenv("THREADSCOPE_DATA_DIR", str(tmp_path))
     experiment = get(NAME)
-    assert experiment in EXPERIMENTS.values() and experiment.sweep is not None
+    assert experiment in EXPERIMENTS.values()
+    assert experiment.sweep is not None
     with pytest.raises(ValueError, match="sweep"):
         experiment.run("bad")
     monitor = Monitor(interval=0.05)
     events = []
     monitor.add_listener(events.append)
     result = compare(experiment, scale=TINY, trials=1, monitor=monitor)
-    assert isinstance(result, SweepResult) and not result.stopped
+    assert isinstance(result, SweepResult)
+    assert not result.stopped
     assert result.xs() == [1, 2, 4]
     rates = [result.stat(x, "pages_per_s").mean for x in result.xs()]
-    assert rates[0] > 0 and rates[0] < rates[1] < rates[2]
+    assert rates[0] > 0
+    assert rates[0] < rates[1] < rates[2]
     for x, rate in zip(result.xs(), rates, strict=True):
         assert rate <= 1.05 * x * 1000 / LATENCY_MS  # Little's law cannot be beaten
         assert result.stat(x, "cpu_ms_per_page").mean > 0
@@ -51,7 +54,8 @@ def test_tiny_sweep_grows_under_the_latency_bound_and_streams_points(tmp_path, m
     assert variants == {"threads=1", "threads=2", "threads=4"}
     assert result.verdict == "not significant"  # one trial, and no plateau at 4 threads
     report = format_report(result)
-    assert "Verdict: not significant." in report and "no plateau" in report
+    assert "Verdict: not significant." in report
+    assert "no plateau" in report
     record = save_comparison(result)
     assert load_details(record.id)["points"][0]["threads"] == 1
     assert set(load_metrics(record.id)["x"]) == {1.0, 2.0, 4.0}
@@ -62,7 +66,8 @@ def test_a_stopped_sweep_ends_at_once_and_says_so():
     stop = threading.Event()
     stop.set()
     result = compare(get(NAME), scale=TINY, trials=1, stop=stop)
-    assert result.verdict == "stopped" and result.points == ()
+    assert result.verdict == "stopped"
+    assert result.points == ()
     assert ours() == []
 
 
@@ -92,7 +97,8 @@ def test_analysis_finds_the_knee_and_the_cpu_bound_that_explains_it():
     assert verdict == "holds"
     text = " ".join(findings)
     assert "stopped helping at 32 threads" in text
-    assert "crawler's CPU bound" in text and "explains the plateau" in text
+    assert "crawler's CPU bound" in text
+    assert "explains the plateau" in text
 
 
 def test_analysis_contradicts_a_plateau_far_below_every_bound():

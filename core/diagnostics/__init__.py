@@ -25,6 +25,7 @@ from core.diagnostics.stuck import StuckDetector, StuckThread
 from core.diagnostics.threads import FrameInfo, ThreadStack, dump_threads, format_dump, search_dump
 
 __all__ = [
+    "STOP_IS_RACY",
     "AllocationDiffRow",
     "AllocationRow",
     "CollectResult",
@@ -35,6 +36,7 @@ __all__ = [
     "StuckThread",
     "ThreadProfiler",
     "ThreadStack",
+    "clear_traces",
     "collect",
     "diff_snapshots",
     "dump_threads",
@@ -45,8 +47,6 @@ __all__ = [
     "search_dump",
     "start_tracing",
     "stop_tracing",
-    "clear_traces",
-    "STOP_IS_RACY",
     "take_snapshot",
     "top_allocations",
     "top_functions",

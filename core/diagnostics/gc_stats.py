@@ -27,10 +27,10 @@ def collect() -> CollectResult:
     before = gc.get_count()
     uncollectable_before = len(gc.garbage)
     start = time.perf_counter()
-    found = tuple(gc.collect(generation) for generation in (0, 1, 2))
+    found = (gc.collect(0), gc.collect(1), gc.collect(2))
     elapsed = (time.perf_counter() - start) * 1000
     return CollectResult(
-        collected_by_generation=found,  # type: ignore[arg-type]
+        collected_by_generation=found,
         counts_before=before,
         counts_after=gc.get_count(),
         uncollectable=len(gc.garbage) - uncollectable_before,

@@ -62,7 +62,7 @@ class _Snapshot:
 
     def __init__(self, profiler: cProfile.Profile) -> None:
         profiler.snapshot_stats()  # reads the entries without disabling another thread
-        self.stats = profiler.stats  # type: ignore[attr-defined]
+        self.stats = profiler.stats
 
     def create_stats(self) -> None:
         pass
@@ -88,12 +88,12 @@ class ThreadProfiler:
         self._own.enable()
 
     def stop(self) -> pstats.Stats:
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
         assert self._own is not None, "start() first"
         self._own.disable()
         stats = pstats.Stats(self._own)
         with self._lock:
             others = list(self._profilers)
         for profiler in others:
-            stats.add(_Snapshot(profiler))
+            stats.add(_Snapshot(profiler))  # type: ignore[arg-type]  # duck-typed, see _Snapshot
         return stats

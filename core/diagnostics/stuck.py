@@ -49,7 +49,7 @@ class StuckDetector:
         frames = current_frames()
         stuck = []
         with self._lock:
-            seen = {}
+            seen: dict[int, tuple[Hashable, float]] = {}
             for ident, frame in frames.items():
                 if ident in skip:
                     continue

@@ -36,7 +36,7 @@ def _body(variant: Variant, ctx: Context) -> dict[str, float]:
     with TestSite(pages=max(5_000, round(SITE_PAGES * ctx.scale))) as site:
         ctx.monitor.probe("crawl_cores", crawl_cores)
         settings = CrawlSettings(
-            site.url, threads=THREADS, obey_robots=False, pin_workers=variant == "fixed"
+            (site.url,), threads=THREADS, obey_robots=False, pin_workers=variant == "fixed"
         )
         rate = timed_crawl(settings, seconds, psutil.Process(site.pid), ctx.monitor, ctx.stop)
     return {

@@ -18,7 +18,7 @@ HOT = 16  # pages something else keeps using, so a weak cache can still hit them
 class Page:
     """A parsed page; str and int cannot be weakly referenced, so the cache holds these."""
 
-    __slots__ = ("url", "body", "__weakref__")
+    __slots__ = ("__weakref__", "body", "url")
 
     def __init__(self, url: str) -> None:
         self.url = url

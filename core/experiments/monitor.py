@@ -5,11 +5,13 @@ probes (lost updates so far, backlog, ...) at ~10 Hz into a bounded ring buffer.
 are plain callables, or an :class:`~core.events.EventStream` receiving :class:`MonitorSample`
 events, so the GUI can chart a run live without the experiment knowing about Qt. Listeners are
 called on the sampling thread (or whichever thread calls
-``sample_once``) and must not block.
+``sample_once``) and must not block. A listener that raises is logged (its first failure, with
+the traceback) and never breaks the experiment; the other listeners still get the event.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -23,6 +25,8 @@ from core.events import Event, EventStream, MonitorSample, StuckThreadsFound
 
 MIB = 1024 * 1024
 BUILTIN_SERIES = ("py_threads", "os_threads", "rss_mib", "cpu_percent", "stuck_threads")
+
+log = logging.getLogger(__name__)
 
 
 Listener = Callable[[Event], None]
@@ -41,6 +45,7 @@ class Monitor:
         self.events = events
         self._capacity = capacity
         self._listeners: list[Listener] = []
+        self._failed: set[int] = set()  # ids of listeners whose failure was logged
         self._probes: dict[str, Callable[[], float]] = {}
         self._samples: deque[MonitorSample] = deque(maxlen=capacity)
         self._peaks: dict[str, float] = {}
@@ -135,7 +140,12 @@ class Monitor:
         if self.events is not None:
             self.events.publish(event)
         for listener in self._listeners:
-            listener(event)
+            try:
+                listener(event)
+            except Exception:  # a broken chart or log must never break the experiment
+                if id(listener) not in self._failed:
+                    self._failed.add(id(listener))
+                    log.exception("monitor listener %r failed (not logged again)", listener)
 
     # -- reading -------------------------------------------------------------------------
     def samples(self) -> list[MonitorSample]:

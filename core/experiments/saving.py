@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from core.experiments.base import VARIANTS
 from core.experiments.monitor import BUILTIN_SERIES
@@ -19,7 +20,7 @@ def save_comparison(comparison: Comparison | SweepResult, root: Path | None = No
     metrics: dict[str, list[float]] = {"t": [], "variant": [], "trial": []}
     metrics.update({key: [] for key in BUILTIN_SERIES})
     offset = 0.0
-    probes: list[dict] = []
+    probes: list[dict[str, Any]] = []
     for index, variant in enumerate(VARIANTS):
         for trial, outcome in enumerate(comparison.outcomes[variant]):
             for sample in outcome.samples:

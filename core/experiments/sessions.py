@@ -52,7 +52,8 @@ def _body(variant: Variant, ctx: Context) -> dict[str, float]:
         if not hasattr(local, "session"):
             local.session = requests.Session()
             sessions.append(local.session)
-        return local.session
+        own: requests.Session = local.session
+        return own
 
     def client(k: int) -> None:
         for i in range(per_client):

@@ -12,6 +12,7 @@ own analysis. It offers what a ``Comparison`` offers to the CLI and the history
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.experiments.base import Experiment, Outcome
 from core.experiments.verdict import Stat
@@ -62,7 +63,7 @@ class SweepResult:
             ]
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         exp = self.experiment
         return {
             "experiment": exp.name,

@@ -19,6 +19,7 @@ the best rate. Every point is published live as a ``SweepPoint`` through the mon
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import threading
@@ -97,7 +98,7 @@ def _point(
     monitor: Monitor,
     stop: threading.Event,
 ) -> Outcome:
-    settings = CrawlSettings(site.url, threads=threads, obey_robots=False)
+    settings = CrawlSettings((site.url,), threads=threads, obey_robots=False)
     variant = f"{PARAMETER}={threads}"
     with monitor.running(NAME, variant):
         monitor.probe(PARAMETER, lambda: threads)
@@ -118,7 +119,7 @@ def _point(
     }
     return Outcome(
         experiment=NAME,
-        variant=variant,  # type: ignore[arg-type] - a sweep point, not bad/fixed
+        variant=variant,  # type: ignore[arg-type]  # a sweep point, not bad/fixed
         scale=scale,
         values=values,
         duration_s=rate.elapsed_s,
@@ -128,7 +129,7 @@ def _point(
 
 
 def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 _BOUND_NAMES = {
@@ -150,7 +151,7 @@ def analyse(result: SweepResult) -> tuple[str, tuple[str, ...]]:
     # 1. under the latency bound, more threads should mean more pages/s
     floor = {x: _lowest(result, [x])[1] for x in xs}
     steps = [  # pairs well under the latency bound: it is at most half the lowest CPU bound
-        (a, b) for a, b in zip(xs, xs[1:], strict=False) if b * 1000 / LATENCY_MS <= floor[b] / 2
+        (a, b) for a, b in itertools.pairwise(xs) if b * 1000 / LATENCY_MS <= floor[b] / 2
     ]
     grew = [_gain(rate[a], rate[b]) for a, b in steps]
     one = rate[xs[0]].mean
@@ -224,7 +225,7 @@ def _lowest(result: SweepResult, xs: list[float]) -> tuple[str, float]:
     measured = {b: v for b in _BOUND_NAMES if (v := min(result.stat(x, b).mean for x in xs)) > 0}
     if not measured:
         return "", math.inf
-    name = min(measured, key=measured.get)
+    name = min(measured, key=measured.__getitem__)
     return name, measured[name]
 
 

@@ -16,7 +16,7 @@ import statistics
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.experiments.base import VARIANTS, Experiment, Outcome
 from core.experiments.monitor import Monitor
@@ -76,7 +76,7 @@ class Comparison:
         lines += [f"- {f.text}" for f in self.findings]
         return "\n".join(lines)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         exp = self.experiment
         return {
             "experiment": exp.name,

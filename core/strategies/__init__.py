@@ -1,6 +1,6 @@
 """How a crawl schedules URLs on threads; ``CrawlSettings.strategy`` picks one.
 
-Every strategy runs the engine's one per-URL pipeline (``Crawler.handle``) and only decides
+Every strategy runs the engine's one per-URL pipeline (``StrategyHost.handle``) and only decides
 which thread handles which URL when, and when the crawl has run out of work:
 
 - ``bounded``: fixed workers around a bounded frontier (the engine's own design);
@@ -11,23 +11,18 @@ which thread handles which URL when, and when the crawl has run out of work:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from core.strategies.base import Strategy
+from core.strategies.base import Strategy, StrategyHost
 from core.strategies.bounded import Bounded
 from core.strategies.pool import Pool
 from core.strategies.recursive import Recursive
 from core.strategies.thread_per_url import ThreadPerUrl
-
-if TYPE_CHECKING:
-    from core.engine import Crawler
 
 STRATEGIES: dict[str, type[Strategy]] = {
     cls.name: cls for cls in (Bounded, Pool, Recursive, ThreadPerUrl)
 }
 
 
-def make_strategy(name: str, crawl: Crawler) -> Strategy:
+def make_strategy(name: str, crawl: StrategyHost) -> Strategy:
     return STRATEGIES[name](crawl)
 
 
@@ -37,6 +32,7 @@ __all__ = [
     "Pool",
     "Recursive",
     "Strategy",
+    "StrategyHost",
     "ThreadPerUrl",
     "make_strategy",
 ]

@@ -1,20 +1,99 @@
-"""What a scheduling strategy provides to the engine."""
+"""The contract between the engine and a scheduling strategy.
+
+A strategy sees its crawl only through :class:`StrategyHost` (the ``Crawler`` implements it;
+a test can pass a small fake) and its threads' records as :class:`Worker`. A strategy module
+imports this one, the standard library and its own helpers (``bounded`` its ``Frontier``),
+never the engine.
+"""
 
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-if TYPE_CHECKING:
-    from core.engine import Crawler, _Worker
-    from core.frontier import Item
+from core.events import WorkerState
+from core.frontier import Item
+from core.workers import Body, Worker
+
+if TYPE_CHECKING:  # core.settings reads the strategies' names from core.strategies
+    from core.settings import CrawlSettings
+
+__all__ = ["Body", "Item", "Strategy", "StrategyHost", "Worker", "WorkerState"]
+
+
+class StrategyHost(Protocol):
+    """Everything a strategy may call on the crawl that runs it."""
+
+    @property
+    def settings(self) -> CrawlSettings: ...
+
+    @property
+    def stopping(self) -> bool:
+        """True once the crawl is ending: take no new URL."""
+        ...
+
+    @property
+    def paused(self) -> bool: ...
+
+    @property
+    def reason(self) -> str:
+        """Why the crawl ended (``finished``, ``max_pages``, ``stopped``, ...); "" before."""
+        ...
+
+    def handle(self, w: Worker, item: Item) -> list[Item]:
+        """Run the per-URL pipeline on ``w``'s thread; returns the new items to schedule."""
+        ...
+
+    def checkpoint(self, w: Worker | None) -> bool:
+        """Before each URL: park while paused; False once ending (or ``w`` retired)."""
+        ...
+
+    def finish(self) -> None:
+        """No URL is left, queued or in hand: the crawl ends naturally."""
+        ...
+
+    def fail(self, exc: BaseException) -> None:
+        """The strategy's own bookkeeping failed: end the crawl with reason ``error: ...``."""
+        ...
+
+    def notice(self, level: str, message: str) -> None: ...
+
+    def set_state(self, w: Worker, state: WorkerState, url: str | None) -> None:
+        """Record and publish ``w``'s state (``IDLE`` while it waits for work)."""
+        ...
+
+    def spawn_workers(self, count: int, body: Body) -> None:
+        """Start ``count`` workers ``crawl-worker-N`` running ``body(worker)``."""
+        ...
+
+    def start_worker(
+        self, name: str, body: Body, on_exit: Callable[[], None] | None = None
+    ) -> Worker | None:
+        """Start one worker called ``name``; None when ending; RuntimeError if the OS refuses.
+
+        ``on_exit()`` runs last in its thread.
+        """
+        ...
+
+    def start_thread(self, name: str, target: Callable[[], None]) -> None:
+        """Start a helper thread that is not a worker (a dispatcher)."""
+        ...
+
+    def adopt_worker(self) -> Worker:
+        """Register the calling thread (one the strategy did not start) as a worker."""
+        ...
+
+    def release_worker(self, w: Worker, reason: str) -> None:
+        """An adopted worker takes no more URLs."""
+        ...
 
 
 class Strategy:
     """A scheduling policy for one crawl: which thread handles which URL, and when it is over.
 
     The engine calls ``start`` once with the deduplicated start URLs; the strategy starts its
-    threads through the crawler (``spawn_workers``, ``start_worker``, ``start_thread`` or
+    threads through the host (``spawn_workers``, ``start_worker``, ``start_thread`` or
     ``adopt_worker``), runs ``crawl.handle(worker, item)`` for each URL, schedules the items
     it returns, calls ``crawl.checkpoint(worker)`` before each URL (pause and stop), and calls
     ``crawl.finish()`` when no URL is queued or in hand. Shutdown (grace, socket shut-down,
@@ -25,10 +104,10 @@ class Strategy:
     resizable: ClassVar[bool] = False
     """Whether ``set_threads`` works while running (workers run ``work``)."""
 
-    def __init__(self, crawl: Crawler) -> None:
+    def __init__(self, crawl: StrategyHost) -> None:
         # The crawler owns its strategy; a weak proxy back keeps the pair out of a reference
         # cycle, so a finished crawl is freed at once instead of at the next gc pass.
-        self.crawl = weakref.proxy(crawl)
+        self.crawl: StrategyHost = weakref.proxy(crawl)
 
     def threads_target(self) -> int:
         return self.crawl.settings.threads
@@ -36,7 +115,7 @@ class Strategy:
     def start(self, items: list[Item]) -> None:
         raise NotImplementedError
 
-    def work(self, w: _Worker) -> None:
+    def work(self, w: Worker) -> None:
         """The body of one worker of a resizable strategy (``set_threads`` spawns more)."""
         raise NotImplementedError
 

@@ -9,21 +9,15 @@ worker wakes and exits (no polling). Memory stays bounded: the frontier spills t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from core.events import WorkerState
-from core.frontier import Frontier, Item
-from core.strategies.base import Strategy
-
-if TYPE_CHECKING:
-    from core.engine import Crawler, _Worker
+from core.frontier import Frontier
+from core.strategies.base import Item, Strategy, StrategyHost, Worker, WorkerState
 
 
 class Bounded(Strategy):
     name = "bounded"
     resizable = True
 
-    def __init__(self, crawl: Crawler) -> None:
+    def __init__(self, crawl: StrategyHost) -> None:
         super().__init__(crawl)
         self.frontier = Frontier(crawl.settings.frontier_size)
         self._announced_drops = False
@@ -32,8 +26,9 @@ class Bounded(Strategy):
         self.frontier.put_many(items)
         self.crawl.spawn_workers(self.crawl.settings.threads, self.work)
 
-    def work(self, w: _Worker) -> None:
+    def work(self, w: Worker) -> None:
         crawl = self.crawl
+        handle = crawl.handle
         frontier = self.frontier
         while True:
             seen = frontier.wakeups  # before the checks: see Frontier.get(since=)
@@ -49,7 +44,7 @@ class Bounded(Strategy):
                 item = frontier.get(since=seen)
                 if item is None:
                     continue  # woken to re-check pause/stop/retire
-            new = crawl.handle(w, item)
+            new = handle(w, item)
             if frontier.task_done(new):
                 crawl.finish()
             elif frontier.dropped and not self._announced_drops:

@@ -21,14 +21,8 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
-from core.events import WorkerState
-from core.frontier import Item
-from core.strategies.base import Strategy
-
-if TYPE_CHECKING:
-    from core.engine import Crawler, _Worker
+from core.strategies.base import Item, Strategy, StrategyHost, Worker, WorkerState
 
 _SAFETY_WAKE = 1.0
 
@@ -36,13 +30,13 @@ _SAFETY_WAKE = 1.0
 class Pool(Strategy):
     name = "pool"
 
-    def __init__(self, crawl: Crawler) -> None:
+    def __init__(self, crawl: StrategyHost) -> None:
         super().__init__(crawl)
         self._queue: queue.Queue[Item | None] = queue.Queue()  # unbounded by design
         self._lock = threading.Lock()
         self._pending = 0  # submitted, not yet done
         self._running = 0  # of those, started
-        self._workers: list[_Worker] = []
+        self._workers: list[Worker] = []
         self._local = threading.local()
 
     def start(self, items: list[Item]) -> None:
@@ -87,7 +81,7 @@ class Pool(Strategy):
 
     def _task(self, item: Item) -> None:
         crawl = self.crawl
-        w = self._local.worker
+        w: Worker = self._local.worker
         with self._lock:
             self._running += 1
         try:
@@ -106,7 +100,7 @@ class Pool(Strategy):
         """Tasks started and not finished (parked ones included)."""
         return self._running
 
-    def _done(self, _future: Future) -> None:
+    def _done(self, _future: Future[None]) -> None:
         with self._lock:
             self._pending -= 1
             last = self._pending == 0

@@ -23,21 +23,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from core.frontier import Item
-from core.strategies.base import Strategy
+from core.strategies.base import Body, Item, Strategy, StrategyHost, Worker
 
-if TYPE_CHECKING:
-    from core.engine import Crawler, _Worker
-
-Body = Callable[["_Worker", list[Item]], None]
+Walk = Callable[[Worker, list[Item]], None]
 
 
 class Recursive(Strategy):
     name = "recursive"
 
-    def __init__(self, crawl: Crawler) -> None:
+    def __init__(self, crawl: StrategyHost) -> None:
         super().__init__(crawl)
         self._lock = threading.Lock()
         self._alive = 0
@@ -50,15 +45,13 @@ class Recursive(Strategy):
         else:
             self._launch([items], self._seed)
 
-    def _launch(self, shares: list[list[Item]], body: Body) -> None:
+    def _launch(self, shares: list[list[Item]], body: Walk) -> None:
         for share in shares:
             with self._lock:
                 self._alive += 1
                 self._started += 1
                 name = f"crawl-worker-{self._started}"
-            started = self.crawl.start_worker(
-                name, lambda w, s=share: body(w, s), on_exit=self._exit
-            )
+            started = self.crawl.start_worker(name, _bind(body, share), on_exit=self._exit)
             if started is None:  # the crawl is ending
                 self._exit()
 
@@ -69,7 +62,7 @@ class Recursive(Strategy):
         if last:
             self.crawl.finish()
 
-    def _seed(self, w: _Worker, items: list[Item]) -> None:
+    def _seed(self, w: Worker, items: list[Item]) -> None:
         crawl = self.crawl
         found: list[Item] = []
         for item in items:
@@ -81,9 +74,14 @@ class Recursive(Strategy):
         self._launch([share for share in shares[1:] if share], self._walk)
         self._walk(w, shares[0])
 
-    def _walk(self, w: _Worker, items: list[Item]) -> None:
+    def _walk(self, w: Worker, items: list[Item]) -> None:
         crawl = self.crawl
         for item in items:
             if not crawl.checkpoint(w):
                 return
             self._walk(w, crawl.handle(w, item))
+
+
+def _bind(walk: Walk, share: list[Item]) -> Body:
+    """A worker body that walks ``share``."""
+    return lambda w: walk(w, share)

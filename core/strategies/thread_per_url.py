@@ -16,19 +16,14 @@ cap is ``max_spawned_threads``, also reported as the thread target.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
-from core.frontier import Item
-from core.strategies.base import Strategy
-
-if TYPE_CHECKING:
-    from core.engine import Crawler, _Worker
+from core.strategies.base import Body, Item, Strategy, StrategyHost, Worker
 
 
 class ThreadPerUrl(Strategy):
     name = "thread-per-url"
 
-    def __init__(self, crawl: Crawler) -> None:
+    def __init__(self, crawl: StrategyHost) -> None:
         super().__init__(crawl)
         self.cap = crawl.settings.max_spawned_threads
         self._lock = threading.Lock()
@@ -45,7 +40,7 @@ class ThreadPerUrl(Strategy):
         if not self._spawn(lambda w: self._fork_all(w, items)):
             raise RuntimeError("could not start the first crawl thread")
 
-    def _spawn(self, body) -> bool:
+    def _spawn(self, body: Body) -> bool:
         """Start a thread running ``body`` if a slot is free; False if not (or stopping)."""
         with self._lock:
             if self._alive >= self.cap:
@@ -73,16 +68,20 @@ class ThreadPerUrl(Strategy):
         if last:
             self.crawl.finish()
 
-    def _fork_all(self, w: _Worker, items: list[Item]) -> None:
+    def _fork_all(self, w: Worker, items: list[Item]) -> None:
         for item in items:
             if not self.crawl.checkpoint(w):
                 return
-            if not self._spawn(lambda child, item=item: self._visit(child, item)):
+            if not self._spawn(self._visitor(item)):
                 with self._lock:
                     self.inline += 1
                 self._visit(w, item)
 
-    def _visit(self, w: _Worker, item: Item) -> None:
+    def _visitor(self, item: Item) -> Body:
+        """A spawned thread's body: crawl ``item`` (and fork its links)."""
+        return lambda child: self._visit(child, item)
+
+    def _visit(self, w: Worker, item: Item) -> None:
         if self.crawl.checkpoint(w):
             self._fork_all(w, self.crawl.handle(w, item))
 

@@ -5,7 +5,12 @@ runs it from the shell; site.py is the site itself, server.py/protocol.py serve 
 holds the misbehaving routes and export.py writes it out as static files for nginx.
 """
 
+from typing import TYPE_CHECKING
+
 from core.testsite.site import TRAPS, SiteConfig
+
+if TYPE_CHECKING:  # imported lazily at run time, by __getattr__ below
+    from core.testsite.process import TestSite, TestSiteError
 
 __all__ = ["TRAPS", "SiteConfig", "TestSite", "TestSiteError"]
 

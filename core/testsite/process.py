@@ -9,6 +9,7 @@ import queue
 import subprocess
 import sys
 import threading
+from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
 from core.testsite.cli import config_to_argv
@@ -30,16 +31,16 @@ class TestSite:
 
     __test__ = False  # not a pytest test class despite the name
 
-    def __init__(self, *, start_timeout: float = 10.0, **options: object) -> None:
+    def __init__(self, *, start_timeout: float = 10.0, **options: Any) -> None:
         traps = options.pop("traps", ())
         if traps is True:
             traps = ("all",)
         elif traps is False or traps is None:
             traps = ()
-        self.config = SiteConfig(traps=tuple(traps), **options)  # type: ignore[arg-type]
+        self.config = SiteConfig(traps=tuple(traps), **options)
         self.start_timeout = start_timeout
         self.url = ""
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> TestSite:
@@ -48,16 +49,17 @@ class TestSite:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_REPO_ROOT, env.get("PYTHONPATH")]))
         cmd = [sys.executable, "-m", "core.testsite", "--exit-on-stdin-eof"]
-        self._proc = subprocess.Popen(
+        proc = self._proc = subprocess.Popen(
             cmd + config_to_argv(self.config),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
             cwd=_REPO_ROOT,
         )
+        stdout = cast(IO[bytes], proc.stdout)  # stdout=PIPE
         lines: queue.Queue[bytes] = queue.Queue()
         reader = threading.Thread(
-            target=lambda: lines.put(self._proc.stdout.readline()),
+            target=lambda: lines.put(stdout.readline()),
             name="testsite-url-reader",
             daemon=True,
         )
@@ -102,20 +104,21 @@ class TestSite:
         self.stop()
 
     # control endpoints -------------------------------------------------------------------
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counters from ``GET /__stats`` (requests, pages_served, by_route, ...)."""
         return self._control("/__stats")
 
-    def reset_stats(self) -> dict:
+    def reset_stats(self) -> dict[str, Any]:
         return self._control("/__reset")
 
-    def _control(self, path: str) -> dict:
+    def _control(self, path: str) -> dict[str, Any]:
         if not self.url:
             raise TestSiteError("test site is not running")
         parts = urlsplit(self.url)
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+        conn = http.client.HTTPConnection(parts.netloc, timeout=5)  # host:port
         try:
             conn.request("GET", path)
-            return json.loads(conn.getresponse().read())
+            counters: dict[str, Any] = json.loads(conn.getresponse().read())
+            return counters
         finally:
             conn.close()

@@ -15,7 +15,7 @@ import sys
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 MAX_HEAD_BYTES = 256 * 1024  # room for the 100 KB URL trap
@@ -57,7 +57,9 @@ class Response:
     close: bool = False
 
 
-Handler = Callable[[Request, "Connection"], "Response | Coroutine[Any, Any, None]"]
+# What a route returns: an answer, or a coroutine that writes to the connection itself.
+Reply = Response | Coroutine[Any, Any, None]
+Handler = Callable[[Request, "Connection"], Reply]
 
 
 def head_bytes(
@@ -83,22 +85,26 @@ def head_bytes(
 class Connection(asyncio.Protocol):
     """One client connection; also the handle an async route uses to misbehave."""
 
-    def __init__(self, handler: Handler, registry: set[Connection], on_bytes: Callable) -> None:
+    # Set by connection_made, before any other method runs.
+    transport: asyncio.Transport
+    lost: asyncio.Future[None]
+
+    def __init__(
+        self, handler: Handler, registry: set[Connection], on_bytes: Callable[[int], object]
+    ) -> None:
         self._handler = handler
         self._registry = registry
         self._on_bytes = on_bytes
         self._buf = bytearray()
         self._busy = False
         self._paused = False
-        self._drain: asyncio.Future | None = None
-        self.transport: asyncio.Transport | None = None
-        self.lost: asyncio.Future | None = None
-        self.task: asyncio.Task | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[None] | None = None
         self._closing = False
 
     # asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream transport: TCP
         self.lost = asyncio.get_running_loop().create_future()
         self._registry.add(self)
         sock = transport.get_extra_info("socket")
@@ -132,7 +138,7 @@ class Connection(asyncio.Protocol):
         ``connection_lost`` only on the next loop turn; a route writing in a loop would until
         then get asyncio's "socket.send() raised exception." warning on every write.
         """
-        if self._closing or self.lost is None or self.lost.done():
+        if self._closing or self.lost.done():
             return True
         return self.transport.is_closing()
 
@@ -199,7 +205,7 @@ class Connection(asyncio.Protocol):
         if not self._busy:
             self._process()
 
-    def _route_done(self, task: asyncio.Task) -> None:
+    def _route_done(self, task: asyncio.Task[None]) -> None:
         self.task = None
         if not task.cancelled() and task.exception() is not None:
             traceback.print_exception(task.exception(), file=sys.stderr)

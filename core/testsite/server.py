@@ -8,9 +8,10 @@ import json
 import signal
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from core.testsite import traps
-from core.testsite.protocol import Connection, Request, Response
+from core.testsite.protocol import Connection, Reply, Request, Response
 from core.testsite.site import Site, SiteConfig, error_body, mix
 
 CONTROL_PATHS = ("/__stats", "/__reset")
@@ -39,7 +40,7 @@ class App:
         self._latency_draws = 0
         self.traps.reset()
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
             "pages_served": self.pages_served,
@@ -73,7 +74,7 @@ class App:
         u = mix(cfg.seed, 5, self._latency_draws) / (1 << 64)
         return max(0.0, cfg.latency_ms + (2 * u - 1) * cfg.jitter_ms) / 1000
 
-    def handle(self, req: Request, conn: Connection):
+    def handle(self, req: Request, conn: Connection) -> Reply:
         path = req.path
         if path in CONTROL_PATHS:
             if path == "/__reset":
@@ -86,7 +87,7 @@ class App:
             self.by_status[result.status] = self.by_status.get(result.status, 0) + 1
         return result
 
-    def _route(self, req: Request, conn: Connection):
+    def _route(self, req: Request, conn: Connection) -> Reply:
         path = req.path
         if req.method not in ("GET", "HEAD"):
             self.count("other")
@@ -115,10 +116,11 @@ class App:
             self.count("/page/0")
             return Response(301, b"", headers=[("Location", "/")])
         else:
-            n = _index(path, "/page/", self.config.pages)
-            if n is None:
+            page = _index(path, "/page/", self.config.pages)
+            if page is None:
                 self.count("other")
                 return Response(404, error_body(404, "Not Found"))
+            n = page
         self.count("/" if n == 0 else "/page")
         self.pages_served += 1
         self._seen[n] = 1

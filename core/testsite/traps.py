@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from core.testsite.protocol import Connection, Request, Response, head_bytes
+from core.testsite.protocol import Connection, Reply, Request, Response, head_bytes
 from core.testsite.site import TRAPS, error_body, mix
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class TrapRoutes:
         self._hits[key] = n + 1
         return n
 
-    def handle(self, req: Request, conn: Connection):
+    def handle(self, req: Request, conn: Connection) -> Reply:
         parts = req.path.split("/")  # ["", "trap", name, ...]
         name = parts[2] if len(parts) > 2 else ""
         self.app.count(f"/trap/{name}" if name else "/trap/")
@@ -166,7 +166,7 @@ class TrapRoutes:
         return route(req, conn, parts[3:])
 
     # --- index --------------------------------------------------------------------------
-    def r_index(self, req, conn, rest):
+    def r_index(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         rows = "\n".join(
             f'<li><a href="{html.escape(path)}">{name}</a>: {html.escape(what)}</li>'
             for name, (path, what) in TRAPS.items()
@@ -174,18 +174,18 @@ class TrapRoutes:
         return Response(body=_page("Traps", f"<ul>\n{rows}\n</ul>"))
 
     # --- redirects ------------------------------------------------------------------------
-    def r_redirect_loop(self, req, conn, rest):
+    def r_redirect_loop(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         target = {"a": "/trap/redirect-loop/b", "b": "/trap/redirect-loop/a"}
         return _redirect(target.get(rest[0] if rest else "", "/trap/redirect-loop/a"))
 
-    def r_redirect_chain(self, req, conn, rest):
+    def r_redirect_chain(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         hops = int(rest[0]) if rest and rest[0].isdigit() else 30
         hops = min(hops, 100_000)
         if hops == 0:
             return Response(body=_page("End of the chain", '<a href="/">home</a>'))
         return _redirect(f"/trap/redirect-chain/{hops - 1}")
 
-    def r_redirect_scheme(self, req, conn, rest):
+    def r_redirect_scheme(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         targets = {
             "file": "file:///etc/passwd",
             "ftp": "ftp://127.0.0.1/pub/index.html",
@@ -196,11 +196,11 @@ class TrapRoutes:
         target = targets.get(rest[0] if rest else "")
         return _redirect(target) if target else Response(404, error_body(404, "Not Found"))
 
-    def r_redirect_offsite(self, req, conn, rest):
+    def r_redirect_offsite(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         return _redirect("http://offsite.invalid/page/1")
 
     # --- slow and silent ----------------------------------------------------------------
-    def r_never_answer(self, req, conn, rest):
+    def r_never_answer(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         return conn.wait_closed()
 
     async def _slow_headers(self, conn: Connection, interval: float, limit: int) -> None:
@@ -211,11 +211,13 @@ class TrapRoutes:
             conn.write(f"X-Still-Coming-{i}: {i}\r\n".encode())
         conn.close()
 
-    def r_slow_headers(self, req, conn, rest):
+    def r_slow_headers(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         interval = _param(req, "interval_ms", 1000, 1, 60_000) / 1000
         return self._slow_headers(conn, interval, _param(req, "lines", 3600, 1, 86_400))
 
-    async def _trickle(self, conn: Connection, total: int, interval: float, head_only: bool):
+    async def _trickle(
+        self, conn: Connection, total: int, interval: float, head_only: bool
+    ) -> None:
         conn.write(head_bytes(200, HTML, total, close=True))
         body = _FILLER
         for i in range(0 if head_only else total):
@@ -224,7 +226,7 @@ class TrapRoutes:
             conn.write(body[i % len(body) : i % len(body) + 1])
         conn.close()
 
-    def r_trickle(self, req, conn, rest):
+    def r_trickle(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         total = _param(req, "bytes", 3600, 1, 1_000_000)
         interval = _param(req, "interval_ms", 1000, 1, 60_000) / 1000
         return self._trickle(conn, total, interval, req.method == "HEAD")
@@ -236,16 +238,16 @@ class TrapRoutes:
         await _pause(conn, 0.05)
         conn.reset()
 
-    def r_reset(self, req, conn, rest):
+    def r_reset(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         return self._reset(conn)
 
     # --- size -----------------------------------------------------------------------------
-    def r_huge(self, req, conn, rest):
+    def r_huge(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         total = _param(req, "mib", 4096, 1, 1 << 20) * MIB
         head = head_bytes(200, HTML, total, close=True)
         return _stream(conn, head, _repeat(_FILLER, total), req.method == "HEAD")
 
-    def r_length_short(self, req, conn, rest):
+    def r_length_short(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         head = head_bytes(200, HTML, 512, close=True)
         return _stream(conn, head, [_FILLER[: 16 * 1024]], req.method == "HEAD")
 
@@ -254,10 +256,10 @@ class TrapRoutes:
         await conn.flush()
         conn.close()
 
-    def r_length_long(self, req, conn, rest):
+    def r_length_long(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         return self._length_long(conn)
 
-    def r_gzip_bomb(self, req, conn, rest):
+    def r_gzip_bomb(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         if self._gzip_member is None:  # one gzip member per MiB of spaces, ~1 KiB each
             import gzip
 
@@ -268,7 +270,7 @@ class TrapRoutes:
         head = head_bytes(200, HTML, mib * len(member), headers, close=True)
         return _stream(conn, head, _repeat(member * 64, mib * len(member)), req.method == "HEAD")
 
-    def r_deflate_bomb(self, req, conn, rest):
+    def r_deflate_bomb(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         if self._deflate_block is None:  # after a full flush every MiB compresses the same
             packer = zlib.compressobj(9, zlib.DEFLATED, -15)
             packer.compress(b" " * MIB)
@@ -285,12 +287,12 @@ class TrapRoutes:
         return _stream(conn, head, chunks, req.method == "HEAD")
 
     # --- content --------------------------------------------------------------------------
-    def r_binary_html(self, req, conn, rest):
+    def r_binary_html(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         seed = self.app.config.seed
         body = b"".join(mix(seed, 9, i).to_bytes(8, "little") for i in range(8192))
         return Response(body=body)
 
-    def r_bad_utf8(self, req, conn, rest):
+    def r_bad_utf8(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         body = (
             b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>bad \xff\xfe utf-8</title>'
             b"</head><body><p>overlong \xc0\xaf, lone surrogate \xed\xa0\x80, truncated \xe2\x82"
@@ -299,32 +301,32 @@ class TrapRoutes:
         )
         return Response(body=body)
 
-    def r_wrong_charset(self, req, conn, rest):
+    def r_wrong_charset(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         body = (
             '<!DOCTYPE html><html><head><meta charset="koi8-r"><title>Café – naïve</title>'
             '</head><body><p>Ünïcödé “quotes” – dash <a href="/page/1">one</a></p></body></html>\n'
         ).encode("cp1252")
         return Response(body=body, content_type="text/html; charset=utf-16")
 
-    def r_codec_label(self, req, conn, rest):
+    def r_codec_label(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         body = _page("Codec label", '<a href="/page/1">one</a>')
         return Response(body=body, content_type="text/html; charset=base64")
 
-    def r_pdf(self, req, conn, rest):
+    def r_pdf(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         return Response(body=_PDF, content_type="application/pdf")
 
-    def r_png(self, req, conn, rest):
+    def r_png(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         return Response(body=_png(), content_type="image/png")
 
-    def r_malformed(self, req, conn, rest):
+    def r_malformed(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         return Response(body=_MALFORMED)
 
-    def r_deep_nesting(self, req, conn, rest):
+    def r_deep_nesting(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         depth = _param(req, "depth", 100_000, 1, 1_000_000)
         inner = b'<a href="/page/1">deep inside</a>'
         return Response(body=b"<html><body>" + b"<div>" * depth + inner + b"</div>" * depth)
 
-    def r_million_links(self, req, conn, rest):
+    def r_million_links(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         if rest:  # one of the million targets: a small page without links
             return Response(body=_page(f"Link {html.escape(rest[0])}", ""))
         n = _param(req, "n", 1_000_000, 1, 10_000_000)
@@ -341,21 +343,21 @@ class TrapRoutes:
         head = head_bytes(200, HTML, None, close=True)  # length: until the connection closes
         return _stream(conn, head, chunks(), req.method == "HEAD")
 
-    def r_long_url(self, req, conn, rest):
+    def r_long_url(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         if rest:
             return Response(body=_page("Long URL target", f"{len(req.target)} characters"))
         kib = _param(req, "kib", 100, 1, 200)
         href = "/trap/long-url/target?q=" + "a" * (kib * 1024)
         return Response(body=_page("A very long link", f'<a href="{href}">long</a>'))
 
-    def r_odd_links(self, req, conn, rest):
+    def r_odd_links(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         return Response(body=_page("Odd links", _links(_ODD_HREFS)))
 
-    def r_echo(self, req, conn, rest):
+    def r_echo(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         return Response(body=_page("Echo", f"<pre>{html.escape(req.target)}</pre>"))
 
     # --- traps for crawlers -----------------------------------------------------------------
-    def r_calendar(self, req, conn, rest):
+    def r_calendar(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         try:
             year, month = int(rest[0]), int(rest[1])
         except (IndexError, ValueError):
@@ -368,7 +370,7 @@ class TrapRoutes:
         hrefs.append(f"/trap/calendar/{year + 1:04d}/{month:02d}")
         return Response(body=_page(f"Calendar {year:04d}-{month:02d}", _links(hrefs)))
 
-    def r_session(self, req, conn, rest):
+    def r_session(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         hrefs = []
         for _ in range(2):
             self._sessions += 1
@@ -376,13 +378,13 @@ class TrapRoutes:
             hrefs.append(f"/trap/session?sid={sid}")
         return Response(body=_page("Session", _links(hrefs)))
 
-    def r_status(self, req, conn, rest):
+    def r_status(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         code = int(rest[0]) if rest and rest[0].isdigit() else 0
         if not 400 <= code <= 599:
             return Response(404, error_body(404, "Not Found"))
         return Response(code, error_body(code, "Status"))
 
-    def r_retry(self, req, conn, rest):
+    def r_retry(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         code = int(rest[0]) if rest and rest[0] in ("429", "503") else 503
         fail = _param(req, "fail", 2, 0, 1000)
         if self._hit(req.target) < fail:
@@ -390,13 +392,13 @@ class TrapRoutes:
             return Response(code, error_body(code, "Retry later"), headers=[("Retry-After", after)])
         return Response(body=_page("Retry succeeded", '<a href="/">home</a>'))
 
-    def r_burst(self, req, conn, rest):
+    def r_burst(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         if rest:
             return Response(500, error_body(500, "Internal Server Error"))
         n = _param(req, "n", 50, 1, 10_000)
         return Response(body=_page("Burst of 500s", _links(f"/trap/burst/{i}" for i in range(n))))
 
-    def r_flaky(self, req, conn, rest):
+    def r_flaky(self, req: Request, conn: Connection, rest: list[str]) -> Reply:
         if not rest:
             n = _param(req, "n", 20, 1, 10_000)
             return Response(body=_page("Flaky", _links(f"/trap/flaky/{i}" for i in range(n))))
