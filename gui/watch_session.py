@@ -117,7 +117,7 @@ class LaunchFeed:
         assert launched is not None
         if launched.wait_for_agent() and not self._stopping.is_set():
             try:
-                self.client = AgentClient(launched.path, self.mailbox.offer).connect()
+                self.client = AgentClient(launched.path, self._offer).connect()
             except WatchError as exc:
                 self.mailbox.offer(WatchNote("WARNING", f"{exc}; the program runs on unwatched"))
         elif launched.process.poll() is None and not self._stopping.is_set():
@@ -128,6 +128,10 @@ class LaunchFeed:
             self.client.close()
         launched.cleanup()
         self.mailbox.offer(WatchEnded(ended_text(returncode), returncode))
+
+    def _offer(self, sample: Sample) -> None:
+        """On the client's reader thread: never waits (the mailbox drops and counts)."""
+        self.mailbox.offer(sample)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after ``STOP_GRACE_S``; returns once the program is gone."""

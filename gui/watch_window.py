@@ -84,7 +84,7 @@ WATCH_BRUSHES = {s: QBrush(QColor(c).lighter(150)) for s, c in WATCH_STATE_COLOR
 class WatchThreadsModel(ThreadsModel):
     """The Threads table with a watched program's column names and state colours."""
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return WATCH_COLUMNS[section]
         return None

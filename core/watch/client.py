@@ -78,6 +78,8 @@ class AgentClient:
         self._sock.close()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(2.0)
+        if not self._thread.is_alive() and hasattr(self, "_file"):
+            self._file.close()  # the socket's fd closes with its last file
 
     def _read(self) -> None:
         reason = "the program ended"
