@@ -165,9 +165,9 @@ class AttachFeed:
         self.interval_s = max(interval_ms / 1000, 1 / MAX_ATTACH_HZ)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name="threadscope-watch-attach")
-        pyspy.pyspy_path()  # WatchError now when py-spy is missing
         if not os.path.exists(f"/proc/{pid}"):
             raise WatchError(f"no process with pid {pid} (it may have exited)")
+        pyspy.pyspy_path()  # WatchError now when py-spy is missing
 
     def start(self) -> None:
         self._thread.start()

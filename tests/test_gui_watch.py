@@ -15,9 +15,11 @@ import pytest
 
 from core.agent import queues
 from core.history import list_runs, load_metrics
+from core.watch.errors import WatchError
 from gui.history_view import HistoryView
 from gui.process_picker import ProcessPicker
 from gui.watch_session import AttachFeed, LaunchFeed, SeriesBuffer, WatchSession
+from gui.watch_target import ProcessFields, ProgramFields
 from gui.watch_window import WatchWindow
 
 REPO = Path(__file__).resolve().parent.parent
@@ -236,3 +238,51 @@ def test_series_keep_the_newest_and_pad_late_columns() -> None:
     assert len(buffer.times()) <= 4
     assert buffer.times()[-1] == 5.0
     assert buffer.latest()["a"] == 5.0
+
+
+def test_the_program_fields_start_it_in_its_directory_with_its_environment(qtbot, tmp_path) -> None:
+    (tmp_path / "where.py").write_text(
+        "import os, pathlib\n"
+        "pathlib.Path('seen.txt').write_text(os.getcwd() + '|' + os.environ['WATCH_TEST'])\n"
+    )
+    fields = ProgramFields()
+    qtbot.addWidget(fields)
+    fields.command.setText("where.py")  # relative to the working directory below
+    fields.cwd.setText(str(tmp_path))
+    fields.env.setPlainText("# a comment\nWATCH_TEST=hello world\n")
+    window = WatchWindow(WatchSession(fields.feed()))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.ended, timeout=20_000) as ended:
+        pass
+    assert ended.args == ["exited with status 0"]
+    assert (tmp_path / "seen.txt").read_text() == f"{tmp_path}|hello world"
+    window.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "env", "says"),
+    [
+        ("", "", "command line: empty"),
+        ("python 'unclosed", "", "command line: No closing quotation"),
+        ("no-such-interpreter app.py", "", "interpreter not found"),
+        ("missing.py", "", "script not found"),
+        ("python -c pass", "", "not supported"),
+        (f"{sys.executable} {EXAMPLES / 'hang.py'}", "NOT AN ASSIGNMENT", "environment, line 1"),
+    ],
+)
+def test_bad_program_fields_are_one_line_errors(qtbot, command, env, says) -> None:
+    fields = ProgramFields()
+    qtbot.addWidget(fields)
+    fields.command.setText(command)
+    fields.env.setPlainText(env)
+    with pytest.raises(WatchError, match=re.escape(says)):
+        fields.feed()
+
+
+def test_process_fields_refuse_what_is_not_a_live_pid(qtbot) -> None:
+    fields = ProcessFields()
+    qtbot.addWidget(fields)
+    for text, says in (("", "not a pid"), ("abc", "not a pid"), ("999999999", "no process")):
+        fields.pid.setText(text)
+        with pytest.raises(WatchError, match=says):
+            fields.feed()
