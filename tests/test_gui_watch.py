@@ -286,3 +286,33 @@ def test_process_fields_refuse_what_is_not_a_live_pid(qtbot) -> None:
         fields.pid.setText(text)
         with pytest.raises(WatchError, match=says):
             fields.feed()
+
+
+def test_a_deadlock_shows_as_stuck_threads_and_annotated_stacks(qtbot) -> None:
+    feed = LaunchFeed(
+        [sys.executable, str(EXAMPLES / "hang.py"), "--duration", "30"],
+        interval_ms=50,
+        stdout=subprocess.DEVNULL,  # type: ignore[arg-type]
+    )
+    window = WatchWindow(WatchSession(feed, stuck_after_s=0.5))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(
+        lambda: {"worker-a", "worker-b"} <= window.threads_model.stuck().keys(), timeout=20_000
+    )
+    assert "MainThread" not in window.threads_model.stuck()  # joining: waiting by design
+    assert rows(window)["worker-a"].state == "waiting on lock"
+    assert rows(window)["worker-a"].last_error  # the lock it waits for
+    assert "worker-a" in window.stacks.stuck_label.text()
+    window.tabs.setCurrentWidget(window.stacks)
+    text = window.stacks.dump_text.toPlainText()
+    assert 'Thread "worker-a"' in text
+    assert "  - waiting for <" in text
+    assert "held by worker-b" in text
+    assert "in a deadlock with worker-b" in text
+    window.stacks.dump_filter.setText("in a deadlock")
+    assert window.stacks.dump_count.text() == "2 of 3 threads"
+    log = [r.getMessage() for r in window.log_model.items()]
+    assert any(m.startswith("thread worker-a has not moved") for m in log)
+    with qtbot.waitSignal(window.ended, timeout=10_000):
+        window.stop_action.trigger()
+    window.close()
