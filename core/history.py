@@ -25,9 +25,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import platformdirs
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Series: TypeAlias = Mapping[str, "Sequence[float] | np.ndarray[Any, Any]"]
+"""Metric series by key: lists from a saved run, numpy arrays from a live sampler."""
 
 _ID = re.compile(r"^[0-9A-Za-z_.-]+$")
 
@@ -97,7 +103,7 @@ def runs_dir(root: Path | None = None) -> Path:
 
 
 def summarize_metrics(
-    metrics: Mapping[str, Sequence[float]],
+    metrics: Series,
     duration_s: float,
     pages: int | None = None,
     errors: int | None = None,
@@ -130,7 +136,7 @@ def _plain(value: Any) -> Any:
     return str(value.value) if hasattr(value, "value") else str(value)
 
 
-def _write_metrics(path: Path, metrics: Mapping[str, Sequence[float]]) -> None:
+def _write_metrics(path: Path, metrics: Series) -> None:
     keys = sorted(metrics, key=lambda k: (k != "t", k))
     columns = [list(metrics[k]) for k in keys]
     lengths = {key: len(column) for key, column in zip(keys, columns, strict=True)}
@@ -147,7 +153,7 @@ def save_run(
     title: str,
     settings: Any,
     summary: RunSummary,
-    metrics: Mapping[str, Sequence[float]] | None = None,
+    metrics: Series | None = None,
     details: Mapping[str, Any] | None = None,
     root: Path | None = None,
 ) -> RunRecord:
@@ -291,7 +297,7 @@ class CrawlRun:
     title: str
     settings: Any
     summary: RunSummary
-    metrics: Mapping[str, Sequence[float]]
+    metrics: Series
     details: Mapping[str, Any]
 
     def save(self, root: Path | None = None) -> RunRecord:

@@ -1,4 +1,4 @@
-"""Entry point of the window: ``threadscope`` with no sub-command, or ``python -m gui.app``."""
+"""The window: ``threadscope`` with no arguments (the launcher), or ``python -m gui.app``."""
 
 from __future__ import annotations
 

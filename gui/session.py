@@ -20,8 +20,8 @@ from core.events import EventStream
 from core.history import RunRecord, save_run, summarize_metrics
 from core.sampler import KEYS, MetricsSampler
 from core.settings import CrawlSettings
+from core.testsite.params import SiteParams
 from core.testsite.process import TestSite
-from gui.controls import SiteParams
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """The headless CLI, run as a person would: a real subprocess crawling the embedded site."""
 
 import csv
+import importlib
 import json
 import os
 import signal
@@ -11,7 +12,9 @@ import time
 import psutil
 import pytest
 
-CLI = [sys.executable, "-m", "core.cli"]
+from core.cli import COMMANDS
+
+CLI = [sys.executable, "-m", "threadscope"]
 
 
 def run_cli(*args, timeout=60):
@@ -54,7 +57,8 @@ def test_crawl_of_the_embedded_site_writes_results_and_metrics(tmp_path):
     assert set(rows[0]) == {
         "url", "parent", "depth", "status", "bytes", "elapsed_ms", "links", "error", "truncated"
     }  # fmt: skip
-    assert rows[0]["depth"] == 0 and rows[0]["parent"] is None
+    assert rows[0]["depth"] == 0
+    assert rows[0]["parent"] is None
     with metrics.open() as f:
         table = list(csv.DictReader(f))
     assert table, "no metric samples"
@@ -97,17 +101,54 @@ def test_ctrl_c_stops_gracefully_with_exit_130_and_leaves_no_child(tmp_path):
             proc.kill()
     assert proc.returncode == 130, stderr
     assert "finished: stopped" in stdout
-    gone, alive = psutil.wait_procs(children, timeout=5)
+    _gone, alive = psutil.wait_procs(children, timeout=5)
     assert not alive
     lines = out.read_text().splitlines()
     assert 0 < len(lines) < 5000
     assert all(json.loads(line)["url"] for line in lines)
 
 
-def test_crawl_does_not_import_qt():
-    code = "import sys, core.cli; core.cli._build_parser(); print('PySide6' in sys.modules)"
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_no_command_imports_qt(command):
+    code = (
+        "import sys, threadscope.launcher, core.cli;"
+        f"core.cli.build_parser([{command!r}]);"
+        "print('PySide6' in sys.modules, 'gui' in sys.modules)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.stdout.strip() == "False", proc.stderr
+    assert proc.stdout.strip() == "False False", proc.stderr
+
+
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_every_command_is_a_module_with_add_arguments_and_main(command):
+    (entry,) = [c for c in COMMANDS if c.name == command]
+    module = importlib.import_module(entry.module)
+    assert callable(module.add_arguments)
+    assert callable(module.main)
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("crawl", ["--threads N", "(default: 16)", "(default: 5.0 s)", "(default: 10.0 s)",
+                   "(default: 2097152 bytes)", "1 to 1024", "(default: 0.0 ms)"]),
+        ("testsite", ["(default: 1000)", "(default: 0.0 ms)", "(default: 127.0.0.1)"]),
+        ("experiment", ["(default: 1.0)", "(default: 3)"]),
+    ],
+)  # fmt: skip
+def test_help_shows_each_default_with_its_unit(command, shown):
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())  # argparse wraps lines
+    for words in shown:
+        assert words in text, (words, proc.stdout)
+
+
+def test_a_headless_module_with_no_command_is_a_one_line_usage_error():
+    proc = subprocess.run([sys.executable, "-m", "core.cli"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "name a command" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_experiment_list_is_one_name_and_summary_per_line():
@@ -117,7 +158,8 @@ def test_experiment_list_is_one_name_and_summary_per_line():
     assert len(lines) >= 9
     for line in lines:
         name, summary = line.split(maxsplit=1)
-        assert name == name.lower() and summary
+        assert name == name.lower()
+        assert summary
 
 
 def test_module_entry_matches_console_script():
@@ -132,11 +174,13 @@ def test_module_entry_matches_console_script():
 def test_notices_reach_stderr_and_quiet_keeps_only_warnings():
     warned = run_cli("crawl", "--site-pages", "30", "--memory-warning-mb", "1")
     assert warned.returncode == 0, warned.stderr
-    assert "warning: " in warned.stderr and "MiB" in warned.stderr
+    assert "warning: " in warned.stderr
+    assert "MiB" in warned.stderr
     pinned = "info: crawl threads share CPU"
     if len(os.sched_getaffinity(0)) > 1:
         assert pinned in warned.stderr
     quiet = run_cli("crawl", "--site-pages", "30", "--memory-warning-mb", "1", "--quiet")
-    assert "warning: " in quiet.stderr and pinned not in quiet.stderr
+    assert "warning: " in quiet.stderr
+    assert pinned not in quiet.stderr
     unpinned = run_cli("crawl", "--site-pages", "30", "--no-pin-workers")
     assert pinned not in unpinned.stderr

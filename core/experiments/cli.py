@@ -18,12 +18,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", help="experiment to run (see --list)")
     parser.add_argument("--list", action="store_true", help="list experiments and exit")
-    parser.add_argument(
-        "--scale", type=float, default=1.0, help="work size factor (default 1; 0.1 is quick)"
-    )
-    parser.add_argument(
-        "--trials", type=int, default=3, help="runs of each variant, for spread (default 3)"
-    )
+    parser.add_argument("--scale", type=float, default=1.0, help="work size factor (0.1 is quick)")
+    parser.add_argument("--trials", type=int, default=3, help="runs of each variant, for spread")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
     parser.add_argument(
         "--no-save", "--no-history", action="store_true", help="do not save to run history"
@@ -42,7 +38,7 @@ def format_report(comparison: Comparison | SweepResult) -> str:
     if isinstance(comparison, SweepResult):
         return comparison.report()
     exp = comparison.experiment
-    rows = [("measure", "unit", "bad", "fixed")]
+    rows: list[tuple[str, ...]] = [("measure", "unit", "bad", "fixed")]
     for m in exp.measures:
         label = ("* " if m.key else "  ") + m.label
         rows.append((label, m.unit, *(_cell(comparison, v, m.name) for v in VARIANTS)))

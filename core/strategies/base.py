@@ -89,6 +89,10 @@ class StrategyHost(Protocol):
         ...
 
 
+MAX_RECURSIVE_DEPTH = 500
+"""Recursing once per link level, this keeps clear of Python's recursion limit."""
+
+
 class Strategy:
     """A scheduling policy for one crawl: which thread handles which URL, and when it is over.
 
@@ -101,8 +105,12 @@ class Strategy:
     """
 
     name: ClassVar[str]
+    summary: ClassVar[str]
+    """What a user sees about it (the Strategy box's tooltip, ``--strategy`` help)."""
     resizable: ClassVar[bool] = False
     """Whether ``set_threads`` works while running (workers run ``work``)."""
+    depth_limit: ClassVar[int | None] = None
+    """The highest ``max_depth`` it can run (strategies that recurse once per link level)."""
 
     def __init__(self, crawl: StrategyHost) -> None:
         # The crawler owns its strategy; a weak proxy back keeps the pair out of a reference

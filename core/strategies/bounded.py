@@ -15,6 +15,11 @@ from core.strategies.base import Item, Strategy, StrategyHost, Worker, WorkerSta
 
 class Bounded(Strategy):
     name = "bounded"
+    summary = (
+        "A fixed pool of workers around one bounded frontier (this engine's design): memory "
+        "stays bounded (the overflow spills to disk), every wait has a timeout, and the thread "
+        "count can change while it runs."
+    )
     resizable = True
 
     def __init__(self, crawl: StrategyHost) -> None:

@@ -29,6 +29,10 @@ _SAFETY_WAKE = 1.0
 
 class Pool(Strategy):
     name = "pool"
+    summary = (
+        "The tutorial design: one dispatcher thread feeds an unbounded queue.Queue into a "
+        "ThreadPoolExecutor. Fixed threads, but the backlog (and memory) grows with the site."
+    )
 
     def __init__(self, crawl: StrategyHost) -> None:
         super().__init__(crawl)

@@ -24,13 +24,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from core.strategies.base import Body, Item, Strategy, StrategyHost, Worker
+from core.strategies.base import MAX_RECURSIVE_DEPTH, Body, Item, Strategy, StrategyHost, Worker
 
 Walk = Callable[[Worker, list[Item]], None]
 
 
 class Recursive(Strategy):
     name = "recursive"
+    summary = (
+        "A few threads, each recursing depth-first into the links it finds, sharing a "
+        "lock-protected visited set: no pool, no queue; threads finish unevenly and each stack "
+        "frame holds its page's remaining links."
+    )
+    depth_limit = MAX_RECURSIVE_DEPTH
 
     def __init__(self, crawl: StrategyHost) -> None:
         super().__init__(crawl)

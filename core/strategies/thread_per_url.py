@@ -17,11 +17,17 @@ from __future__ import annotations
 
 import threading
 
-from core.strategies.base import Body, Item, Strategy, StrategyHost, Worker
+from core.strategies.base import MAX_RECURSIVE_DEPTH, Body, Item, Strategy, StrategyHost, Worker
 
 
 class ThreadPerUrl(Strategy):
     name = "thread-per-url"
+    summary = (
+        "A new thread for every discovered link: watch the thread count explode. A hard cap "
+        "(max spawned threads) keeps the machine alive; past it the finder crawls the link "
+        "itself."
+    )
+    depth_limit = MAX_RECURSIVE_DEPTH
 
     def __init__(self, crawl: StrategyHost) -> None:
         super().__init__(crawl)

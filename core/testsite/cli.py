@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from core.cli_help import HelpFormatter
 from core.settings import SettingsError
 from core.testsite.site import ROBOTS_MODES, TRAPS, SiteConfig
 
@@ -18,15 +19,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the test site, so ``threadscope testsite`` can mount them."""
     d = SiteConfig()
     add = parser.add_argument
-    add("--pages", type=int, default=d.pages, help="number of pages (default %(default)s)")
-    add("--latency-ms", type=float, default=d.latency_ms, help="delay before each page answer")
-    add("--jitter-ms", type=float, default=d.jitter_ms, help="latency varies by +/- this much")
+    add("--pages", type=int, default=d.pages, help="number of pages")
+    add(
+        "--latency-ms",
+        type=float,
+        default=d.latency_ms,
+        metavar="MS",
+        help=_ms("delay before each answer"),
+    )
+    add(
+        "--jitter-ms",
+        type=float,
+        default=d.jitter_ms,
+        metavar="MS",
+        help=_ms("latency varies by +/-"),
+    )
     add("--port", type=int, default=d.port, help="port to listen on; 0 picks a free one")
-    add("--host", default=d.host, help="address to listen on (default %(default)s)")
+    add("--host", default=d.host, help="address to listen on")
     add("--seed", type=int, default=d.seed, help="seed of the synthetic site")
     add("--links-per-page", type=int, default=d.links_per_page, help="links on each page")
-    add("--page-bytes", type=int, default=d.page_bytes, help="approximate size of each page")
-    add("--error-rate", type=float, default=d.error_rate, help="share of pages answering 500")
+    add(
+        "--page-bytes",
+        type=int,
+        default=d.page_bytes,
+        metavar="BYTES",
+        help="approximate size of each page, bytes",
+    )
+    add(
+        "--error-rate",
+        type=float,
+        default=d.error_rate,
+        help="share of pages answering 500, 0 to 1",
+    )
     add(
         "--traps",
         nargs="?",
@@ -45,11 +69,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PREFIX",
         help="Disallow prefix in robots.txt, repeatable (default /private/; '' for none)",
     )
-    add("--crawl-delay", type=float, default=None, help="Crawl-delay line in robots.txt")
+    add(
+        "--crawl-delay",
+        type=float,
+        default=None,
+        metavar="S",
+        help="Crawl-delay line in robots.txt, seconds",
+    )
     add("--export", metavar="DIR", help="write the site as static files to DIR and exit")
     add("--origin", help="with --export: origin used for absolute links (default: none)")
     add("--nginx-port", type=int, default=8080, help="with --export: port in DIR/nginx.conf")
     add("--exit-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
+
+
+def _ms(text: str) -> str:
+    return text + " (default: %(default)s ms)"
 
 
 def config_from_args(args: argparse.Namespace) -> SiteConfig:
@@ -134,6 +168,7 @@ def main(argv: Sequence[str] | argparse.Namespace | None = None) -> int:
         argv = ["--export", argv[1], *argv[2:]]
     parser = argparse.ArgumentParser(
         prog="python -m core.testsite",
+        formatter_class=HelpFormatter,
         description="Serve Threadscope's deterministic test site (or export it: export DIR).",
     )
     add_arguments(parser)

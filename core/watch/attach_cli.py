@@ -8,7 +8,6 @@ import argparse
 import sys
 import threading
 
-HELP = "watch a running Python process's threads live (py-spy + /proc)"
 EXIT_USAGE = 2
 MAX_RATE_HZ = 2.0  # each read is one py-spy run: ~20 ms of CPU
 

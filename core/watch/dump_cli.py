@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from core.watch.model import Sample
 
-HELP = "print every thread's stack of a Python process (like jstack)"
 EXIT_USAGE = 2
 
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 from core.agent.protocol import DEFAULT_INTERVAL_MS
 
-HELP = "run a Python program with the agent and watch its threads"
 EXIT_USAGE = 2
 # Opens the window on the program (command, interval ms) -> exit status. The launcher above
 # core and gui sets it (core never imports gui); unset, `run` shows the live table.

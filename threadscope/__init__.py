@@ -1,0 +1,1 @@
+"""The ``threadscope`` program: a launcher above ``core`` (headless) and ``gui`` (the window)."""
