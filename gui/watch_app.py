@@ -39,6 +39,11 @@ def open_window(command: Sequence[str], interval_ms: int) -> int:
     except WatchError as exc:
         print(f"threadscope run: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    window.ended.connect(
+        lambda reason: print(
+            f"threadscope run: the program {reason}; close the window to quit", file=sys.stderr
+        )
+    )
     window.resize(1280, 800)
     window.show()
     previous = signal.signal(signal.SIGINT, lambda *_: window.close())

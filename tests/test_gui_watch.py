@@ -3,8 +3,10 @@ py-spy for attach, offscreen Qt. Everything waits on conditions, never on sleeps
 
 from __future__ import annotations
 
+import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QSettings
 
 from core.agent import queues
 from core.history import list_runs, load_metrics
@@ -21,6 +24,7 @@ from gui.process_picker import ProcessPicker
 from gui.watch_session import AttachFeed, LaunchFeed, SeriesBuffer, WatchSession
 from gui.watch_target import ProcessFields, ProgramFields
 from gui.watch_window import WatchWindow
+from gui.window import MainWindow
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -316,3 +320,83 @@ def test_a_deadlock_shows_as_stuck_threads_and_annotated_stacks(qtbot) -> None:
     with qtbot.waitSignal(window.ended, timeout=10_000):
         window.stop_action.trigger()
     window.close()
+
+
+def test_start_on_a_python_program_target_opens_its_window_and_history_lists_it(
+    qtbot, tmp_path
+) -> None:
+    window = MainWindow(QSettings(str(tmp_path / "threadscope.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    controls = window.controls
+    controls.program_radio.setChecked(True)
+    assert controls.program.isEnabled()
+    assert not controls.url.isEnabled()
+    assert not controls.process.isEnabled()
+    controls.program.command.setText(
+        f"{sys.executable} {EXAMPLES / 'producer_consumer.py'} --duration 1.5"
+    )
+    assert window.start_action.isEnabled()
+    window.start_action.trigger()
+    assert window.phase == "idle"  # no crawl started
+    assert len(window.watch_windows) == 1
+    watch = window.watch_windows[0]
+    assert watch.isVisible()
+    history = window.history  # built now, so a saved run must refresh it
+    with qtbot.waitSignal(watch.saved, timeout=30_000) as saved:
+        pass
+    qtbot.waitUntil(lambda: history.model.row_of(saved.args[0]) is not None, timeout=5_000)
+    assert watch.record is not None
+    assert watch.record.kind == "watch"
+    saved_values = controls.values()
+    assert saved_values["target"] == "program"
+    assert "producer_consumer.py" in str(saved_values["program_command"])
+    window.close()
+    assert not watch.session.running
+
+
+def test_start_with_a_bad_program_says_why_in_one_line(qtbot, tmp_path, monkeypatch) -> None:
+    window = MainWindow(QSettings(str(tmp_path / "threadscope.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    warnings: list[str] = []
+    monkeypatch.setattr(
+        "gui.window.QMessageBox.warning", lambda _parent, _title, text: warnings.append(text)
+    )
+    window.controls.process_radio.setChecked(True)
+    window.controls.process.pid.setText("not-a-pid")
+    window.start_action.trigger()
+    assert warnings == ["process: not a pid: not-a-pid"]
+    assert window.watch_windows == []
+    window.close()
+
+
+def test_threadscope_run_opens_the_window_and_ends_with_the_programs_status() -> None:
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "threadscope",
+            "run",
+            "--",
+            sys.executable,
+            str(EXAMPLES / "hang.py"),
+            "--duration",
+            "0.2",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert run.stderr is not None
+    for line in run.stderr:  # the window says so in the terminal when the program ends
+        if line.startswith("threadscope run: the program"):
+            break
+    assert line.strip() == (
+        "threadscope run: the program crashed with exit status 1; close the window to quit"
+    )
+    run.send_signal(signal.SIGINT)  # closes the window, like its close button
+    _out, err = run.communicate(timeout=30)
+    assert run.returncode == 1  # hang.py's own status
+    assert "Traceback" not in err

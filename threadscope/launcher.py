@@ -18,4 +18,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gui.app import main as open_window
 
         return open_window([])
+    from core.watch import run_cli
+
+    run_cli.open_window = _watch_window  # `threadscope run` without --headless
     return cli.main(argv)
+
+
+def _watch_window(command: list[str], interval_ms: int) -> int:
+    """The window on a program ``threadscope run`` starts (Qt imported only now)."""
+    from gui.watch_app import open_window
+
+    return open_window(command, interval_ms)

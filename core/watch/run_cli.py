@@ -59,8 +59,8 @@ def main(args: argparse.Namespace) -> int:
     table = LiveTable()
     if not args.headless:
         table.note(
-            "threadscope run: the window view of a watched program comes in a later "
-            "version; showing the live table (--headless skips this line)"
+            "threadscope run: no window from `python -m core.cli` (the `threadscope` "
+            "command opens one); showing the live table (--headless skips this line)"
         )
     client = None
     try:
