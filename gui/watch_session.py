@@ -159,7 +159,7 @@ class AttachFeed:
     launched = False
 
     def __init__(self, pid: int, interval_ms: int = 500) -> None:
-        self.mailbox: Mailbox[Any] = Mailbox(maxlen=100)
+        self.mailbox: Mailbox[Any] = Mailbox()  # 2 a second: the end is never dropped
         self.pid: int | None = pid
         self.description = f"pid {pid}"
         self.interval_s = max(interval_ms / 1000, 1 / MAX_ATTACH_HZ)

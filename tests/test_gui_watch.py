@@ -108,6 +108,16 @@ def test_window_on_a_launched_program_shows_its_threads_queue_and_end(qtbot, lau
     assert max(metrics["py_threads"]) == 5
     assert record.summary.peak_rss_mib > 1
 
+    csv_path = out.parent / "metrics.csv"
+    window.write_metrics(str(csv_path))
+    header, *lines = csv_path.read_text().splitlines()
+    assert header.split(",")[:2] == ["t", "py_threads"]
+    assert "queue:items" in header.split(",")
+    assert len(lines) == len(window.session.buffer.times())
+    stacks_path = out.parent / "stacks.txt"
+    window.write_stacks(str(stacks_path))
+    assert 'Thread "consumer-1"' in stacks_path.read_text()
+
     history = HistoryView()
     qtbot.addWidget(history)
     history.refresh()
