@@ -46,7 +46,9 @@ def open_window(command: Sequence[str], interval_ms: int) -> int:
     )
     window.resize(1280, 800)
     window.show()
-    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+    # Closed from the event loop, not inside whatever Python code the signal interrupted
+    # (half-way through starting a thread, say).
+    previous = signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
     wake = QTimer()  # lets Python see SIGINT while Qt's loop runs (see gui.app)
     wake.timeout.connect(lambda: None)
     wake.start(SIGNAL_POLL_MS)

@@ -28,7 +28,7 @@ from gui.window import MainWindow
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
-NAMES = {"MainThread", "producer", "consumer-1", "consumer-2", "consumer-3"}
+NAMES = {"MainThread", "producer", "consumer-1", "consumer-2", "consumer-3", "writer"}
 
 
 def printed_ids(path: Path) -> dict[str, int]:
@@ -77,13 +77,13 @@ def test_window_on_a_launched_program_shows_its_threads_queue_and_end(qtbot, lau
     assert consumer.url.startswith("wait (threading.py")  # the innermost frame
 
     def queue_seen() -> bool:
-        curve = window.charts.curves.get("queue:items")
+        curve = window.charts.curves.get("queue:results")  # emptied twice a second
         if curve is None or curve.yData is None:
             return False
         return bool(np.nanmax(curve.yData) > 0)
 
     qtbot.waitUntil(queue_seen, timeout=10_000)
-    assert "items" in window.session.queue_names()
+    assert window.session.queue_names() == ["items", "results"]
     assert window.timeline.lane_names()  # one lane per thread
     assert "consumer-1" in window.timeline.lane_names()
 
@@ -105,7 +105,7 @@ def test_window_on_a_launched_program_shows_its_threads_queue_and_end(qtbot, lau
     assert {"t", "py_threads", "os_threads", "rss_mib", "cpu_percent", "queue:items"} <= set(
         metrics
     )
-    assert max(metrics["py_threads"]) == 5
+    assert max(metrics["py_threads"]) == 6
     assert record.summary.peak_rss_mib > 1
 
     csv_path = out.parent / "metrics.csv"
