@@ -253,6 +253,7 @@ class ThreadTrack:
     unmoved_since: float  # chart seconds its stack and CPU last changed
     signature: tuple[Any, ...]
     alive: bool = True
+    runs: int | None = None  # the kernel's count of times it ran, once it looks unmoved
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,9 +361,9 @@ class WatchSession:
         for name, depth in sample.queues:
             values[QUEUE_PREFIX + name] = float(depth)
         self.buffer.append(t, values)
-        self._track(shown, t)
+        self._track(shown, t, sample.pid)
 
-    def _track(self, threads: Sequence[WatchedThread], t: float) -> None:
+    def _track(self, threads: Sequence[WatchedThread], t: float, pid: int) -> None:
         seen = set()
         stuck = []
         for th in threads:
@@ -379,10 +380,14 @@ class WatchSession:
                     track.state, track.since = th.state, t
                     self.pending.states.append((key, t, th.state, frame_text(th)))
                 if signature != track.signature:
-                    track.signature, track.unmoved_since = signature, t
+                    track.signature, track.unmoved_since, track.runs = signature, t, None
                 track.thread = th
+            if th.state in _NEVER_STUCK or _joining(th):
+                continue
+            if self._moved_unseen(track, pid, t):
+                track.unmoved_since, track.runs = t, None
             unmoved = t - track.unmoved_since
-            if unmoved > self.stuck_after_s and th.state not in _NEVER_STUCK and not _joining(th):
+            if unmoved > self.stuck_after_s:
                 stuck.append(
                     StuckThread(key, th.native_id, th.ident, bool(th.daemon), unmoved, where(th))
                 )
@@ -399,6 +404,19 @@ class WatchSession:
                     f"{s.stuck_for_s:.1f} s\n{s.where}",
                 )
         self.stuck = tuple(stuck)
+
+    def _moved_unseen(self, track: ThreadTrack, pid: int, t: float) -> bool:
+        """Whether a thread that looks unmoved ran between samples all the same: a consumer
+        woken for a microsecond's work is back in the same ``get`` by the next sample, and
+        /proc's CPU seconds count in 10 ms ticks. The kernel's run count (schedstat) says.
+        Read only for threads unmoved for half the threshold: the baseline, then each check."""
+        if t - track.unmoved_since <= self.stuck_after_s / 2 or track.thread.native_id is None:
+            return False
+        runs = run_count(pid, track.thread.native_id)
+        if track.runs is None or runs is None:
+            track.runs = runs
+            return False
+        return runs != track.runs
 
     def _end(self, ended: WatchEnded) -> None:
         if self.ended is not None:
@@ -470,6 +488,15 @@ class WatchSession:
             "queues": self.queue_names(),
         }
         return save_run("watch", title, settings, summary, metrics, details)
+
+
+def run_count(pid: int, tid: int) -> int | None:
+    """How many times the kernel has put thread ``tid`` on a CPU (schedstat's third field)."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            return int(f.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def thread_key(thread: WatchedThread) -> str:

@@ -146,7 +146,7 @@ class WatchWindow(QMainWindow):
         header = self.threads_view.horizontalHeader()
         header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
-        self.threads_model.rowsInserted.connect(self.threads_view.resizeColumnsToContents)
+        self.threads_model.rowsInserted.connect(self._size_columns)
         self.tabs.addTab(self.threads_view, "Threads")
         self.tabs.addTab(self.timeline, "Timeline")
         self.tabs.addTab(self.stacks, "Stacks")
@@ -158,6 +158,12 @@ class WatchWindow(QMainWindow):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         self.setCentralWidget(splitter)
+
+    def _size_columns(self) -> None:
+        """Once per new row (not per tick); the State column fits the longest state name."""
+        self.threads_view.resizeColumnsToContents()
+        widest = max(map(self.threads_view.fontMetrics().horizontalAdvance, WATCH_STATE_COLORS))
+        self.threads_view.horizontalHeader().resizeSection(STATE_COLUMN, widest + 16)
 
     def _log_tab(self) -> QWidget:
         self.log_filter = PredicateFilter(self)

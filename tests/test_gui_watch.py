@@ -50,7 +50,7 @@ def launched(qtbot, tmp_path) -> Iterator[tuple[WatchWindow, Path]]:
             interval_ms=50,
             stdout=stdout,
         )
-        window = WatchWindow(WatchSession(feed))
+        window = WatchWindow(WatchSession(feed, stuck_after_s=1.0))
         qtbot.addWidget(window)
         yield window, out
         window.close()
@@ -84,6 +84,9 @@ def test_window_on_a_launched_program_shows_its_threads_queue_and_end(qtbot, lau
 
     qtbot.waitUntil(queue_seen, timeout=10_000)
     assert window.session.queue_names() == ["items", "results"]
+    # Consumers and the writer wait on the same line at every sample, yet they run: not stuck.
+    qtbot.waitUntil(lambda: window.session.now() > 3.0, timeout=10_000)
+    assert window.threads_model.stuck() == {}
     assert window.timeline.lane_names()  # one lane per thread
     assert "consumer-1" in window.timeline.lane_names()
 
