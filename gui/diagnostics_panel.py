@@ -1,11 +1,12 @@
 """The Diagnostics tab: one page per tool, ticked by one timer, slow calls on one thread.
 
-The pages (:mod:`gui.diagnostics`): thread stacks and stuck threads, tracemalloc, gc, and a
-crawl profile. Each reads its data through a small source; here they get this process's
-(:mod:`gui.diagnostics.local`). Cheap reads (a thread dump, ``gc.get_count``) run on the GUI
-thread's timer; slow ones (the periodic stuck check, a tracemalloc snapshot and its top N or
-diff, the top functions of a profile) run on :class:`BackgroundJobs`, whose results come back
-on the GUI thread. Only the page on screen redraws.
+The pages (:mod:`gui.diagnostics`): thread stacks and stuck threads, tracked locks and
+deadlocks, tracemalloc, gc, and a crawl profile. Each reads its data through a small source;
+here they get this process's (:mod:`gui.diagnostics.local`). Cheap reads (a thread dump,
+``gc.get_count``) run on the GUI thread's timer; slow ones (the periodic stuck check, a lock
+snapshot and its deadlock check, a tracemalloc snapshot and its top N or diff, the top
+functions of a profile) run on :class:`BackgroundJobs`, whose results come back on the GUI
+thread. Only the page on screen redraws.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from core.events import WorkerState
 from core.stats import WorkerInfo
 from gui.background import BackgroundJobs
 from gui.diagnostics.garbage import GcPage
-from gui.diagnostics.local import LocalGc, LocalThreads, LocalTracemalloc
+from gui.diagnostics.local import LocalGc, LocalLocks, LocalThreads, LocalTracemalloc
+from gui.diagnostics.locks import LocksPage
 from gui.diagnostics.memory import MemoryPage
 from gui.diagnostics.page import DiagnosticsPage
 from gui.diagnostics.profiling import ProfilePage
@@ -35,6 +37,7 @@ class DiagnosticsPanel(QTabWidget):
     the charts' time zero (``MetricsSampler.t0``) so the gc chart shares their time axis."""
 
     garbageCollected = Signal(object)  # CollectResult, after any collection the panel ran
+    deadlockFound = Signal(str)  # a deadlock's jstack-style report, once per deadlock
 
     def __init__(
         self,
@@ -49,14 +52,20 @@ class DiagnosticsPanel(QTabWidget):
         def crawl_running() -> bool:
             return any(w.state != WorkerState.STOPPED for w in workers())
 
-        self.stacks = StacksPage(LocalThreads(DEFAULT_STUCK_S), threads_model, workers, self.jobs)
+        locks = LocalLocks()
+        self.stacks = StacksPage(
+            LocalThreads(DEFAULT_STUCK_S), threads_model, workers, self.jobs, locks
+        )
+        self.locks = LocksPage(locks, threads_model, self.jobs)
         self.memory = MemoryPage(LocalTracemalloc(busy=crawl_running), self.jobs)
         self.gc = GcPage(LocalGc(), t0)
         self.profile = ProfilePage(ThreadProfiler, workers, self.jobs)
         self.gc.collected.connect(self.garbageCollected)
+        self.locks.deadlockFound.connect(self.deadlockFound)
         self.pages: list[DiagnosticsPage] = []
         for page in (self.stacks, self.memory, self.gc, self.profile):
             self.add_page(page)
+        self.add_page(self.locks)
         self.currentChanged.connect(lambda _i: self._refresh_visible())
 
         self.timer = QTimer(self)

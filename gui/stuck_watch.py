@@ -6,7 +6,8 @@ its stack has not changed for that long (:class:`core.diagnostics.StuckDetector`
 threads idle by design: ours (``threadscope-*``, the engine's ``crawl-*`` helpers, the
 experiment monitor), which wait on the same line between their periodic ticks, and thread-pool
 workers waiting for a task. Plain Python, no Qt: the diagnostics panel calls :meth:`check` on a
-timer.
+timer. With a lock snapshot, :func:`lock_waits` says which stuck threads only wait behind another
+stuck thread's lock, so one problem is reported once, not once per thread.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import linecache
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from core.agent.waitgraph import lock_text
 from core.diagnostics import StuckDetector
 from core.diagnostics.threads import FrameInfo, current_frames, stack_of
 from core.events import WorkerState
@@ -40,6 +43,45 @@ class StuckMark:
     where: str  # innermost frames, innermost last
     worker: bool
     at: str  # one line: a worker's state and URL, another thread's innermost frame
+
+
+def lock_waits(
+    marks: Sequence[StuckMark], snap: Mapping[str, Any], reported: Collection[str] = ()
+) -> dict[str, tuple[str, str]]:
+    """Stuck waiter's name -> (the stuck thread heading its problem, one line saying why).
+
+    A thread stuck in ``acquire`` on a lock held by another stuck thread is part of that
+    thread's problem: "worker-2 waits for Lock created at app.py:12 [lock-3] held by worker-1
+    (stuck 3.1 s)". Chains lead to their first thread; in a deadlock (a ring) a member already
+    in ``reported`` heads it, else the one with the smallest name. Locks used as signals or
+    held by several threads are skipped, as in the wait-for graph.
+    """
+    by_ident = {m.ident: m for m in marks if m.ident is not None}
+    direct: dict[str, tuple[str, str]] = {}
+    for lock in snap.get("locks", ()):
+        owners = lock["owners"]
+        holder = by_ident.get(owners[0]["ident"]) if len(owners) == 1 else None
+        if holder is None or lock.get("handoff"):
+            continue
+        for waiting in lock["waiters"]:
+            waiter = by_ident.get(waiting["ident"])
+            if waiter is not None and waiter is not holder:
+                direct[waiter.name] = (
+                    holder.name,
+                    f"{waiter.name} waits for {lock_text(lock)} held by {holder.name} "
+                    f"(stuck {holder.stuck_for_s:.1f} s)",
+                )
+    grouped = {}
+    for name, (head, line) in direct.items():
+        chain = [name]
+        while head in direct and head not in chain:
+            chain.append(head)
+            head = direct[head][0]
+        if head in chain:  # a ring
+            head = min(chain[chain.index(head) :], key=lambda n: (n not in reported, n))
+        if head != name:
+            grouped[name] = (head, line)
+    return grouped
 
 
 def _where(frames: Sequence[FrameInfo]) -> str:

@@ -35,6 +35,7 @@ STUCK_COLUMN = COLUMNS.index("Stuck (s)")
 EXITED = "exited"
 STATE_BRUSHES = {state: QBrush(QColor(color).lighter(160)) for state, color in STATE_COLORS.items()}
 STUCK_BRUSH = QBrush(QColor("#f8b4b4"))
+DEADLOCK_BRUSH = QBrush(QColor("#e57373"))
 WORKERS = "workers"
 
 
@@ -106,6 +107,7 @@ class ThreadsModel(QAbstractTableModel):
         self._index: dict[str, int] = {}
         self._groups: dict[str, str] = {}
         self._stuck: dict[str, tuple[float, str]] = {}  # name -> (seconds, where)
+        self._deadlocked: frozenset[str] = frozenset()
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
@@ -125,10 +127,14 @@ class ThreadsModel(QAbstractTableModel):
         row = self._rows[index.row()]
         if role == Qt.ItemDataRole.ToolTipRole and column in (6, 9):
             return self._cells[index.row()][column]
+        if role == Qt.ItemDataRole.ToolTipRole and row.name in self._deadlocked:
+            return "In a deadlock: Diagnostics ▸ Locks shows the cycle"
         if role == Qt.ItemDataRole.ToolTipRole and row.name in self._stuck:
             seconds, where = self._stuck[row.name]
             return f"No progress for {seconds:.1f} s, in:\n{where}"
         if role == Qt.ItemDataRole.BackgroundRole:
+            if row.name in self._deadlocked:
+                return DEADLOCK_BRUSH
             if column == STATE_COLUMN:
                 return STATE_BRUSHES.get(row.state)
             return STUCK_BRUSH if row.name in self._stuck else None
@@ -145,11 +151,29 @@ class ThreadsModel(QAbstractTableModel):
         """Name -> seconds without progress, for the rows flagged now."""
         return {name: seconds for name, (seconds, _where) in self._stuck.items()}
 
+    def group(self, name: str) -> str | None:
+        """The group whose updates list this row (None: no such row)."""
+        return self._groups.get(name)
+
+    def deadlocked(self) -> frozenset[str]:
+        return self._deadlocked
+
+    def set_deadlocked(self, names: Iterable[str]) -> None:
+        """Highlight the rows of threads in a deadlock (every other row is cleared)."""
+        chosen = frozenset(names)
+        if chosen == self._deadlocked:
+            return
+        self._deadlocked = chosen
+        self._repaint()
+
     def set_stuck(self, stuck: Mapping[str, tuple[float, str]]) -> None:
         """Flag rows (name -> (seconds without progress, where)); every other row is cleared."""
         if stuck == self._stuck:
             return
         self._stuck = dict(stuck)
+        self._repaint()
+
+    def _repaint(self) -> None:
         if self._rows:
             self._format()
             self.dataChanged.emit(

@@ -249,6 +249,10 @@ class MainWindow(QMainWindow):
             self.session.sampler.t0,
         )
         panel.garbageCollected.connect(lambda result: self.marker(f"GC ({result.collected} freed)"))
+        panel.deadlockFound.connect(lambda _report: self.marker("Deadlock"))  # logged by the panel
+        panel.deadlockFound.connect(
+            lambda _report: self.statusBar().showMessage("Deadlock: Diagnostics ▸ Locks", 60_000)
+        )
         return panel
 
     def _refresh_history(self) -> None:

@@ -585,9 +585,10 @@ class DeadlockWatch:
         self._stop = _thread.allocate_lock()  # raw: the watch's own lock stays out of the graph
         self._thread: threading.Thread | None = None
 
-    def check(self) -> list[list[int]]:
-        """One check; returns (and reports) the cycles confirmed for the first time."""
-        snap = snapshot()
+    def check(self, snap: dict[str, Any] | None = None) -> list[list[int]]:
+        """One check of ``snap`` (a fresh snapshot when None: another process's may be given);
+        returns (and reports) the cycles confirmed for the first time."""
+        snap = snapshot() if snap is None else snap
         current = {_cycle_key(snap, cycle): cycle for cycle in find_deadlocks(snap)}
         fresh = [key for key in current if key in self._previous and key not in self._seen]
         self._previous = set(current)

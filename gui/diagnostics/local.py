@@ -10,7 +10,9 @@ from __future__ import annotations
 import threading
 import tracemalloc
 from collections.abc import Callable
+from typing import Any
 
+from core.agent import locks
 from core.diagnostics import (
     STOP_IS_RACY,
     AllocationDiffRow,
@@ -42,6 +44,17 @@ class LocalThreads(StuckWatch):
 
     def alive(self) -> set[str]:
         return {t.name for t in threading.enumerate()}
+
+
+class LocalLocks:
+    """This process's tracked locks (:mod:`core.agent.locks`; tracked only while tracking is
+    on, as in an experiment) and its threads' stacks for a deadlock's report."""
+
+    def snapshot(self) -> dict[str, Any]:
+        return locks.snapshot()
+
+    def stacks(self) -> dict[int, str]:
+        return {stack.ident: "\n".join(map(str, stack.frames)) for stack in dump_threads()}
 
 
 class LocalTracemalloc:

@@ -1,8 +1,10 @@
 """The "Threads & stuck" page: a searchable, copyable stack dump and stuck-thread detection.
 
-Stuck threads are flagged in the Threads table (highlighted, with a "Stuck (s)" column) and
-logged once per episode; threads that are not crawl workers join that table when flagged.
-The periodic check walks every stack, so it runs on the jobs thread.
+The dump says under each thread what it holds and what it waits for (tracked locks). Stuck
+threads are flagged in the Threads table (highlighted, with a "Stuck (s)" column) and logged
+once per episode; a thread stuck waiting for a lock another stuck thread holds is logged as
+part of that thread's problem. Threads that are not crawl workers join that table when
+flagged. The periodic check walks every stack, so it runs on the jobs thread.
 """
 
 from __future__ import annotations
@@ -11,16 +13,18 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QLineEdit, QPlainTextEdit, QPushButton
 
-from core.diagnostics import ThreadStack, format_dump, search_dump
+from core.agent.waitgraph import thread_lines
+from core.diagnostics import ThreadStack
 from core.stats import WorkerInfo
 from gui.background import BackgroundJobs
+from gui.diagnostics.locks import LocksSource
 from gui.diagnostics.page import DiagnosticsPage, bar
-from gui.stuck_watch import StuckMark
+from gui.stuck_watch import StuckMark, lock_waits
 from gui.threads_table import ThreadRow, ThreadsModel
 
 log = logging.getLogger(__name__)
@@ -59,13 +63,16 @@ class StacksPage(DiagnosticsPage):
         threads_model: ThreadsModel,
         workers: Callable[[], Sequence[WorkerInfo]],
         jobs: BackgroundJobs,
+        locks: LocksSource,
     ) -> None:
         super().__init__()
         self.source = source
+        self.locks = locks
         self.threads_model = threads_model
         self._workers = workers
         self._jobs = jobs
         self._stacks: list[ThreadStack] = []
+        self._texts: dict[int, str] = {}  # ident -> the thread's stack with its lock lines
         self._stuck_names: set[str] = set()
         self._stuck_pending = False
         self._others: dict[str, ThreadRow] = {}  # non-worker threads listed in the table
@@ -118,12 +125,15 @@ class StacksPage(DiagnosticsPage):
 
     def dump_stacks(self) -> None:
         self._stacks = self.source.dump()
+        snap = self.locks.snapshot()
+        self._texts = {stack.ident: annotated(stack, snap) for stack in self._stacks}
         self._show_dump()
 
     def _show_dump(self) -> None:
-        needle = self.dump_filter.text().strip()
-        shown = search_dump(self._stacks, needle) if needle else self._stacks
-        self.dump_text.setPlainText(format_dump(shown))
+        needle = self.dump_filter.text().strip().lower()
+        texts = [self._texts[stack.ident] for stack in self._stacks]
+        shown = [text for text in texts if needle in text.lower()]
+        self.dump_text.setPlainText("\n\n".join(shown))
         self.dump_count.setText(f"{len(shown)} of {len(self._stacks)} threads")
 
     def refresh(self) -> None:
@@ -139,9 +149,14 @@ class StacksPage(DiagnosticsPage):
 
     def check_stuck(self) -> list[StuckMark]:
         """Check now, on this thread (the timer checks on the jobs thread instead)."""
-        marks = self.source.check(self._workers())
-        self._show_stuck(marks)
-        return marks
+        marks = self._check(self._workers())
+        self._show_stuck(*marks)
+        return marks[0]
+
+    def _check(self, workers: Sequence[WorkerInfo]) -> tuple[list[StuckMark], dict[str, Any]]:
+        """The stuck threads, and the locks they hold and wait for when there are some."""
+        marks = self.source.check(workers)
+        return marks, self.locks.snapshot() if marks else {}
 
     def tick(self) -> None:
         """Walking every stack costs ~25 µs per thread: with a thousand threads that is too
@@ -150,30 +165,43 @@ class StacksPage(DiagnosticsPage):
             return
         self._stuck_pending = True
         workers = self._workers()
-        self._jobs.submit(
-            lambda: self.source.check(workers), self._stuck_checked, self._stuck_failed
-        )
+        self._jobs.submit(lambda: self._check(workers), self._stuck_checked, self._stuck_failed)
 
-    def _stuck_checked(self, marks: list[StuckMark]) -> None:
+    def _stuck_checked(self, checked: tuple[list[StuckMark], dict[str, Any]]) -> None:
         self._stuck_pending = False
-        self._show_stuck(marks)
+        self._show_stuck(*checked)
 
     def _stuck_failed(self, exc: BaseException) -> None:
         self._stuck_pending = False
         log.error("stuck-thread check failed: %s", exc, exc_info=exc)
 
-    def _show_stuck(self, marks: list[StuckMark]) -> None:
-        """Flag stuck threads in the Threads table; log each once when it gets stuck."""
+    def _show_stuck(self, marks: list[StuckMark], snap: dict[str, Any]) -> None:
+        """Flag stuck threads in the Threads table; log each problem once when it begins: a
+        thread stuck behind another stuck thread's lock is one line of that thread's record
+        (or a line of its own if that thread was reported before)."""
         names = {m.name for m in marks}
-        for mark in marks:
-            if mark.name not in self._stuck_names:
-                log.warning(
-                    "thread %s has not moved for %.1f s, %s\n%s",
-                    mark.name,
-                    mark.stuck_for_s,
-                    mark.at,
-                    mark.where,
-                )
+        behind = lock_waits(marks, snap, self._stuck_names)
+        new = [m for m in marks if m.name not in self._stuck_names]
+        followers: dict[str, list[str]] = {}
+        for mark in new:
+            if mark.name in behind:
+                head, line = behind[mark.name]
+                followers.setdefault(head, []).append(line)
+        for mark in new:
+            if mark.name in behind:
+                continue
+            lines = thread_lines(snap, mark.ident) if snap and mark.ident is not None else []
+            waits = [line for line in lines if line.startswith("waiting")]
+            log.warning(
+                "thread %s has not moved for %.1f s, %s\n%s",
+                mark.name,
+                mark.stuck_for_s,
+                mark.at,
+                "\n".join([mark.where, *waits, *followers.pop(mark.name, [])]),
+            )
+        for lines in followers.values():  # behind a thread reported before
+            for line in lines:
+                log.warning("%s", line)
         self._stuck_names = names
         self._list_others(marks)
         self.threads_model.set_stuck({m.name: (m.stuck_for_s, m.where) for m in marks})
@@ -207,3 +235,11 @@ class StacksPage(DiagnosticsPage):
             elif name not in stuck and row.state == "blocked":
                 self._others[name] = replace(row, state="running", since=now)
         self.threads_model.update(self._others.values(), group=OTHER)
+
+
+def annotated(stack: ThreadStack, snap: dict[str, Any]) -> str:
+    """The thread's dump text with what it waits for and holds under its name ("- waiting
+    for Lock created at app.py:12 [lock-7], held by worker-3 for 4.2 s ...")."""
+    head, *frames = stack.text().split("\n")
+    lines = thread_lines(snap, stack.ident) if snap.get("locks") else []
+    return "\n".join([head, *(f"  - {line}" for line in lines), *frames])
