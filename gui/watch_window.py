@@ -41,7 +41,7 @@ from gui.actions import make_action
 from gui.background import BackgroundJobs
 from gui.capped_model import PredicateFilter
 from gui.charts import ChartPanel, ChartSpec, configure_pyqtgraph
-from gui.diagnostics.remote import RemoteThreads
+from gui.diagnostics.remote import RemoteThreads, SampleLocks
 from gui.diagnostics.stacks import StacksPage
 from gui.log_table import LEVELS, LogModel, at_least
 from gui.palette import WATCH_STATE_COLORS
@@ -124,7 +124,9 @@ class WatchWindow(QMainWindow):
         self.timeline.follow_x(self.charts.first_plot)
         self.log_model = LogModel(parent=self)
         self.jobs = BackgroundJobs(self)
-        self.stacks = StacksPage(RemoteThreads(session), self.threads_model, list, self.jobs)
+        self.stacks = StacksPage(
+            RemoteThreads(session), self.threads_model, list, self.jobs, SampleLocks()
+        )
         self.stacks.dump_button.setToolTip("Every thread's stack in the newest sample")
         self._build_layout()
         self._build_actions()

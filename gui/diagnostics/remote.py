@@ -101,3 +101,15 @@ class RemoteThreads:
 
     def alive(self) -> set[str]:
         return {key for key, track in self.session.tracks.items() if track.alive}
+
+
+class SampleLocks:
+    """The stacks page's ``LocksSource`` for a watched program. The agent sends its lock view
+    per thread (holds, waiting_for, deadlock cycles), which :func:`annotated` puts in each
+    stack already; there is no tracker snapshot on this side to add."""
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}
+
+    def stacks(self) -> dict[int, str]:
+        return {}
