@@ -22,6 +22,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path) -> Path:
+    """Lay the figure out, write it as PNG and close it (pyplot keeps every open figure)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def throughput(fast: list[dict], slow: list[dict], latency_ms: float, path: Path) -> Path:
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
@@ -43,10 +51,7 @@ def throughput(fast: list[dict], slow: list[dict], latency_ms: float, path: Path
     axes[2].bar_label(bars, fmt="%.2f", padding=3)
     axes[2].set_title("CPU ms per page (crawler process only)")
     axes[2].invert_yaxis()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def scaling(runs: list[dict], latency_ms: float, path: Path) -> Path:
@@ -65,10 +70,7 @@ def scaling(runs: list[dict], latency_ms: float, path: Path) -> Path:
     ax.set_title(f"Scaling on the embedded site, {latency_ms:g} ms per request")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def rss(pages: list[float], rss_mib: list[float], warmup: int, path: Path) -> Path:
@@ -81,7 +83,4 @@ def rss(pages: list[float], rss_mib: list[float], warmup: int, path: Path) -> Pa
     ax.set_title("Engine RSS over a long crawl of the embedded site")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

@@ -202,7 +202,7 @@ def launch() -> dict:
     painted: list[float] = []
 
     class FirstPaint(QObject):
-        def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        def eventFilter(self, watched, event) -> bool:
             if event.type() == QEvent.Type.Paint and not painted:
                 painted.append(since_process_start())
                 QTimer.singleShot(0, app.quit)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from core.observe.options import add_observability_arguments
-from core.settings import SETTINGS, CrawlSettings, Group, Kind, Setting, SettingsError
+from core.settings import SETTINGS, CrawlSettings, Group, Kind, Setting
+from core.settings_error import SettingsError
 
 if TYPE_CHECKING:
     from core.sampler import MetricsSampler

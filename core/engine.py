@@ -46,7 +46,8 @@ from core.pipeline import Pipeline
 from core.politeness import HostTurns
 from core.results import ResultsWriter
 from core.robots import RobotsCache
-from core.settings import CrawlSettings, SettingsError
+from core.settings import CrawlSettings
+from core.settings_error import SettingsError
 from core.shutdown import STOP_GRACE, close_each, join_workers, stop_at_exit
 from core.stats import CrawlStats, WorkerInfo
 from core.strategies import make_strategy

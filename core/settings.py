@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from core.settings_error import SettingsError
 from core.strategies import STRATEGIES as STRATEGY_CLASSES
 
 DEFAULT_USER_AGENT = "Threadscope/0.1 (+threaded crawl lab)"
@@ -93,15 +94,6 @@ def setting(default: T, label: str, help: str, flag: str | None, **described: An
     """A dataclass field whose metadata is its :class:`Setting`."""
     meta = Setting(label=label, help=help, flag=flag, **described)
     return dataclasses.field(default=default, metadata={"setting": meta})
-
-
-class SettingsError(ValueError):
-    """A setting has a value the engine cannot use; ``field`` names it."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.affinity import crawl_cpu
-from core.settings import SETTINGS, CrawlSettings, Group, Kind, Setting, SettingsError
+from core.settings import SETTINGS, CrawlSettings, Group, Kind, Setting
+from core.settings_error import SettingsError
 from core.strategies import STRATEGIES
 from core.testsite.params import SiteParams
 from gui.watch_session import Feed

@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
 from core.experiments import MonitorSample, Outcome
+from core.experiments.verdict import number
 from gui.charts import LEGEND_ROW_PX, TITLE_ROW_PX, PlotGrid, axis_label, legend_row
 from gui.palette import SERIES_COLORS
 
@@ -58,12 +59,10 @@ def make_plot(
 
 
 def fmt(value: float) -> str:
-    """A measured number for a table cell: thousands separated, three significant digits."""
+    """A measured number for a table cell, as the verdict writes it; ∞ or — when not finite."""
     if not math.isfinite(value):
         return "∞" if value > 0 else "—"
-    if value == 0 or abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
+    return number(value)
 
 
 class _Segment:

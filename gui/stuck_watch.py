@@ -20,9 +20,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.agent.frames import current_frames
 from core.agent.waitgraph import lock_text
 from core.diagnostics import StuckDetector
-from core.diagnostics.threads import FrameInfo, current_frames, stack_of
+from core.diagnostics.threads import FrameInfo, stack_of
 from core.events import WorkerState
 from core.stats import WorkerInfo
 
@@ -128,9 +129,7 @@ class StuckWatch:
 
     @threshold_s.setter
     def threshold_s(self, value: float) -> None:
-        if value <= 0:
-            raise ValueError("threshold_s: must be > 0")
-        self.detector.threshold_s = value
+        self.detector.threshold_s = value  # ValueError unless above 0
 
     def check(self, workers: Sequence[WorkerInfo] = ()) -> list[StuckMark]:
         """Every thread stuck now; call it periodically (each call is a fresh observation)."""

@@ -6,6 +6,8 @@ import gc
 import pstats
 import threading
 
+import pytest
+
 from core.diagnostics import (
     GcHistory,
     StuckDetector,
@@ -80,6 +82,17 @@ def test_stuck_detector_flags_a_thread_blocked_on_a_lock():
     finally:
         lock.release()
         thread.join(5)
+
+
+def test_stuck_threshold_must_be_above_zero_when_made_and_when_changed():
+    with pytest.raises(ValueError, match="threshold_s: must be > 0"):
+        StuckDetector(threshold_s=0)
+    detector = StuckDetector(threshold_s=1.0)
+    detector.threshold_s = 2.5
+    assert detector.threshold_s == 2.5
+    with pytest.raises(ValueError, match="threshold_s: must be > 0"):
+        detector.threshold_s = -1
+    assert detector.threshold_s == 2.5
 
 
 def test_stuck_detector_does_not_flag_a_thread_whose_state_moves():

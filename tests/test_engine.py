@@ -34,7 +34,8 @@ from core.events import (
 from core.fetcher import Fetcher
 from core.results import ResultsWriter, read_results
 from core.sampler import MetricsSampler
-from core.settings import CrawlSettings, SettingsError
+from core.settings import CrawlSettings
+from core.settings_error import SettingsError
 from core.strategies import Bounded
 from core.testsite import TestSite
 from core.testsite.site import Site, SiteConfig
@@ -53,7 +54,9 @@ def test_full_crawl_fetches_every_page_exactly_once(site, tmp_path):
     assert served["pages_served"] == SITE_PAGES  # the server's own count: nothing fetched twice
     assert served["pages_distinct"] == SITE_PAGES
     stats = crawler.stats()
-    assert stats.pages == SITE_PAGES and stats.frontier == 0 and stats.in_flight == 0
+    assert stats.pages == SITE_PAGES
+    assert stats.frontier == 0
+    assert stats.in_flight == 0
     assert stats.visited >= SITE_PAGES
     results = results_of(events)
     assert len({r.url for r in results}) == len(results) == SITE_PAGES  # deduped
@@ -72,7 +75,8 @@ def test_full_crawl_fetches_every_page_exactly_once(site, tmp_path):
     }
     assert {r["url"] for r in records} == {r.url for r in results}
     depths = [r.depth for r in results]
-    assert depths[0] == 0 and max(depths) > 1
+    assert depths[0] == 0
+    assert max(depths) > 1
     states = [e.state for e in events if isinstance(e, CrawlStateChanged)]
     assert states == [CrawlState.RUNNING, CrawlState.FINISHED]
     started = {e.name for e in events if isinstance(e, WorkerStarted)}
@@ -112,23 +116,26 @@ def test_robots_disallow_is_honoured():
     assert served["by_route"].get("/robots.txt") == 1
     assert served["private_served"] == 0
     skipped = [r for r in results_of(events) if r.error and r.error.kind == "robots"]
-    assert skipped and all("/private/" in r.url for r in skipped)
+    assert skipped
+    assert all("/private/" in r.url for r in skipped)
     assert crawler.stats().pages == 20
 
 
 def test_per_host_cap_and_query_parameter_limit(site, trap_site):
     capped, _ = run(CrawlSettings(site.url, threads=4, per_host_max_pages=10))
-    assert capped.stats().pages == 10 and capped.stats().skipped > 0
+    assert capped.stats().pages == 10
+    assert capped.stats().skipped > 0
     session = f"{trap_site.url}trap/session"  # every visit links two new ?sid= URLs
     none, _ = run(CrawlSettings(session, max_depth=2, max_query_params=0, obey_robots=False))
-    assert none.stats().pages == 1 and none.stats().skipped == 2
+    assert none.stats().pages == 1
+    assert none.stats().skipped == 2
     some, _ = run(CrawlSettings(session, max_depth=2, max_query_params=1, obey_robots=False))
     assert some.stats().pages == 1 + 2 + 4
 
 
 def test_crawl_delay_spaces_requests_to_a_host():
     with TestSite(pages=4, crawl_delay=0.05) as slow_site:
-        crawler, events = run(CrawlSettings(slow_site.url, threads=4))
+        _crawler, events = run(CrawlSettings(slow_site.url, threads=4))
     began = next(e.t for e in events if isinstance(e, CrawlStateChanged))
     fetching = [e for e in events if isinstance(e, WorkerStateChanged) and e.state == "fetching"]
     starts = sorted({e.url: e.t for e in fetching}.values())  # after robots.txt and the wait
@@ -298,7 +305,8 @@ def test_a_close_that_raises_leaves_the_other_closes_and_finished(
     assert crawler.reason == "finished"
     assert [e.state for e in events if isinstance(e, CrawlStateChanged)][-1] is CrawlState.FINISHED
     errors = [e.message for e in events if isinstance(e, Notice) and e.level == "error"]
-    assert len(errors) == 1 and errors[0].endswith(f"failed: RuntimeError: {failing} close broke")
+    assert len(errors) == 1
+    assert errors[0].endswith(f"failed: RuntimeError: {failing} close broke")
     assert [r.exc_info[1].args[0] for r in caplog.records] == [f"{failing} close broke"]
     assert len(read_results(str(out))) == SITE_PAGES
 
@@ -323,7 +331,9 @@ def test_memory_limit_stops_and_warning_is_noticed_once(site):
     warn, events = run(CrawlSettings(site.url, threads=2, memory_warning_mb=1, max_pages=50))
     assert warn.reason == "max_pages"
     notices = [e for e in events if isinstance(e, Notice) and e.level != "info"]
-    assert len(notices) == 1 and notices[0].level == "warning" and "MiB" in notices[0].message
+    assert len(notices) == 1
+    assert notices[0].level == "warning"
+    assert "MiB" in notices[0].message
 
 
 def test_sampler_reads_a_live_crawl(site):
@@ -333,8 +343,10 @@ def test_sampler_reads_a_live_crawl(site):
     crawler.start()
     assert crawler.join(30)
     m = sampler.sample_once()
-    assert m["pages"] == SITE_PAGES and m["pages_per_s"] > 0
-    assert m["busy_workers"] == 0 and m["frontier"] == 0
+    assert m["pages"] == SITE_PAGES
+    assert m["pages_per_s"] > 0
+    assert m["busy_workers"] == 0
+    assert m["frontier"] == 0
 
 
 def test_a_forgotten_crawl_does_not_keep_the_process_alive(trap_site):
@@ -349,7 +361,8 @@ def test_a_forgotten_crawl_does_not_keep_the_process_alive(trap_site):
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=20
     )
-    assert proc.returncode == 0 and "started" in proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert "started" in proc.stdout, proc.stderr
     assert time.perf_counter() - began < 10
 
 
@@ -357,7 +370,7 @@ def test_unwritable_results_path_starts_nothing(site, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     crawler = Crawler(CrawlSettings(site.url, results_path=str(blocker / "results.jsonl")))
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match=r"\[Errno \d+\]"):  # the OS's own refusal, any kind
         crawler.start()
     assert crawler.state is CrawlState.IDLE
     assert crawler.join(0)
@@ -366,7 +379,8 @@ def test_unwritable_results_path_starts_nothing(site, tmp_path):
 def test_stop_before_start_and_restart_is_refused(site):
     crawler = Crawler(CrawlSettings(site.url))
     crawler.stop()
-    assert crawler.join(0.1) and crawler.state is CrawlState.FINISHED
+    assert crawler.join(0.1)
+    assert crawler.state is CrawlState.FINISHED
     with pytest.raises(RuntimeError):
         crawler.start()
 

@@ -13,18 +13,18 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtGui import QGuiApplication  # noqa: E402
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QGuiApplication
 
-from core.diagnostics import STOP_IS_RACY, is_tracing  # noqa: E402
-from core.engine import Crawler  # noqa: E402
-from core.events import WorkerState  # noqa: E402
-from core.settings import CrawlSettings  # noqa: E402
-from core.stats import WorkerInfo  # noqa: E402
-from gui.diagnostics.page import DiagnosticsPage  # noqa: E402
-from gui.diagnostics_panel import DiagnosticsPanel  # noqa: E402
-from gui.threads_table import STUCK_BRUSH, STUCK_COLUMN, ThreadsModel, row_from_worker  # noqa: E402
-from gui.window import MainWindow  # noqa: E402
+from core.diagnostics import STOP_IS_RACY, is_tracing
+from core.engine import Crawler
+from core.events import WorkerState
+from core.settings import CrawlSettings
+from core.stats import WorkerInfo
+from gui.diagnostics.page import DiagnosticsPage
+from gui.diagnostics_panel import DiagnosticsPanel
+from gui.threads_table import STUCK_BRUSH, STUCK_COLUMN, ThreadsModel, row_from_worker
+from gui.window import MainWindow
 
 
 @pytest.fixture
@@ -59,8 +59,10 @@ def test_thread_dump_names_every_live_thread_and_the_filter_narrows_it(qtbot, pa
         assert panel.stacks.dump_text.isReadOnly()
         panel.stacks.dump_filter.setText("DIAG-BETA")
         text = panel.stacks.dump_text.toPlainText()
-        assert 'Thread "diag-beta"' in text and "in wait" in text
-        assert "diag-alpha" not in text and "MainThread" not in text
+        assert 'Thread "diag-beta"' in text
+        assert "in wait" in text
+        assert "diag-alpha" not in text
+        assert "MainThread" not in text
         assert panel.stacks.dump_count.text().startswith("1 of ")
         qtbot.mouseClick(panel.stacks.copy_button, Qt.MouseButton.LeftButton)
         assert QGuiApplication.clipboard().text() == text
@@ -92,12 +94,14 @@ def test_a_thread_blocked_on_a_held_lock_is_flagged_and_logged_once(qtbot, panel
     try:
         qtbot.waitUntil(lambda: model.stuck().get("diag-blocked", 0) > 0.6, timeout=5_000)
         row = model.row("diag-blocked")
-        assert row is not None and row.state == "blocked"
+        assert row is not None
+        assert row.state == "blocked"
         i = model.rows().index(row)
         assert float(model.index(i, STUCK_COLUMN).data()) > 0.3
         assert model.index(i, 0).data(Qt.ItemDataRole.BackgroundRole) == STUCK_BRUSH
         tooltip = model.index(i, 0).data(Qt.ItemDataRole.ToolTipRole)
-        assert "in blocked" in tooltip and "lock.acquire(timeout=10)" in tooltip
+        assert "in blocked" in tooltip
+        assert "lock.acquire(timeout=10)" in tooltip
         assert "diag-blocked" in panel.stacks.stuck_label.text()
         warnings = [r.getMessage() for r in caplog.records if "diag-blocked" in r.getMessage()]
         assert len(warnings) == 1  # once, saying where it is blocked
@@ -194,18 +198,22 @@ def test_collect_shows_what_each_generation_held(qtbot, panel):
     result = blocker.args[0]
     assert result.collected >= 1_000
     text = panel.gc.result.text()
-    assert f"Collected {result.collected:,} objects" in text and "gen 0 / 1 / 2" in text
+    assert f"Collected {result.collected:,} objects" in text
+    assert "gen 0 / 1 / 2" in text
     panel.setCurrentIndex(2)
     qtbot.waitUntil(lambda: len(panel.gc.source.samples()) >= 2, timeout=5_000)
     panel.tick()
-    x, y = panel.gc.curves[0].getData()
-    assert x is not None and len(x) >= 2 and len(panel.gc.curves) == 3
+    x, _y = panel.gc.curves[0].getData()
+    assert x is not None
+    assert len(x) >= 2
+    assert len(panel.gc.curves) == 3
 
 
 def test_tracemalloc_top_allocations_and_diff_arrive_from_the_background(qtbot, panel):
     panel.setCurrentIndex(1)
     qtbot.mouseClick(panel.memory.trace_button, Qt.MouseButton.LeftButton)
-    assert is_tracing() and panel.memory.trace_button.text() == "Stop tracing"
+    assert is_tracing()
+    assert panel.memory.trace_button.text() == "Stop tracing"
     try:
         qtbot.mouseClick(panel.memory.snapshot_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: panel.memory.allocations_model.rowCount() > 0, timeout=10_000)
@@ -214,12 +222,15 @@ def test_tracemalloc_top_allocations_and_diff_arrive_from_the_background(qtbot, 
         qtbot.mouseClick(panel.memory.snapshot_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(panel.memory.diff_button.isEnabled, timeout=10_000)
         top = panel.memory.allocations_model.rows()
-        assert top[0].size_bytes >= 3_000_000 and top[0].location.startswith(__file__)
+        assert top[0].size_bytes >= 3_000_000
+        assert top[0].location.startswith(__file__)
         qtbot.mouseClick(panel.memory.diff_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: panel.memory.diff_model.rowCount() > 0, timeout=10_000)
         first = panel.memory.diff_model.rows()[0]
-        assert first.location.startswith(__file__) and first.size_diff > 2_500_000
-        assert not panel.memory.diff_view.isHidden() and panel.memory.allocations_view.isHidden()
+        assert first.location.startswith(__file__)
+        assert first.size_diff > 2_500_000
+        assert not panel.memory.diff_view.isHidden()
+        assert panel.memory.allocations_view.isHidden()
         assert "growth #1 → #2" in panel.memory.status.text()
         assert panel.memory.diff_model.index(0, 2).data().startswith("+")
         del hoard
@@ -273,4 +284,5 @@ def test_stopping_tracemalloc_waits_for_the_crawl_to_end(qtbot, panel):
     panel.fake_workers.clear()  # the crawl ended
     qtbot.waitUntil(lambda: not is_tracing(), timeout=5000)
     button = panel.memory.trace_button
-    assert button.isEnabled() and button.text() == "Start tracing"
+    assert button.isEnabled()
+    assert button.text() == "Start tracing"

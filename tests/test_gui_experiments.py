@@ -10,13 +10,13 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QSettings, Qt
 
-from core.experiments import EXPERIMENTS, Experiment, MeasureSpec  # noqa: E402
-from core.history import list_runs, load_details  # noqa: E402
-from gui.crawl_controller import Phase  # noqa: E402
-from gui.experiments_panel import ExperimentsPanel  # noqa: E402
-from gui.window import MainWindow  # noqa: E402
+from core.experiments import EXPERIMENTS, Experiment, MeasureSpec
+from core.history import list_runs, load_details
+from gui.crawl_controller import Phase
+from gui.experiments_panel import ExperimentsPanel
+from gui.window import MainWindow
 
 
 def experiment_threads() -> list[str]:
@@ -38,22 +38,26 @@ def window(qtbot, tmp_path):
 def test_run_from_the_panel_charts_live_compares_and_saves(qtbot, window):
     panel = window.experiments
     panel.select("counter-race")
-    assert "Claim under test" in panel.claim.text() and "increments" in panel.claim.text()
+    assert "Claim under test" in panel.claim.text()
+    assert "increments" in panel.claim.text()
     panel.scale.setValue(0.1)
     panel.trials.setValue(1)
     assert window.start_action.isEnabled()
 
     with qtbot.waitSignal(panel.runSaved, timeout=30_000) as saved:
         qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
-        assert panel.running and not panel.run_button.isEnabled()
+        assert panel.running
+        assert not panel.run_button.isEnabled()
         assert panel.stop_button.isEnabled()
         assert not window.start_action.isEnabled()  # no crawl while an experiment measures
-    assert not panel.running and panel.run_button.isEnabled()
+    assert not panel.running
+    assert panel.run_button.isEnabled()
     assert window.start_action.isEnabled()
 
     # the live chart got the monitor's samples of both variants, probes included
     assert [variant for variant, _start, _end in panel.live.segments] == ["bad", "fixed"]
-    assert len(panel.live.series("rss_mib")) >= 2 and panel.live.series("rss_mib").min() > 0
+    assert len(panel.live.series("rss_mib")) >= 2
+    assert panel.live.series("rss_mib").min() > 0
     assert len(panel.live.series("py_threads")) >= 2
     assert "lost_so_far" in panel.live.curves
 
@@ -63,10 +67,13 @@ def test_run_from_the_panel_charts_live_compares_and_saves(qtbot, window):
     assert headers[:4] == ["Measure", "Unit", "Bad", "Fixed"]
     rows = {model.row(r)[0]: model.row(r) for r in range(model.rowCount())}
     lost = rows["increments lost (read/call/write)"]
-    assert lost[1] == "updates" and lost[3] == "0"  # the lock loses none
-    assert lost[2] not in ("", "—") and lost[5] == "not significant"  # one trial: no spread
+    assert lost[1] == "updates"
+    assert lost[3] == "0"  # the lock loses none
+    assert lost[2] not in ("", "—")
+    assert lost[5] == "not significant"  # one trial: no spread
     text = panel.verdict.toPlainText()
-    assert "Verdict: not significant" in text and "one trial cannot show spread" in text
+    assert "Verdict: not significant" in text
+    assert "one trial cannot show spread" in text
     assert panel.result.verdict == "not significant"
 
     # the run is in the history, and the History tab shows it
@@ -90,11 +97,13 @@ def test_stop_ends_a_run_promptly_and_leaves_no_thread(qtbot, window):
     stopped_at = time.monotonic()
     with qtbot.waitSignal(panel.runningChanged, timeout=5_000) as ended:
         panel.stop_button.click()
-        assert "Stopping" in panel.status.text() and not panel.stop_button.isEnabled()
+        assert "Stopping" in panel.status.text()
+        assert not panel.stop_button.isEnabled()
     assert ended.args == [False]
     took = time.monotonic() - stopped_at
     assert not experiment_threads(), f"left behind after {took:.2f} s"
-    assert panel.result.verdict == "stopped" and "Verdict: stopped" in panel.verdict.toPlainText()
+    assert panel.result.verdict == "stopped"
+    assert "Verdict: stopped" in panel.verdict.toPlainText()
     assert list_runs() == []  # a stopped run has no verdict to keep
     assert panel.run_button.isEnabled()
 
@@ -102,7 +111,8 @@ def test_stop_ends_a_run_promptly_and_leaves_no_thread(qtbot, window):
 def test_no_experiment_while_a_crawl_runs(qtbot, window):
     panel = window.experiments
     window.crawl._set_phase(Phase.RUNNING)  # what a started crawl does to the window
-    assert not panel.run_button.isEnabled() and "crawl is running" in panel.run_button.toolTip()
+    assert not panel.run_button.isEnabled()
+    assert "crawl is running" in panel.run_button.toolTip()
     panel.run()
     assert not panel.running
     window.crawl._set_phase(Phase.FINISHED)
@@ -123,7 +133,8 @@ def test_strategy_choice_reaches_the_settings(qtbot, window):
     assert controls.values()["strategy"] == "thread-per-url"
     # only the bounded pool can be resized mid-crawl: the threads knob locks for the others
     controls.set_running(True)
-    assert not controls.fields["threads"].isEnabled() and not combo.isEnabled()
+    assert not controls.fields["threads"].isEnabled()
+    assert not combo.isEnabled()
     controls.set_running(False)
     combo.setCurrentText("bounded")
     controls.set_running(True)
@@ -134,18 +145,21 @@ def test_strategy_choice_reaches_the_settings(qtbot, window):
 def test_thread_sweep_plots_pages_per_s_and_rss_against_threads(qtbot, window):
     panel = window.experiments
     panel.select("thread-sweep")
-    assert panel.live.compact and panel.sweep_chart.isVisibleTo(panel)
+    assert panel.live.compact
+    assert panel.sweep_chart.isVisibleTo(panel)
     panel.scale.setValue(0.05)  # 1, 2 and 4 threads, half a second each
     panel.trials.setValue(1)
     with qtbot.waitSignal(panel.runSaved, timeout=40_000):
         panel.run_button.click()
     xs, rate = panel.sweep_chart.means("pages_per_s")
-    assert list(xs) == [1.0, 2.0, 4.0] and rate.min() > 0
+    assert list(xs) == [1.0, 2.0, 4.0]
+    assert rate.min() > 0
     _xs, bound = panel.sweep_chart.means("latency_bound")
     assert list(bound) == [50.0, 100.0, 200.0]  # threads / 20 ms
     assert len(panel.sweep_chart.curves["latency_bound"].getData()[0]) == 3
     _xs, rss = panel.sweep_chart.means("peak_rss_mib")
-    assert len(rss) == 3 and rss.min() > 0
+    assert len(rss) == 3
+    assert rss.min() > 0
     assert [v for v, _s, _e in panel.live.segments] == ["threads=1", "threads=2", "threads=4"]
     model = panel.results_model
     assert [model.row(r)[0] for r in range(model.rowCount())] == ["1", "2", "4"]
@@ -188,7 +202,8 @@ def test_an_experiment_that_fails_says_why_and_ends(qtbot, monkeypatch):
         panel.run_button.click()
     assert panel.status.text().startswith("Failed")
     assert "RuntimeError: the bad variant broke" in panel.verdict.toPlainText()
-    assert panel.run_button.isEnabled() and not experiment_threads()
+    assert panel.run_button.isEnabled()
+    assert not experiment_threads()
     assert list_runs() == []
 
 
@@ -206,5 +221,6 @@ def test_an_experiment_this_machine_cannot_test_says_so_in_words(qtbot, window):
         os.sched_setaffinity(0, usable)
     assert panel.result.verdict == "unavailable"
     text = panel.verdict.toPlainText()
-    assert "Verdict: unavailable" in text and "nothing was run" in text
+    assert "Verdict: unavailable" in text
+    assert "nothing was run" in text
     assert "only one CPU" in text

@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from core.affinity import crawl_cpu  # noqa: E402
-from core.events import (  # noqa: E402
+from core.affinity import crawl_cpu
+from core.events import (
     CrawlState,
     CrawlStateChanged,
     ErrorInfo,
@@ -26,14 +26,14 @@ from core.events import (  # noqa: E402
     WorkerStateChanged,
     WorkerStopped,
 )
-from core.stats import WorkerInfo  # noqa: E402
-from gui.bridge import MAX_EVENTS_PER_TICK, EventBridge, LogBuffer  # noqa: E402
-from gui.capped_model import PredicateFilter  # noqa: E402
-from gui.charts import ChartPanel  # noqa: E402
-from gui.controls import ControlPanel  # noqa: E402
-from gui.results_table import ResultsModel  # noqa: E402
-from gui.threads_table import EXITED, ThreadsModel, row_from_worker  # noqa: E402
-from gui.timeline import TimelineView  # noqa: E402
+from core.stats import WorkerInfo
+from gui.bridge import MAX_EVENTS_PER_TICK, EventBridge, LogBuffer
+from gui.capped_model import PredicateFilter
+from gui.charts import ChartPanel
+from gui.controls import ControlPanel
+from gui.results_table import ResultsModel
+from gui.threads_table import EXITED, ThreadsModel, row_from_worker
+from gui.timeline import TimelineView
 
 
 def page(i: int, status: int | None = 200) -> PageResult:
@@ -115,10 +115,12 @@ def test_results_model_keeps_the_newest_rows_and_counts_the_rest(qtbot):
     model.append([page(i) for i in range(80)])
     model.append([page(i) for i in range(80, 150)])
     assert model.rowCount() == 100
-    assert model.hidden == 50 and hidden[-1] == 50
+    assert model.hidden == 50
+    assert hidden[-1] == 50
     assert model.item(0).url == "http://x/50"
     model.append([page(i) for i in range(1000, 1250)])  # one batch bigger than the cap
-    assert model.rowCount() == 100 and model.item(99).url == "http://x/1249"
+    assert model.rowCount() == 100
+    assert model.item(99).url == "http://x/1249"
     assert model.hidden == 300
 
 
@@ -160,7 +162,8 @@ def test_threads_model_changes_rows_in_place(qtbot):
     assert inserted == [(0, 1)]
     with qtbot.waitSignal(model.dataChanged, timeout=1_000):
         model.update([row_from_worker(_worker("w1", WorkerState.PARSING, pages=3), cpu)])
-    assert inserted == [(0, 1)] and not resets
+    assert inserted == [(0, 1)]
+    assert not resets
     assert model.index(0, 4).data() == "parsing"
     assert model.index(0, 7).data() == 3
     assert model.index(0, 8).data() == "1.25"
@@ -176,12 +179,15 @@ def test_invalid_url_shows_the_error_inline_and_reports_invalid(qtbot):
         panel.url.setText("ftp://example.com/")
     assert blocker.args == [False]
     label = panel.error_label("start_urls")
-    assert label.isVisible() and "http" in label.text()
+    assert label.isVisible()
+    assert "http" in label.text()
     with qtbot.waitSignal(panel.validityChanged) as blocker:
         panel.url.setText("http://127.0.0.1:8000/")
-    assert blocker.args == [True] and not label.isVisible()
+    assert blocker.args == [True]
+    assert not label.isVisible()
     panel.fields["threads"].setValue(0)
-    assert panel.error is not None and panel.error.field == "threads"
+    assert panel.error is not None
+    assert panel.error.field == "threads"
     assert panel.error_label("threads").isVisible()
 
 
@@ -201,8 +207,11 @@ def test_control_values_round_trip(qtbot):
     other.set_values(values)
     assert other.values() == panel.values()
     settings = other.settings()
-    assert settings.threads == 32 and settings.read_timeout == 2.5 and not settings.obey_robots
-    assert settings.pin_workers is False and not other.pin_workers.isChecked()
+    assert settings.threads == 32
+    assert settings.read_timeout == 2.5
+    assert not settings.obey_robots
+    assert settings.pin_workers is False
+    assert not other.pin_workers.isChecked()
 
 
 @pytest.mark.skipif(crawl_cpu(True) is None, reason="threads cannot be pinned here")
@@ -210,10 +219,14 @@ def test_workers_on_one_core_is_on_by_default_and_flows_into_the_settings(qtbot)
     panel = ControlPanel()
     qtbot.addWidget(panel)
     box = panel.pin_workers
-    assert box.isEnabled() and box.isChecked() and panel.settings().pin_workers is True
-    assert "GIL" in box.toolTip() and "gil-cores" in box.toolTip()
+    assert box.isEnabled()
+    assert box.isChecked()
+    assert panel.settings().pin_workers is True
+    assert "GIL" in box.toolTip()
+    assert "gil-cores" in box.toolTip()
     box.setChecked(False)
-    assert panel.settings().pin_workers is False and panel.values()["pin_workers"] is False
+    assert panel.settings().pin_workers is False
+    assert panel.values()["pin_workers"] is False
     panel.set_running(True)  # a crawl's threads are pinned when they start: fixed while it runs
     assert not box.isEnabled()
     panel.set_running(False)
@@ -230,14 +243,16 @@ def test_workers_on_one_core_is_disabled_where_threads_cannot_be_pinned(qtbot):
         os.sched_setaffinity(0, usable)
     qtbot.addWidget(panel)
     box = panel.pin_workers
-    assert not box.isEnabled() and not box.isChecked()
+    assert not box.isEnabled()
+    assert not box.isChecked()
     assert box.toolTip().startswith("Not available here")
     assert panel.settings().pin_workers is False
     assert "pin_workers" not in panel.values()  # a preference saved where it worked is kept
     panel.set_values({"pin_workers": "true"})
     panel.set_running(True)
     panel.set_running(False)
-    assert not box.isEnabled() and not box.isChecked()
+    assert not box.isEnabled()
+    assert not box.isChecked()
 
 
 def test_charts_follow_new_data_until_the_user_pans(qtbot):
@@ -249,17 +264,20 @@ def test_charts_follow_new_data_until_the_user_pans(qtbot):
     panel.set_source(lambda: times, lambda key: np.sin(times))
     panel.refresh()
     left, right = panel.first_plot.getViewBox().viewRange()[0]
-    assert right >= 299 and left > 100
+    assert right >= 299
+    assert left > 100
     assert panel.curves["rss_mib"].getData()[0] is not None
     with qtbot.waitSignal(panel.followingChanged) as blocker:
         panel.first_plot.getViewBox().sigRangeChangedManually.emit([True, False])
-    assert blocker.args == [False] and not panel.following
+    assert blocker.args == [False]
+    assert not panel.following
     panel.first_plot.setXRange(10, 20, padding=0)
     times = np.arange(0.0, 400.0, 0.1)
     panel.refresh()
     assert panel.first_plot.getViewBox().viewRange()[0][1] < 100
     panel.follow()
-    assert panel.following and panel.first_plot.getViewBox().viewRange()[0][1] >= 399
+    assert panel.following
+    assert panel.first_plot.getViewBox().viewRange()[0][1] >= 399
     panel.add_marker(350.0, "threads 8→32")
     assert panel.markers() == [(350.0, "threads 8→32")]
 
@@ -283,7 +301,8 @@ def test_timeline_segments_answer_hover_queries(qtbot):
     assert view.lane_names() == ["w1"]
     state, url, start, end = view.segment_at("w1", 2.5)
     assert (state, url) == ("fetching", "http://x/1")
-    assert start == pytest.approx(2.0) and end == pytest.approx(3.5)
+    assert start == pytest.approx(2.0)
+    assert end == pytest.approx(3.5)
     assert view.segment_at("w1", 0.5) is None
     assert view.segment_at("w1", 9.0) is None  # the worker stopped at 4 s
     assert len(view._bars["fetching"].opts["x0"]) == 1
@@ -300,5 +319,6 @@ def test_timeline_memory_is_shared_out_across_lanes(qtbot, monkeypatch):
     ]
     view.add_events(events)
     lane = view._lanes["w0"]
-    assert lane.starts.maxlen == 100 and len(lane.starts) == 100
+    assert lane.starts.maxlen == 100
+    assert len(lane.starts) == 100
     assert lane.urls[-1] == "u499"  # the newest are kept

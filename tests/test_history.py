@@ -40,7 +40,7 @@ def test_save_load_list_round_trip(data_dir):
         "os_threads": [3.0, 9.0, 5.0],
         "rss_mib": [50.0, 80.0, 60.0],
     }
-    assert list(history.load_metrics(record.id))[0] == "t"
+    assert next(iter(history.load_metrics(record.id))) == "t"
     assert [r.id for r in history.list_runs()] == [record.id]
     assert history.list_runs(kind="experiment") == []
 
@@ -57,9 +57,12 @@ def test_details_compare_delete_and_export(tmp_path):
     assert history.load_details(b.id) == {"verdict": "holds"}
     assert history.load_details(a.id) is None
     rows = {row.field: row for row in history.compare_runs(a.id, b.id)}
-    assert rows["duration_s"].a == 2.0 and rows["duration_s"].diff == -1.0
-    assert rows["pages"].b is None and rows["pages"].diff is None
-    assert rows["bad.lost"].a is None and rows["bad.lost"].b == 5.0
+    assert rows["duration_s"].a == 2.0
+    assert rows["duration_s"].diff == -1.0
+    assert rows["pages"].b is None
+    assert rows["pages"].diff is None
+    assert rows["bad.lost"].a is None
+    assert rows["bad.lost"].b == 5.0
 
     zipped = history.export_run(a.id, tmp_path)
     with zipfile.ZipFile(zipped) as archive:

@@ -98,7 +98,8 @@ def test_lock_owner_then_waiter_then_new_owner(tracked):
     entry = record(lock)
     assert [o["ident"] for o in entry["owners"]] == [thread.ident]
     assert entry["waiters"] == []
-    assert entry["acquisitions"] == 2 and entry["contended"] == 1
+    assert entry["acquisitions"] == 2
+    assert entry["contended"] == 1
     assert entry["wait_max_s"] > 0
     done.set()
     thread.join(10)
@@ -118,7 +119,8 @@ def test_rlock_counts_recursion_and_other_threads_wait(tracked):
     assert waiter_idents(lock) == [thread.ident]
     lock.release()
     thread.join(10)
-    assert owner_idents(lock) == [] and waiter_idents(lock) == []
+    assert owner_idents(lock) == []
+    assert waiter_idents(lock) == []
     with pytest.raises(RuntimeError):
         lock.release()
 
@@ -146,7 +148,8 @@ def test_condition_wait_releases_ownership_and_takes_it_back_at_depth(tracked):
         assert owner_idents(inner) == [threading.get_ident()]
         cond.notify()
     assert woke.wait(10)
-    assert owner_idents(inner) == [thread.ident] and depth_after == [2]
+    assert owner_idents(inner) == [thread.ident]
+    assert depth_after == [2]
     leave.set()
     thread.join(10)
     assert owner_idents(inner) == []
@@ -172,7 +175,8 @@ def test_semaphore_owners_waiters_and_a_release_from_another_thread(tracked, kin
     sem.release()
     assert not record(sem)["handoff"]  # its own permit
     sem.release()  # the other thread's permit: a handoff
-    assert record(sem)["handoff"] and owner_idents(sem) == []
+    assert record(sem)["handoff"]
+    assert owner_idents(sem) == []
     if kind == "BoundedSemaphore":
         with pytest.raises(ValueError, match="too many"):
             sem.release()
@@ -189,7 +193,8 @@ def test_queue_event_and_barrier_made_after_install_are_tracked_and_work(tracked
     assert "test_locks.py" in record(mutex)["notify_waiters"][0]["where"]
     jobs.put(7)
     thread.join(10)
-    assert got == [7] and record(mutex)["notify_waiters"] == []
+    assert got == [7]
+    assert record(mutex)["notify_waiters"] == []
 
     event = threading.Event()
     barrier = threading.Barrier(3)
@@ -246,7 +251,8 @@ def test_a_lock_may_be_released_by_another_thread(tracked):
     lock.acquire()
     assert lock.locked()
     background(lock.release).join(10)
-    assert not lock.locked() and owner_idents(lock) == []
+    assert not lock.locked()
+    assert owner_idents(lock) == []
     assert record(lock)["handoff"]
 
 
@@ -275,7 +281,8 @@ def test_an_exception_inside_a_waiting_acquire_leaves_no_waiter_and_no_owner(tra
         poker.join(10)
     finally:
         signal.signal(signal.SIGUSR1, old)
-    assert waiter_idents(lock) == [] and owner_idents(lock) == [holder.ident]
+    assert waiter_idents(lock) == []
+    assert owner_idents(lock) == [holder.ident]
     release.set()
     holder.join(10)
     assert lock.acquire(timeout=10)
@@ -289,7 +296,8 @@ def test_at_fork_reinit_frees_the_lock_and_forgets_its_owner(tracked):
     lock._at_fork_reinit()  # type: ignore[attr-defined]
     rlock._at_fork_reinit()  # type: ignore[attr-defined]
     assert not lock.locked()
-    assert owner_idents(lock) == [] and owner_idents(rlock) == []
+    assert owner_idents(lock) == []
+    assert owner_idents(rlock) == []
     assert rlock.acquire(blocking=False)
     rlock.release()
 
@@ -341,18 +349,22 @@ def test_a_cycle_is_found_once_rotated_to_its_smallest_ident(tracked, n):
         cycles = locks.find_deadlocks(locks.snapshot())
         assert len(cycles) == 1
         (cycle,) = cycles
-        assert sorted(cycle) == sorted(ring.idents()) and cycle[0] == min(cycle)
+        assert sorted(cycle) == sorted(ring.idents())
+        assert cycle[0] == min(cycle)
         # in wait-for order: each thread waits for the next one's lock
         order = ring.idents()
         start = order.index(cycle[0])
         assert cycle == (order[start:] + order[:start])
         watch = locks.DeadlockWatch()
         reports = [watch.check() for _ in range(5)]
-        assert reports[0] == [] and reports[1] == [cycle] and reports[2:] == [[], [], []]
+        assert reports[0] == []
+        assert reports[1] == [cycle]
+        assert reports[2:] == [[], [], []]
         assert watch.reported == [cycle]
         text = locks.format_deadlocks(locks.snapshot(), cycles)
         assert text.startswith("Found one Python-level deadlock:")
-        assert text.count('"ring-') == n and "held by ring-" in text
+        assert text.count('"ring-') == n
+        assert "held by ring-" in text
         assert text.endswith("Found 1 deadlock.")
         fields = locks.dump_fields(locks.snapshot())
         names = {t.ident: t.name for t in ring.threads}
@@ -385,7 +397,8 @@ def test_the_watch_thread_names_a_deadlock_within_a_second_and_once(tracked):
             wait_until(lambda: watch.check() == [] and len(watch.reported) == len(checks))
         finally:
             ring.unwind()
-    assert len(reports) == 1 and sorted(reports[0]) == sorted(ring.idents())
+    assert len(reports) == 1
+    assert sorted(reports[0]) == sorted(ring.idents())
     assert "threadscope-deadlock-watch" not in [t.name for t in threading.enumerate()]
 
 
@@ -421,22 +434,27 @@ def test_snapshot_groups_short_lived_locks_by_creation_site(tracked):
         make_and_use()
     sites = [s for s in locks.snapshot()["sites"] if s["function"] == "make_and_use"]
     assert len(sites) == 1
-    assert sites[0]["created"] == 50 and sites[0]["acquisitions"] == 50
+    assert sites[0]["created"] == 50
+    assert sites[0]["acquisitions"] == 50
 
 
 def test_existing_experiments_measure_the_same_with_tracking_on():
     assert not locks.installed()
     race = get("counter-race")
     bad, fixed = race.run("bad", scale=0.1), race.run("fixed", scale=0.1)
-    assert bad.values["lost_updates"] > 0 and fixed.values["lost_updates"] == 0
+    assert bad.values["lost_updates"] > 0
+    assert fixed.values["lost_updates"] == 0
     assert not locks.installed()  # the run turned tracking on and off again
     sites = locks.snapshot()["sites"]
     race_locks = [s for s in sites if s["created_at"].rpartition(":")[0].endswith("race.py")]
-    assert race_locks and max(s["acquisitions"] for s in race_locks) >= fixed.values["increments"]
+    assert race_locks
+    assert max(s["acquisitions"] for s in race_locks) >= fixed.values["increments"]
     leak = get("lock-without-finally")
     stuck, clean = leak.run("bad", scale=0.2), leak.run("fixed", scale=0.2)
-    assert stuck.values["stuck_threads"] >= 1 and stuck.values["threads_left"] == 0
-    assert clean.values["stuck_threads"] == 0 and clean.values["tasks_completed"] == 4 * 5 - 1
+    assert stuck.values["stuck_threads"] >= 1
+    assert stuck.values["threads_left"] == 0
+    assert clean.values["stuck_threads"] == 0
+    assert clean.values["tasks_completed"] == 4 * 5 - 1
 
 
 def test_lock_order_deadlock_is_named_within_a_second_and_leaves_no_thread():
@@ -448,12 +466,12 @@ def test_lock_order_deadlock_is_named_within_a_second_and_leaves_no_thread():
     assert any(note.startswith("Found one Python-level deadlock:") for note in bad.notes)
     assert "exp-order-" in bad.notes[0]
     fixed = experiment.run("fixed", scale=0.1)
-    assert fixed.values["deadlocks"] == 0 and fixed.values["threads_left"] == 0
+    assert fixed.values["deadlocks"] == 0
+    assert fixed.values["threads_left"] == 0
     assert fixed.values["rounds_completed"] == 2 * 50
     assert bad.values["rounds_completed"] < fixed.values["rounds_completed"]
-    assert bad.duration_s < 3 and not any(
-        t.name.startswith("exp-order") for t in threading.enumerate()
-    )
+    assert bad.duration_s < 3
+    assert not any(t.name.startswith("exp-order") for t in threading.enumerate())
 
 
 def test_a_forked_child_runs_threads_and_queues_on_tracked_locks(tracked):

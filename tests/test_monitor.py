@@ -21,7 +21,8 @@ def test_a_failing_listener_is_logged_once_and_never_raised_into_the_experiment(
     monitor.add_listener(broken)  # first, so the listener after it depends on the guard
     monitor.add_listener(got.append)
     outcome = get("counter-race").run("fixed", scale=0.05, monitor=monitor)
-    assert outcome.values["lost_updates"] == 0 and not outcome.stopped
+    assert outcome.values["lost_updates"] == 0
+    assert not outcome.stopped
     samples = monitor.samples()
     assert len(samples) >= 2  # the baseline and the last, at least
     assert [e for e in got if isinstance(e, MonitorSample)] == samples  # every one delivered

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from core.crawl_cli import settings_from
-from core.settings import SETTINGS, CrawlSettings, Kind, SettingsError
+from core.settings import SETTINGS, CrawlSettings, Kind
+from core.settings_error import SettingsError
 
 
 def test_defaults_scope_to_the_start_hosts():

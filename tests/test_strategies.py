@@ -23,7 +23,8 @@ from core.events import (
     WorkerStopped,
 )
 from core.results import read_results
-from core.settings import STRATEGIES, CrawlSettings, SettingsError
+from core.settings import STRATEGIES, CrawlSettings
+from core.settings_error import SettingsError
 from core.strategies import STRATEGIES as IMPLEMENTED
 from core.strategies import Pool
 from core.testsite import TestSite
@@ -36,7 +37,8 @@ def test_settings_name_every_implemented_strategy_and_refuse_others(site):
     assert set(IMPLEMENTED) == set(STRATEGIES)
     with pytest.raises(SettingsError) as err:
         CrawlSettings(site.url, strategy="fork-bomb")
-    assert err.value.field == "strategy" and "thread-per-url" in err.value.message
+    assert err.value.field == "strategy"
+    assert "thread-per-url" in err.value.message
     with pytest.raises(SettingsError, match="max_spawned_threads"):
         CrawlSettings(site.url, max_spawned_threads=0)
     with pytest.raises(SettingsError, match="max_depth"):
@@ -55,7 +57,9 @@ def test_each_strategy_crawls_the_whole_site_once_with_the_same_events(site, tmp
     assert crawler.reason == "finished"
     assert served["pages_served"] == served["pages_distinct"] == SITE_PAGES
     stats = crawler.stats()
-    assert stats.pages == SITE_PAGES and stats.frontier == 0 and stats.in_flight == 0
+    assert stats.pages == SITE_PAGES
+    assert stats.frontier == 0
+    assert stats.in_flight == 0
     results = [e.result for e in events if isinstance(e, FetchFinished)]
     assert len({r.url for r in results}) == len(results) == SITE_PAGES
     assert len(read_results(str(out))) == SITE_PAGES
@@ -65,7 +69,8 @@ def test_each_strategy_crawls_the_whole_site_once_with_the_same_events(site, tmp
     assert states == [CrawlState.RUNNING, CrawlState.FINISHED]
     started = [e.name for e in events if isinstance(e, WorkerStarted)]
     stopped = [e.name for e in events if isinstance(e, WorkerStopped)]
-    assert started and sorted(started) == sorted(stopped)
+    assert started
+    assert sorted(started) == sorted(stopped)
     workers = {e.worker for e in events if isinstance(e, FetchFinished)}
     assert workers <= set(started)
     assert crawler.workers() == []
@@ -74,10 +79,12 @@ def test_each_strategy_crawls_the_whole_site_once_with_the_same_events(site, tmp
 @pytest.mark.parametrize("strategy", ALL)
 def test_each_strategy_honours_max_pages_and_depth(site, strategy):
     crawler, _ = run(CrawlSettings(site.url, threads=4, strategy=strategy, max_pages=50))
-    assert crawler.reason == "max_pages" and crawler.stats().pages == 50
+    assert crawler.reason == "max_pages"
+    assert crawler.stats().pages == 50
     shallow, events = run(CrawlSettings(site.url, threads=4, strategy=strategy, max_depth=1))
     depths = {e.result.depth for e in events if isinstance(e, FetchFinished)}
-    assert depths == {0, 1} and shallow.reason == "finished"
+    assert depths == {0, 1}
+    assert shallow.reason == "finished"
 
 
 def test_thread_per_url_never_has_more_spawned_threads_alive_than_the_cap(site):
@@ -101,7 +108,8 @@ def test_thread_per_url_never_has_more_spawned_threads_alive_than_the_cap(site):
         done.set()
         sampler.join()
     strategy = crawler._strategy
-    assert crawler.stats().pages == SITE_PAGES and crawler.reason == "finished"
+    assert crawler.stats().pages == SITE_PAGES
+    assert crawler.reason == "finished"
     assert strategy.peak_alive == cap  # the cap was reached ...
     assert strategy.inline > 0  # ... so finders crawled links themselves
     # a thread leaves the count in its last line; the interpreter's own teardown after it
@@ -117,7 +125,8 @@ def test_each_strategy_stops_promptly_with_requests_hung(trap_site, strategy):
     crawler.stop()
     assert crawler.join(2.0)
     assert time.perf_counter() - began < 2.0
-    assert crawler.reason == "stopped" and crawler.state is CrawlState.FINISHED
+    assert crawler.reason == "stopped"
+    assert crawler.state is CrawlState.FINISHED
     assert crawl_threads() == []
 
 
@@ -153,7 +162,8 @@ def test_each_strategy_pauses_and_resumes(slow_site, strategy):
     finally:
         crawler.stop()
         crawler.join(5)
-    assert crawler.reason == "finished" and slow_site.stats()["pages_served"] == SLOW_PAGES
+    assert crawler.reason == "finished"
+    assert slow_site.stats()["pages_served"] == SLOW_PAGES
 
 
 @pytest.mark.parametrize("strategy", [s for s in ALL if s != "bounded"])

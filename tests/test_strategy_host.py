@@ -155,7 +155,8 @@ def urls(host: FakeHost) -> list[str]:
 def test_bounded_on_one_worker_crawls_breadth_first_and_finishes_once():
     host, _ = crawl("bounded", GRAPH, threads=1)
     assert urls(host) == ["root", "a", "b", "c", "d", "e"]
-    assert host.finished == 1 and host.reason == "finished"
+    assert host.finished == 1
+    assert host.reason == "finished"
 
 
 def test_bounded_workers_share_one_frontier_each_url_once():
@@ -164,7 +165,8 @@ def test_bounded_workers_share_one_frontier_each_url_once():
     host, strategy = crawl("bounded", graph, threads=4)
     assert sorted(urls(host)) == sorted(["root", *map(str, range(401))])
     assert {name for name, _ in host.handled} <= {f"crawl-worker-{n}" for n in (1, 2, 3, 4)}
-    assert host.finished == 1 and strategy.backlog() == 0
+    assert host.finished == 1
+    assert strategy.backlog() == 0
 
 
 def test_recursive_on_one_thread_crawls_depth_first():
@@ -190,19 +192,22 @@ def test_thread_per_url_gives_each_url_a_thread_until_the_cap_then_crawls_inline
     assert sorted(urls(spread)) == sorted(["root", *TREE["root"], "a1", "a2", "b1", "c1"])
     names = [name for name, _ in spread.handled]
     assert len(set(names)) == len(names)  # one thread per URL
-    assert strategy.threads_target() == 100 and spread.finished == 1
+    assert strategy.threads_target() == 100
+    assert spread.finished == 1
     capped, strategy = crawl("thread-per-url", TREE, max_spawned_threads=1)
     assert capped.handled == [
         ("crawl-spawn-1", url) for url in ["root", "a", "a1", "a2", "b", "b1", "c", "c1"]
     ]  # the only thread crawls every link itself, depth-first
-    assert strategy.inline == 8 and capped.finished == 1
+    assert strategy.inline == 8
+    assert capped.finished == 1
 
 
 def test_pool_runs_each_url_once_on_its_adopted_executor_threads():
     host, _ = crawl("pool", GRAPH, threads=3)
     assert sorted(urls(host)) == ["a", "b", "c", "d", "e", "root"]
     assert urls(host)[0] == "root"
-    assert host.adopted and all(name.startswith("crawl-worker_") for name in host.adopted)
+    assert host.adopted
+    assert all(name.startswith("crawl-worker_") for name in host.adopted)
     assert sorted(host.released) == sorted(host.adopted)  # released after the executor joined
     assert host.finished == 1
 

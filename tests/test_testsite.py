@@ -16,7 +16,7 @@ import psutil
 import pytest
 import urllib3
 
-from core.settings import SettingsError
+from core.settings_error import SettingsError
 from core.testsite import TestSite
 from core.testsite.cli import add_arguments, config_from_args, config_to_argv, main
 from core.testsite.export import export_site

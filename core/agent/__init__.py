@@ -6,7 +6,8 @@ import as ``core.agent`` in Threadscope and as ``threadscope_agent`` inside the 
 
 - ``bootstrap``: the target's ``__main__``: starts the agent, then runs the program via runpy.
 - ``server``: the agent thread (``threadscope-agent``, daemon) and its Unix socket.
-- ``sampling`` / ``classify`` / ``procstat``: one sample of every thread.
+- ``sampling`` / ``classify`` / ``procstat``: one sample of every thread; ``frames``: reading
+  every thread's frame without the CPython 3.11 deadlock (also used by ``core.diagnostics``).
 - ``protocol``: where sockets live and how messages are framed (shared with ``core.watch``).
 - ``locks`` (issue 13, optional): lock ownership; used when importable.
 - ``queues``: ``watch_queue(name, q)``, the one call a program makes to chart a queue's depth.

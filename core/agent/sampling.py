@@ -2,7 +2,7 @@
 
 Reading other threads' frames: ``sys._current_frames()`` is called with the cyclic GC paused
 (on CPython 3.11 a collection inside it can deadlock against an exiting thread,
-python/cpython#106883; ``core.diagnostics.threads`` has the same guard) and not at all on a
+python/cpython#106883; ``frames``, shared with ``core.diagnostics``) and not at all on a
 free-threaded build, where walking another running thread's frames is documented as unsafe:
 there threads keep their names, CPU and OS state, and ``stacks`` says why they are missing.
 """
@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 from . import classify, procstat, queues
+from .frames import current_frames
 from .protocol import AGENT_THREAD_NAME, AGENT_VERSION
 
 _CALL_OPS = frozenset(i for i, name in enumerate(dis.opname) if name.startswith("CALL"))
@@ -37,19 +38,6 @@ def gil_disabled() -> bool:
 
 def python_version() -> str:
     return f"{sys.implementation.name} {sys.version.split()[0]}"
-
-
-def current_frames() -> dict[int, FrameType]:
-    """Every thread's innermost frame; empty on a free-threaded build (see module docstring)."""
-    if gil_disabled():
-        return {}
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return sys._current_frames()
-    finally:
-        if enabled:
-            gc.enable()
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -128,7 +116,7 @@ def _lock_view(snap: dict[str, Any], deadlocks: list[list[int]], names: dict[int
 def take_sample(locks: Any = None) -> dict[str, Any]:
     """The program right now, as plain JSON-able data (``locks``: the tracker module or None)."""
     pid = os.getpid()
-    frames = current_frames()
+    frames = {} if gil_disabled() else current_frames()  # see the module docstring
     threads = {t.ident: t for t in threading.enumerate()}
     names = {ident: t.name for ident, t in threads.items() if ident is not None}
     holds: dict[int, list[str]] = {}

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
-from core.diagnostics.threads import ThreadStack, current_frames, stack_of
+from core.agent.frames import current_frames
+from core.diagnostics.threads import ThreadStack, stack_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +31,20 @@ class StuckDetector:
     """Call :meth:`check` periodically (the experiment monitor does it at ~10 Hz)."""
 
     def __init__(self, threshold_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if threshold_s <= 0:
-            raise ValueError("threshold_s: must be > 0")
         self.threshold_s = threshold_s
         self._clock = clock
         self._seen: dict[int, tuple[Hashable, float]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def threshold_s(self) -> float:
+        return self._threshold_s
+
+    @threshold_s.setter
+    def threshold_s(self, value: float) -> None:
+        if value <= 0:
+            raise ValueError("threshold_s: must be > 0")
+        self._threshold_s = value
 
     def check(
         self,
@@ -60,19 +69,13 @@ class StuckDetector:
                 since = previous[1] if previous and previous[0] == signature else now
                 seen[ident] = (signature, since)
                 if now - since > self.threshold_s:
-                    thread = threads.get(ident)
+                    named = ThreadStack.of(ident, threads.get(ident), stack)
                     stuck.append(
                         StuckThread(
                             ident=ident,
-                            name=thread.name if thread else f"<unknown {ident}>",
+                            name=named.name,
                             stuck_for_s=now - since,
-                            stack=ThreadStack(
-                                ident,
-                                thread.name if thread else f"<unknown {ident}>",
-                                thread.native_id if thread else None,
-                                thread.daemon if thread else False,
-                                stack,
-                            ),
+                            stack=named,
                             state=state,
                         )
                     )

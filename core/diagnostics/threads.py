@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gc
-import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import FrameType
+
+from core.agent.frames import current_frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,16 @@ class ThreadStack:
     daemon: bool
     frames: tuple[FrameInfo, ...]
 
+    @classmethod
+    def of(
+        cls, ident: int, thread: threading.Thread | None, frames: tuple[FrameInfo, ...]
+    ) -> ThreadStack:
+        """Named from ``threading`` when it knows the thread (``None``: a thread it never saw
+        start, such as one made by C code)."""
+        if thread is None:
+            return cls(ident, f"<unknown {ident}>", None, False, frames)
+        return cls(ident, thread.name, thread.native_id, thread.daemon, frames)
+
     def text(self) -> str:
         flags = " daemon" if self.daemon else ""
         head = f'Thread "{self.name}" ident={self.ident} native_id={self.native_id}{flags}'
@@ -45,38 +55,13 @@ def stack_of(frame: FrameType | None) -> tuple[FrameInfo, ...]:
     return tuple(reversed(frames))
 
 
-def current_frames() -> dict[int, FrameType]:
-    """``sys._current_frames()`` with the cyclic GC paused around it.
-
-    On CPython 3.11 a collection inside it can run a callback that releases the GIL while the
-    interpreter's thread-list lock is held; a thread exiting at that moment then waits for
-    that lock with the GIL and the process deadlocks (python/cpython#106883, fixed upstream
-    the same way). Thread churn (experiment 3) plus a periodic stuck check hit it.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return sys._current_frames()
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def dump_threads() -> list[ThreadStack]:
     """Every thread with a Python frame right now, named from ``threading`` when known."""
     by_ident = {t.ident: t for t in threading.enumerate()}
-    stacks = []
-    for ident, frame in current_frames().items():
-        thread = by_ident.get(ident)
-        stacks.append(
-            ThreadStack(
-                ident=ident,
-                name=thread.name if thread else f"<unknown {ident}>",
-                native_id=thread.native_id if thread else None,
-                daemon=thread.daemon if thread else False,
-                frames=stack_of(frame),
-            )
-        )
+    stacks = [
+        ThreadStack.of(ident, by_ident.get(ident), stack_of(frame))
+        for ident, frame in current_frames().items()
+    ]
     stacks.sort(key=lambda s: s.name)
     return stacks
 

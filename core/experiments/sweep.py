@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.experiments.base import Experiment, Outcome
-from core.experiments.verdict import Stat
+from core.experiments.verdict import Stat, summary_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ class SweepResult:
         return Stat.of(values) if values else Stat(0.0, 0.0, 0)
 
     def summary_text(self) -> str:
-        return "\n".join([f"Verdict: {self.verdict}.", *(f"- {f}" for f in self.findings)])
+        return summary_text(self.verdict, self.findings)
 
     def report(self) -> str:
         """A table, one row per parameter value (mean ± stdev over trials), and the verdict."""
@@ -73,11 +73,7 @@ class SweepResult:
             "points": [
                 {
                     self.parameter: x,
-                    **{
-                        m.name: {"mean": s.mean, "stdev": s.stdev, "n": s.n}
-                        for m in exp.measures
-                        if (s := self.stat(x, m.name)).n
-                    },
+                    **{m.name: s.as_dict() for m in exp.measures if (s := self.stat(x, m.name)).n},
                 }
                 for x in self.xs()
             ],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,6 +40,9 @@ class Stat:
         mean = statistics.fmean(values)
         stdev = statistics.stdev(values) if len(values) > 1 else 0.0
         return cls(mean, stdev, len(values))
+
+    def as_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "stdev": self.stdev, "n": self.n}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +75,7 @@ class Comparison:
         return Stat.of([o.values[measure] for o in self.outcomes[variant] if measure in o.values])
 
     def summary_text(self) -> str:
-        lines = [f"Verdict: {self.verdict}."]
-        lines += [f"- {f.text}" for f in self.findings]
-        return "\n".join(lines)
+        return summary_text(self.verdict, (f.text for f in self.findings))
 
     def as_dict(self) -> dict[str, Any]:
         exp = self.experiment
@@ -89,11 +90,7 @@ class Comparison:
                     "unit": m.unit,
                     "key": m.key,
                     "better": m.better,
-                    **{
-                        v: {"mean": s.mean, "stdev": s.stdev, "n": s.n}
-                        for v in VARIANTS
-                        if (s := self.stat(v, m.name)).n
-                    },
+                    **{v: s.as_dict() for v in VARIANTS if (s := self.stat(v, m.name)).n},
                 }
                 for m in exp.measures
             ],
@@ -104,7 +101,14 @@ class Comparison:
         }
 
 
-def _fmt(value: float) -> str:
+def summary_text(verdict: str, findings: Iterable[str]) -> str:
+    """The verdict and one line per finding, as a comparison and a sweep both print them."""
+    return "\n".join([f"Verdict: {verdict}.", *(f"- {f}" for f in findings)])
+
+
+def number(value: float) -> str:
+    """A finite measured number: thousands separated from 100 up, else three significant
+    digits (the findings here and the window's experiment tables)."""
     if value == 0 or abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.3g}"
@@ -126,11 +130,11 @@ def judge(experiment: Experiment, outcomes: dict[str, tuple[Outcome, ...]]) -> C
             finding = "holds"
         else:
             finding = "contradicted"
-        spread = f" ± {_fmt(bad.stdev)}" if bad.n > 1 else ""
-        fspread = f" ± {_fmt(fixed.stdev)}" if fixed.n > 1 else ""
+        spread = f" ± {number(bad.stdev)}" if bad.n > 1 else ""
+        fspread = f" ± {number(fixed.stdev)}" if fixed.n > 1 else ""
         expected = "lower" if spec.better == "lower" else "higher"
         text = (
-            f"{spec.label}: bad {_fmt(bad.mean)}{spread} vs fixed {_fmt(fixed.mean)}{fspread}"
+            f"{spec.label}: bad {number(bad.mean)}{spread} vs fixed {number(fixed.mean)}{fspread}"
             f" {spec.unit} (n={bad.n}); the claim expects fixed {expected}: {finding}"
         )
         if finding == "not significant" and min(bad.n, fixed.n) < 2:

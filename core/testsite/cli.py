@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from core.cli_help import HelpFormatter
-from core.settings import SettingsError
+from core.settings_error import SettingsError
 from core.testsite.site import ROBOTS_MODES, TRAPS, SiteConfig
 
 

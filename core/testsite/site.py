@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.settings import SettingsError
+from core.settings_error import SettingsError
 
 _MASK = (1 << 64) - 1
 
