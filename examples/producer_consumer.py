@@ -1,7 +1,10 @@
-"""A producer/consumer service: one producer, a few consumers, a bounded ``queue.Queue``.
+"""A producer/consumer service: one producer, a few consumers, a writer and two queues.
 
 The producer is slower than the consumers, so they spend most of their time in ``queue.get``
-(a watcher shows them "waiting on queue"). Stops after ``--duration`` seconds.
+(a watcher shows them "waiting on queue"). Each consumer puts its result on ``results``,
+which a ``writer`` thread empties in one batch twice a second, so that queue's depth rises
+and falls. Both queues are registered (``items``, ``results``) so the window charts them.
+Stops after ``--duration`` seconds.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import sys
 import threading
 import time
 
+from threadscope_agent import watch_queue  # a no-op stub next to this file; real under `run`
+
 STOP = None
+WRITE_EVERY_S = 0.5
 
 
 def announce() -> None:
@@ -33,10 +39,24 @@ def produce(items: queue.Queue[int | None], until: float, consumers: int) -> Non
         items.put(STOP)
 
 
-def consume(items: queue.Queue[int | None], done: list[int]) -> None:
+def consume(items: queue.Queue[int | None], results: queue.Queue[int]) -> None:
     announce()
     while (item := items.get()) is not STOP:
-        done.append(item * item)
+        results.put(item * item)
+
+
+def write(results: queue.Queue[int], finished: threading.Event, done: list[int]) -> None:
+    """Empty ``results`` in one batch every ``WRITE_EVERY_S``, like a buffered writer."""
+    announce()
+    while True:
+        last = finished.wait(WRITE_EVERY_S)
+        while True:
+            try:
+                done.append(results.get_nowait())
+            except queue.Empty:
+                break
+        if last:
+            return
 
 
 def main() -> None:
@@ -46,19 +66,27 @@ def main() -> None:
     args = parser.parse_args()
     announce()
     items: queue.Queue[int | None] = queue.Queue(maxsize=100)
+    results: queue.Queue[int] = queue.Queue()
+    watch_queue("items", items)
+    watch_queue("results", results)
     done: list[int] = []
+    finished = threading.Event()
     until = time.monotonic() + args.duration
     threads = [
-        threading.Thread(target=consume, args=(items, done), name=f"consumer-{i + 1}")
+        threading.Thread(target=consume, args=(items, results), name=f"consumer-{i + 1}")
         for i in range(args.consumers)
     ]
     threads.append(
         threading.Thread(target=produce, args=(items, until, args.consumers), name="producer")
     )
+    writer = threading.Thread(target=write, args=(results, finished, done), name="writer")
+    writer.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    finished.set()
+    writer.join()
     print(f"consumed {len(done)} items", flush=True)
 
 

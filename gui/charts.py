@@ -127,17 +127,22 @@ class PlotGrid(QWidget):
 
 
 class ChartPanel(PlotGrid):
-    """The four charts; ``followingChanged`` tells the window when to offer "Follow"."""
+    """The four charts; ``followingChanged`` tells the window when to offer "Follow".
+    ``specs`` says which (a watched program's differ from a crawl's)."""
 
     followingChanged = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, specs: tuple[ChartSpec, ...] = CHARTS
+    ) -> None:
         super().__init__(parent)
+        self.specs = specs
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._legend_names: dict[str, tuple[pg.LegendItem, str]] = {}
         self._legend_values: dict[str, str] = {}
         self.refresh_ms: deque[float] = deque(maxlen=50)  # how long the recent redraws took
+        self.legends: dict[str, pg.LegendItem] = {}
         self._markers: deque[tuple[float, list[pg.InfiniteLine]]] = deque()
         self._following = True
         self._programmatic = False
@@ -145,14 +150,15 @@ class ChartPanel(PlotGrid):
         self._times: Callable[[], np.ndarray] | None = None
         self._series: Callable[[str], np.ndarray] | None = None
         first: pg.PlotItem | None = None
-        for i, spec in enumerate(CHARTS):
+        for i, spec in enumerate(specs):
             plot = self.layout_widget.addPlot(row=i // 2, col=i % 2)
             plot.setTitle(spec.title, size="10pt")
             plot.titleLabel.setMaximumHeight(TITLE_ROW_PX)
             plot.layout.setRowFixedHeight(0, TITLE_ROW_PX)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
-            legend = legend_row(plot, len(spec.series))
+            # A chart whose series come later (a watched program's queues) gets room for four.
+            self.legends[spec.name] = legend_row(plot, len(spec.series) or 4)
             axis_label(plot, "left", spec.axis_label, spec.unit)
             axis_label(plot, "bottom", "time", "s")
             plot.setMenuEnabled(False)
@@ -166,15 +172,9 @@ class ChartPanel(PlotGrid):
                 first = plot
             else:
                 plot.setXLink(first)
-            for j, (key, name) in enumerate(spec.series):
-                color = SERIES_COLORS[j % len(SERIES_COLORS)]
-                # Cosmetic 1 px pens: wider ones cost the raster engine several times more.
-                style = Qt.PenStyle.DashLine if key == PEAK_RSS else Qt.PenStyle.SolidLine
-                self.curves[key] = plot.plot(pen=pg.mkPen(color, width=1, style=style))
-                legend.addItem(self.curves[key], name)
-                if key in VALUE_IN_LEGEND:
-                    self._legend_names[key] = (legend, name)
             self.plots[spec.name] = plot
+            for key, name in spec.series:
+                self.add_series(spec.name, key, name)
         self._apply_x_range(0.0)
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
@@ -182,7 +182,19 @@ class ChartPanel(PlotGrid):
 
     @property
     def first_plot(self) -> pg.PlotItem:
-        return self.plots[CHARTS[0].name]
+        return self.plots[self.specs[0].name]
+
+    def add_series(self, chart: str, key: str, name: str) -> None:
+        """One more curve (metric ``key``, legend ``name``) on chart ``chart``."""
+        plot = self.plots[chart]
+        color = SERIES_COLORS[len(plot.listDataItems()) % len(SERIES_COLORS)]
+        # Cosmetic 1 px pens: wider ones cost the raster engine several times more.
+        style = Qt.PenStyle.DashLine if key == PEAK_RSS else Qt.PenStyle.SolidLine
+        self.curves[key] = plot.plot(pen=pg.mkPen(color, width=1, style=style))
+        legend = self.legends[chart]
+        legend.addItem(self.curves[key], name)
+        if key in VALUE_IN_LEGEND:
+            self._legend_names[key] = (legend, name)
 
     def set_source(
         self, times: Callable[[], np.ndarray], series: Callable[[str], np.ndarray]

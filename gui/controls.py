@@ -35,6 +35,8 @@ from core.settings_error import SettingsError
 from core.strategies import STRATEGIES
 from core.testsite.params import SiteParams
 from gui.observe_controls import ObservabilityGroup
+from gui.watch_session import Feed
+from gui.watch_target import ProcessFields, ProgramFields
 
 W = TypeVar("W", bound=QWidget)
 PLACEHOLDER_URL = "http://127.0.0.1/"  # validates the knobs before the test site has a port
@@ -55,6 +57,10 @@ TOOLTIPS = {
     "the best rate is about T / L pages per second (Little's law).",
     "error_rate": "Share of pages the site answers with a server error; each becomes an error "
     "row and the crawl goes on.",
+    "program": "Start your program with Threadscope's agent loaded before its first line and "
+    "open a window on it: every thread, its state, stack and locks, registered queues, memory.",
+    "process": "Watch a Python process that is already running, from outside (py-spy, at most "
+    "twice a second; it needs ptrace permission). Detach leaves it running.",
 }
 
 
@@ -120,6 +126,19 @@ class ControlPanel(QWidget):
         self.url = QLineEdit("https://example.com/")
         self.url.setToolTip(SETTINGS["start_urls"].help)
         self._add_field(target_form, "start_urls", "    URL", self.url)
+        self.program_radio = QRadioButton("A Python program")
+        self.program_radio.setToolTip(TOOLTIPS["program"])
+        self.program = ProgramFields()
+        self.process_radio = QRadioButton("A running process")
+        self.process_radio.setToolTip(TOOLTIPS["process"])
+        self.process = ProcessFields()
+        for radio, fields in (
+            (self.program_radio, self.program),
+            (self.process_radio, self.process),
+        ):
+            self._target_group.addButton(radio)
+            target_form.addRow(radio)
+            target_form.addRow(fields)
         layout.addWidget(target)
 
         crawl = QGroupBox(Group.CRAWL.value)
@@ -165,6 +184,17 @@ class ControlPanel(QWidget):
     def uses_site(self) -> bool:
         return self.site_radio.isChecked()
 
+    @property
+    def watch_target(self) -> str | None:
+        """ "program" or "process" when Start opens a window on a program, else None."""
+        if self.program_radio.isChecked():
+            return "program"
+        return "process" if self.process_radio.isChecked() else None
+
+    def watch_feed(self) -> Feed:
+        """What Start watches; raises ``WatchError`` with one line naming the bad field."""
+        return self.program.feed() if self.program_radio.isChecked() else self.process.feed()
+
     def site_params(self) -> SiteParams:
         return SiteParams(
             pages=self.pages.value(),
@@ -177,7 +207,7 @@ class ControlPanel(QWidget):
 
         Raises :class:`SettingsError` naming the field.
         """
-        url = start_url or (PLACEHOLDER_URL if self.uses_site else self.url.text())
+        url = start_url or (self.url.text() if self.url_radio.isChecked() else PLACEHOLDER_URL)
         values: dict[str, object] = {
             name: spin.value() * SETTINGS[name].form_scale for name, spin in self.fields.items()
         }
@@ -232,8 +262,11 @@ class ControlPanel(QWidget):
         values.update({name: box.currentText() for name, box in self.choices.items()})
         values.update({name: line.text() for name, line in self.texts.items()})
         values.update(
-            target="site" if self.uses_site else "url",
+            target=self.watch_target or ("site" if self.uses_site else "url"),
             url=self.url.text(),
+            program_command=self.program.command.text(),
+            program_cwd=self.program.cwd.text(),
+            program_env=self.program.env.toPlainText(),
             site_pages=self.pages.value(),
             site_latency_ms=self.latency_ms.value(),
             site_error_rate=self.error_rate.value(),
@@ -262,6 +295,14 @@ class ControlPanel(QWidget):
                     continue
         if "url" in values:
             self.url.setText(str(values["url"]))
+        for name, line in (
+            ("program_command", self.program.command),
+            ("program_cwd", self.program.cwd),
+        ):
+            if name in values:
+                line.setText(str(values[name]))
+        if "program_env" in values:
+            self.program.env.setPlainText(str(values["program_env"]))
         for name, box in self.choices.items():
             if values.get(name) in SETTINGS[name].choices:
                 box.setCurrentText(str(values[name]))
@@ -275,6 +316,10 @@ class ControlPanel(QWidget):
             self.url_radio.setChecked(True)
         elif values.get("target") == "site":
             self.site_radio.setChecked(True)
+        elif values.get("target") == "program":
+            self.program_radio.setChecked(True)
+        elif values.get("target") == "process":
+            self.process_radio.setChecked(True)
         self.observe.set_values(values)
         self.validate()
 
@@ -393,14 +438,20 @@ class ControlPanel(QWidget):
             self.pages,
             self.latency_ms,
             self.error_rate,
+            self.program_radio,
+            self.program,
+            self.process_radio,
+            self.process,
         ]
 
     def _on_target_toggled(self, *_args: object) -> None:
         if not self._running:
             site = self.uses_site
-            self.url.setEnabled(not site)
             for widget in (self.pages, self.latency_ms, self.error_rate):
                 widget.setEnabled(site)
+            self.url.setEnabled(self.url_radio.isChecked())
+            self.program.setEnabled(self.program_radio.isChecked())
+            self.process.setEnabled(self.process_radio.isChecked())
         self.validate()
 
     def _emit_threads(self) -> None:

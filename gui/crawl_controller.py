@@ -90,6 +90,7 @@ class CrawlController(QObject):
     newCrawl = Signal()  # about to start one: views drop the last crawl's rows
     polled = Signal()  # after every poll: views refresh from the session
     saved = Signal()  # an ended crawl is in the run history
+    watchRequested = Signal()  # Start with a program or process as the target
 
     def __init__(
         self,
@@ -148,6 +149,9 @@ class CrawlController(QObject):
     def start(self) -> None:
         """Start what the form says, booting the embedded site first if it is the target."""
         if not self.start_action.isEnabled() or not self.controls.validate():
+            return
+        if self.controls.watch_target is not None:
+            self.watchRequested.emit()  # a window on a program, not a crawl
             return
         if not self._observe_crawl():
             return

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,10 +33,6 @@ ROW_HEIGHT = 0.8
 LABEL_PX = 14  # vertical pixels one lane label needs
 
 
-STATES = tuple(STATE_COLORS)
-STATE_CODES = {state: code for code, state in enumerate(STATES)}
-
-
 @dataclass(slots=True)
 class _Lane:
     """State changes of one worker: parallel bounded deques of start time, state code, URL."""
@@ -53,9 +49,9 @@ class _Lane:
             self.codes = deque(self.codes, maxlen=maxlen)
             self.urls = deque(self.urls, maxlen=maxlen)
 
-    def add(self, t: float, state: str, url: str) -> None:
+    def add(self, t: float, code: int, url: str) -> None:
         self.starts.append(t)
-        self.codes.append(STATE_CODES.get(state, 0))
+        self.codes.append(code)
         self.urls.append(url)
 
     def arrays(self, now: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -68,7 +64,7 @@ class _Lane:
             ends[-1] = self.ended if self.ended is not None else now
         return starts, ends, np.fromiter(self.codes, dtype=np.int8, count=n)
 
-    def segment_at(self, t: float, now: float) -> tuple[str, str, float, float] | None:
+    def segment_at(self, t: float, now: float) -> tuple[int, str, float, float] | None:
         starts = list(self.starts)
         i = bisect.bisect_right(starts, t) - 1
         if i < 0:
@@ -76,16 +72,26 @@ class _Lane:
         end = starts[i + 1] if i + 1 < len(starts) else (self.ended or now)
         if t > end:
             return None
-        return STATES[self.codes[i]], self.urls[i], starts[i], end
+        return self.codes[i], self.urls[i], starts[i], end
 
 
 class TimelineView(QWidget):
     """Worker lanes; x is chart seconds (same clock as the charts, so they can be linked)."""
 
-    def __init__(self, clock: Callable[[float], float], parent: QWidget | None = None) -> None:
-        """``clock`` maps a ``time.monotonic()`` stamp to chart seconds."""
+    def __init__(
+        self,
+        clock: Callable[[float], float],
+        parent: QWidget | None = None,
+        colors: Mapping[str, str] = STATE_COLORS,
+        title: str = "Worker state over time (hover a segment for its URL):",
+        lane_label: str = "worker",
+    ) -> None:
+        """``clock`` maps a ``time.monotonic()`` stamp to chart seconds; ``colors`` names the
+        states lanes can be in (a watched program's differ from a crawl's workers')."""
         super().__init__(parent)
         self._clock = clock
+        self._states = tuple(colors)
+        self._codes = {state: code for code, state in enumerate(self._states)}
         self._lanes: dict[str, _Lane] = {}
         self._order: list[str] = []
         self._now = 0.0
@@ -95,14 +101,14 @@ class TimelineView(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.setLabel("bottom", "time", units="s")
-        self.plot.setLabel("left", "worker")
+        self.plot.setLabel("left", lane_label)
         # x follows the charts (see follow_x); panning happens there.
         self.plot.getViewBox().setMouseEnabled(x=False, y=False)
         self.plot.getViewBox().invertY(True)
         self._bars: dict[str, pg.BarGraphItem] = {}
         key = QHBoxLayout()
-        key.addWidget(QLabel("Worker state over time (hover a segment for its URL):"))
-        for state, color in STATE_COLORS.items():
+        key.addWidget(QLabel(title))
+        for state, color in colors.items():
             bars = pg.BarGraphItem(x0=[], width=[], y0=[], height=[], brush=color, pen=None)
             self.plot.addItem(bars)
             self._bars[state] = bars
@@ -145,13 +151,21 @@ class TimelineView(QWidget):
         for event in events:
             t = self._clock(event.t)
             if isinstance(event, WorkerStateChanged):
-                self._lane(event.name).add(t, str(event.state), event.url or "")
+                self.add_state(event.name, t, str(event.state), event.url or "")
             elif isinstance(event, WorkerStarted):
-                self._lane(event.name).add(t, "idle", "")
+                self.add_state(event.name, t, "idle", "")
             elif isinstance(event, WorkerStopped):
-                lane = self._lane(event.name)
-                lane.add(t, "stopped", "")
-                lane.ended = t
+                self.add_state(event.name, t, "stopped", "")
+                self.end_lane(event.name, t)
+
+    def add_state(self, name: str, t: float, state: str, detail: str) -> None:
+        """Lane ``name`` is in ``state`` from ``t`` (chart seconds); ``detail`` shows on hover."""
+        self._lane(name).add(t, self._codes.get(state, 0), detail)
+        self._dirty = True
+
+    def end_lane(self, name: str, t: float) -> None:
+        """Lane ``name``'s thread ended at ``t``: its last segment stops there."""
+        self._lane(name).ended = t
         self._dirty = True
 
     def set_now(self, now: float) -> None:
@@ -162,7 +176,11 @@ class TimelineView(QWidget):
     def segment_at(self, name: str, t: float) -> tuple[str, str, float, float] | None:
         """(state, url, start, end) of ``name``'s segment covering ``t``."""
         lane = self._lanes.get(name)
-        return lane.segment_at(t, self._now) if lane else None
+        segment = lane.segment_at(t, self._now) if lane else None
+        if segment is None:
+            return None
+        code, url, start, end = segment
+        return self._states[code], url, start, end
 
     def refresh(self) -> None:
         if not self._dirty or not self.isVisible():
@@ -188,7 +206,7 @@ class TimelineView(QWidget):
         else:
             x0 = x1 = rows = np.empty(0)
             codes = np.empty(0, dtype=np.int8)
-        for code, state in enumerate(STATES):
+        for code, state in enumerate(self._states):
             chosen = codes == code
             self._bars[state].setOpts(
                 x0=x0[chosen],

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from gui.diagnostics_panel import DiagnosticsPanel
     from gui.experiments_panel import ExperimentsPanel
     from gui.history_view import HistoryView
+    from gui.watch_window import WatchWindow
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self._compare: CompareView | None = None
         self.gc_watch = GcWatch()  # automatic collections worth a marker
         self.gc_watch.install()
+        self.watch_windows: list[WatchWindow] = []
 
         self.log_buffer = LogBuffer()
         logging.getLogger().addHandler(self.log_buffer)
@@ -414,6 +416,7 @@ class MainWindow(QMainWindow):
         crawl.failed.connect(lambda text: QMessageBox.warning(self, "Threadscope", text))
         crawl.newCrawl.connect(self._clear_crawl_views)
         crawl.saved.connect(self._refresh_history)
+        crawl.watchRequested.connect(self.open_watch)
         self.export_menu.wrote.connect(lambda path: self.notice.show_text(f"Wrote {path}", 5_000))
         self.charts.followingChanged.connect(self._on_following)
         self._on_following(self.charts.following)
@@ -433,6 +436,24 @@ class MainWindow(QMainWindow):
         experiments = self.experiments_tab.page
         comparing = self._compare is not None and self._compare.running
         return comparing or (experiments is not None and experiments.running)
+
+    def open_watch(self) -> WatchWindow | None:
+        """A window on the program or process the Target box names (see gui.watch_window);
+        a bad field is one line in a message box."""
+        from core.watch.errors import WatchError
+        from gui.watch_session import WatchSession
+        from gui.watch_window import WatchWindow
+
+        try:
+            window = WatchWindow(WatchSession(self.controls.watch_feed()))
+        except WatchError as exc:
+            QMessageBox.warning(self, "Threadscope", str(exc))
+            return None
+        window.saved.connect(lambda _id: self._refresh_history())
+        self.watch_windows.append(window)
+        window.resize(1280, 800)
+        window.show()
+        return window
 
     def collect_garbage(self) -> None:
         self.diagnostics.collect_garbage()  # marked on the charts through garbageCollected
@@ -544,6 +565,8 @@ class MainWindow(QMainWindow):
             return True
         self._closed = True
         started = time.monotonic()
+        for window in self.watch_windows:
+            window.close()  # a launched program is stopped, an attached one left running
         self.crawl.close()
         self.charts.timer.stop()
         self.timeline.timer.stop()

@@ -159,9 +159,9 @@ def test_run_errors_are_one_line_and_exit_2(command: list[str], says: str) -> No
     one_line_error(cli("run", "--headless", "--", *command), says)
 
 
-def test_run_without_headless_says_the_window_is_coming() -> None:
+def test_run_without_headless_and_without_the_launcher_shows_the_table() -> None:
     result = cli("run", "--", sys.executable, str(EXAMPLES / "hang.py"), "--duration", "0.1")
-    assert "window view of a watched program comes in a later version" in result.stderr
+    assert "no window from `python -m core.cli`" in result.stderr
     assert result.returncode == 1  # hang.py's own status
 
 

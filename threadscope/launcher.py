@@ -21,4 +21,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from threadscope.window_cli import main as open_window
 
         return open_window(argv)
+    if argv[0] == "run":
+        from core.watch import run_cli
+
+        run_cli.open_window = _watch_window  # `threadscope run` without --headless
     return cli.main(argv)
+
+
+def _watch_window(command: list[str], interval_ms: int) -> int:
+    """The window on a program ``threadscope run`` starts (Qt imported only now)."""
+    from gui.watch_app import open_window
+
+    return open_window(command, interval_ms)

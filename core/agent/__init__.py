@@ -10,4 +10,12 @@ import as ``core.agent`` in Threadscope and as ``threadscope_agent`` inside the 
   every thread's frame without the CPython 3.11 deadlock (also used by ``core.diagnostics``).
 - ``protocol``: where sockets live and how messages are framed (shared with ``core.watch``).
 - ``locks`` (issue 13, optional): lock ownership; used when importable.
+- ``queues``: ``watch_queue(name, q)``, the one call a program makes to chart a queue's depth.
+  A program run without Threadscope has no ``threadscope_agent``; guard the import
+  (``try: from threadscope_agent import watch_queue`` / ``except ImportError: watch_queue =
+  lambda name, q: None``) or vendor ``examples/threadscope_agent.py``, a no-op stub.
 """
+
+from .queues import watch_queue
+
+__all__ = ["watch_queue"]

@@ -21,7 +21,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from . import classify, procstat
+from . import classify, procstat, queues
 from .frames import current_frames
 from .protocol import AGENT_THREAD_NAME, AGENT_VERSION
 
@@ -179,4 +179,5 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
         "threads": rows,
         "locks": lock_list,
         "deadlocks": cycles,
+        "queues": queues.depths(),
     }

@@ -52,14 +52,21 @@ class AgentClient:
             self._file = self._sock.makefile("rb")
             line = self._file.readline(protocol.MAX_LINE_BYTES)
         except OSError as exc:
-            self._sock.close()
+            self._release()
             raise WatchError(f"cannot reach the agent at {self.path}: {exc}") from None
-        if not line:
+        if not line:  # the program is exiting
+            self._release()
             raise WatchError(f"the agent at {self.path} closed the connection")
         self.hello = protocol.decode(line)
         self._sock.settimeout(None)
         self._thread.start()
         return self
+
+    def _release(self) -> None:
+        """Close the socket for good: its fd goes only with the last file made from it."""
+        if hasattr(self, "_file"):
+            self._file.close()
+        self._sock.close()
 
     def request_dump(self, timeout: float = 5.0) -> Sample:
         try:
@@ -78,6 +85,8 @@ class AgentClient:
         self._sock.close()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(2.0)
+        if not self._thread.is_alive():
+            self._release()
 
     def _read(self) -> None:
         reason = "the program ended"

@@ -16,8 +16,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import core.agent
 from core.agent import protocol
@@ -35,8 +37,9 @@ class Command:
     target: tuple[str, ...]  # ("app.py", ARGS…) or ("-m", "pkg", ARGS…)
 
 
-def parse_command(argv: list[str]) -> Command:
-    """``python [options] (SCRIPT | -m MODULE) ARGS`` checked for what we can check up front."""
+def parse_command(argv: list[str], cwd: str | None = None) -> Command:
+    """``python [options] (SCRIPT | -m MODULE) ARGS`` checked for what we can check up front
+    (a relative script from ``cwd``, the working directory the program will start in)."""
     if not argv:
         raise WatchError("no program given: threadscope run -- python app.py ARGS")
     found = shutil.which(argv[0])
@@ -56,7 +59,7 @@ def parse_command(argv: list[str]) -> Command:
     if rest[0] == "-m":
         if len(rest) < 2:
             raise WatchError("-m needs a module name")
-    elif not os.path.exists(rest[0]):
+    elif not os.path.exists(os.path.join(cwd or "", rest[0])):
         raise WatchError(f"script not found: {rest[0]}")
     _check_python(found)
     return Command(found, tuple(options), tuple(rest))
@@ -80,7 +83,16 @@ def _check_python(interpreter: str) -> None:
 class Launched:
     """The running program: ``process``, its agent socket ``path``; ``cleanup()`` after exit."""
 
-    def __init__(self, command: Command, interval_ms: int) -> None:
+    def __init__(
+        self,
+        command: Command,
+        interval_ms: int,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        stdout: IO[Any] | None = None,
+    ) -> None:
+        """``env``: variables set on top of ours; ``stdout``: the program's stdout and
+        stderr (default: ours)."""
         self.socket_dir = protocol.ensure_private_dir(protocol.runtime_dir())
         self.boot_dir = tempfile.mkdtemp(prefix="threadscope-run-")
         os.symlink(
@@ -98,7 +110,13 @@ class Launched:
             *command.target,
         ]
         try:
-            self.process = subprocess.Popen(argv)
+            self.process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env={**os.environ, **env} if env else None,
+                stdout=stdout,
+                stderr=subprocess.STDOUT if stdout is not None else None,
+            )
         except OSError as exc:
             self.cleanup()
             raise WatchError(f"cannot start {command.interpreter}: {exc}") from None

@@ -48,6 +48,7 @@ class Sample:
     gc_counts: tuple[int, ...] = ()
     dropped: int = 0  # samples the agent dropped for this reader since the last one
     notes: tuple[str, ...] = field(default=())
+    queues: tuple[tuple[str, int], ...] = ()  # (name, depth) of queues the program registered
 
     def dump_object(self) -> dict[str, Any]:
         return {
@@ -106,4 +107,5 @@ def sample_from_message(message: dict[str, Any]) -> Sample:
         gc_counts=tuple(message.get("gc", {}).get("counts", ())),
         dropped=message.get("dropped", 0),
         notes=tuple(message.get("notes", ())) + (() if stacks == "ok" else (f"stacks: {stacks}",)),
+        queues=tuple(sorted((str(k), int(v)) for k, v in message.get("queues", {}).items())),
     )

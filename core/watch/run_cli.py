@@ -15,11 +15,15 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 
 from core.agent.protocol import DEFAULT_INTERVAL_MS
 from core.observe.options import add_observability_arguments
 
 EXIT_USAGE = 2
+# Opens the window on the program (command, interval ms) -> exit status. The launcher above
+# core and gui sets it (core never imports gui); unset, `run` shows the live table.
+open_window: Callable[[list[str], int], int] | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +56,8 @@ def main(args: argparse.Namespace) -> int:
     if args.interval < 10:
         print("threadscope run: error: --interval must be at least 10 ms", file=sys.stderr)
         return EXIT_USAGE
+    if not args.headless and open_window is not None:
+        return open_window(command, args.interval)
     table = LiveTable()
     observe = Observability.from_args(args, notify=table.note, watched=True)
     try:
@@ -66,8 +72,8 @@ def main(args: argparse.Namespace) -> int:
     program = WatchedProgram(launched.process.pid)
     if not args.headless:
         table.note(
-            "threadscope run: the window view of a watched program comes in a later "
-            "version; showing the live table (--headless skips this line)"
+            "threadscope run: no window from `python -m core.cli` (the `threadscope` "
+            "command opens one); showing the live table (--headless skips this line)"
         )
     client = None
     try:
