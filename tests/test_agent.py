@@ -337,8 +337,7 @@ def test_a_dump_request_over_the_socket(producer_consumer: Watched) -> None:
 
 
 def test_a_lock_order_deadlock_is_named_in_the_dump_when_locks_are_tracked() -> None:
-    """Issue 13's tracker fills holds / waiting_for / deadlocks; skipped until it is merged."""
-    pytest.importorskip("core.agent.locks", reason="core/agent/locks.py (issue 13) not merged yet")
+    """The lock tracker fills holds / waiting_for / deadlocks."""
     watched = Watched("hang.py", "--duration", "20", names={"worker-a", "worker-b"})
     sample = watched.wait_for(lambda s: bool(s.deadlocks), timeout=10)
     assert {frozenset(cycle) for cycle in sample.deadlocks} == {frozenset({"worker-a", "worker-b"})}

@@ -16,24 +16,21 @@ import runpy
 import sys
 from types import ModuleType
 
-from . import protocol
+from . import locks, protocol
 from .server import Agent
 
 USAGE = "usage: threadscope_agent --interval-ms N --socket-dir DIR (SCRIPT | -m MODULE) [ARGS]"
 
 
 def _lock_tracker() -> ModuleType | None:
-    """Issue 13's tracker, turned on before the program's first line; None when absent."""
-    try:
-        from . import locks  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None
+    """The lock tracker, turned on before the program's first line; None if it cannot be (the
+    program then runs untracked rather than not at all)."""
     try:
         locks.install()
     except Exception as exc:
         print(f"threadscope: lock tracking is off: {exc}", file=sys.stderr)
         return None
-    return locks  # type: ignore[no-any-return, unused-ignore]
+    return locks
 
 
 def _options(argv: list[str]) -> tuple[float, str, list[str]]:

@@ -10,7 +10,6 @@ registry leaks in, and it binds first, so a port in use is an error before a cra
 
 from __future__ import annotations
 
-import importlib
 import re
 import socket
 import threading
@@ -37,6 +36,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from core.agent import locks
 from core.events import FetchFinished
 from core.observe.labels import BoundedLabels
 from core.stats import CrawlStats, WorkerInfo
@@ -122,11 +122,7 @@ def os_threads() -> list[ThreadCpu]:
 
 
 def lock_snapshot() -> Mapping[str, Any] | None:
-    """``core.agent.locks.snapshot()`` when that module exists and tracking is installed."""
-    try:
-        locks = importlib.import_module("core.agent.locks")
-    except ImportError:
-        return None
+    """``core.agent.locks.snapshot()`` while tracking is installed."""
     if not locks.installed():
         return None
     snap: Mapping[str, Any] = locks.snapshot()
