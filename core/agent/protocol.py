@@ -1,9 +1,16 @@
 """What both ends agree on: where the sockets live, the framing, the message types.
 
 One JSON object per line, UTF-8. The agent sends ``hello`` on connect, then a ``sample`` every
-interval; a client may send requests, each answered by one message of the same ``type``:
-``{"type": "dump"}`` -> ``{"type": "dump", ...a sample...}``. New requests (tracemalloc
-snapshots, a cProfile run) go in ``server.Agent._answer``, one ``type`` each.
+interval; a client may send requests, each answered by one message of the same ``type`` (or
+``{"type": "error", "request": TYPE, "message": ...}``), with the request's ``id`` if it had one:
+
+- ``dump`` -> a full sample now;
+- ``trace_start`` / ``trace_stop`` / ``traced`` -> ``{"tracing", "current", "peak"}``
+  (tracemalloc in the program; ``stop_pending`` where stopping is unsafe, see ``memory``);
+- ``memory_top`` ``{"limit": N}`` -> a new snapshot's top sites ``{"rows": [{"location",
+  "size", "count"}]}``; ``memory_diff`` -> a new snapshot against this connection's previous
+  one (``size_diff``, ``count_diff`` too);
+- ``locks`` -> ``{"tracking": bool, "locks": [...], "left_off": N}``, ``locks.snapshot()``.
 """
 
 from __future__ import annotations

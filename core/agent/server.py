@@ -19,10 +19,11 @@ import threading
 import time
 from typing import Any
 
-from . import protocol, sampling
+from . import memory, protocol, sampling
 
 _MAX_PENDING = 32 * 1024 * 1024  # a client that lets this much pile up is cut off
 _MAX_REQUEST = 64 * 1024
+MAX_LOCKS = 5_000  # a ``locks`` reply lists at most this many (and says how many it left off)
 
 
 class _Client:
@@ -31,6 +32,7 @@ class _Client:
         self.out = bytearray()
         self.inbox = bytearray()
         self.dropped = 0
+        self.snapshot: Any = None  # this client's last tracemalloc snapshot (memory_diff's base)
 
 
 class Agent:
@@ -141,17 +143,52 @@ class Agent:
             self._drop(client)
 
     def _answer(self, client: _Client, line: bytes) -> None:
-        """One request, one reply of the same type. Later requests (tracemalloc, profile) go
-        here, one ``type`` each."""
+        """One request, one reply of the same ``type`` (``error`` when it cannot be served),
+        carrying the request's ``id`` back. See ``protocol`` for the requests."""
         try:
-            kind = protocol.decode(line).get("type")
+            request = protocol.decode(line)
         except ValueError:
-            kind = None
-        if kind == "dump":
-            reply = {"type": "dump", **sampling.take_sample(self.locks)}
-        else:
-            reply = {"type": "error", "message": f"unknown request {kind!r}"}
+            request = {}
+        kind = request.get("type")
+        try:
+            reply = {"type": kind, **self._serve(client, kind, request)}
+        except Exception as exc:  # a request that fails is the client's news, not the program's
+            reply = {"type": "error", "request": kind, "message": f"{type(exc).__name__}: {exc}"}
+        if "id" in request:
+            reply["id"] = request["id"]
         self._send(client, protocol.encode(reply))
+
+    def _serve(self, client: _Client, kind: Any, request: dict[str, Any]) -> dict[str, Any]:
+        if kind == "dump":
+            return sampling.take_sample(self.locks)
+        if kind == "trace_start":
+            return memory.start()
+        if kind == "trace_stop":
+            client.snapshot = None  # a snapshot holds every trace: let it go
+            return memory.stop()
+        if kind == "traced":
+            return memory.status()
+        if kind == "memory_top":
+            client.snapshot = memory.snapshot()
+            return memory.top(client.snapshot, request.get("limit"))
+        if kind == "memory_diff":
+            new = memory.snapshot()
+            old, client.snapshot = client.snapshot, new
+            if old is None:
+                raise RuntimeError("no earlier snapshot to compare with: ask memory_top first")
+            return memory.diff(old, new, request.get("limit"))
+        if kind == "locks":
+            return self._locks()
+        raise ValueError(f"unknown request {kind!r}")
+
+    def _locks(self) -> dict[str, Any]:
+        """The tracker's raw snapshot (``locks.snapshot()``), at most ``MAX_LOCKS`` of them."""
+        if self.locks is None:
+            return {"tracking": False, "locks": []}
+        snap = dict(self.locks.snapshot())
+        every = snap.get("locks", [])
+        snap["locks"] = every[:MAX_LOCKS]
+        return {"tracking": True, **snap, "left_off": max(0, len(every) - MAX_LOCKS)}
 
     def _broadcast(self) -> None:
         sample = sampling.take_sample(self.locks)
