@@ -94,3 +94,16 @@ def test_locks_lists_the_hang_examples_locks_with_their_owners() -> None:
     waiters = {waiter["ident"] for lock in ours.values() for waiter in lock["waiters"]}
     assert owners == workers
     assert waiters == workers
+
+
+def test_a_diff_of_the_two_snapshots_kept(leaky: Watched) -> None:
+    client = leaky.client
+    client.request("trace_start")
+    first = client.request("memory_top", limit=3)
+    wait_until(lambda: client.request("traced")["current"] > 3 * 1_048_576, timeout=20)
+    second = client.request("memory_top", limit=3)
+    rows = client.request("memory_diff", old=first["snapshot"], new=second["snapshot"])["rows"]
+    assert leak_site(rows[0]["location"])
+    assert rows[0]["size_diff"] > 1_048_576
+    with pytest.raises(WatchError, match="snapshots kept are"):
+        client.request("memory_diff", old=first["snapshot"] - 1, new=second["snapshot"])

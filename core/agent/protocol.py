@@ -7,9 +7,10 @@ interval; a client may send requests, each answered by one message of the same `
 - ``dump`` -> a full sample now;
 - ``trace_start`` / ``trace_stop`` / ``traced`` -> ``{"tracing", "current", "peak"}``
   (tracemalloc in the program; ``stop_pending`` where stopping is unsafe, see ``memory``);
-- ``memory_top`` ``{"limit": N}`` -> a new snapshot's top sites ``{"rows": [{"location",
-  "size", "count"}]}``; ``memory_diff`` -> a new snapshot against this connection's previous
-  one (``size_diff``, ``count_diff`` too);
+- ``memory_top`` ``{"limit": N}`` -> a new snapshot's number and top sites ``{"snapshot": n,
+  "rows": [{"location", "size", "count"}]}``; ``memory_diff`` -> a new snapshot against this
+  connection's previous one, or with ``{"old": n, "new": m}`` two it kept (the agent keeps the
+  last two per connection); rows have ``size_diff`` and ``count_diff`` too;
 - ``locks`` -> ``{"tracking": bool, "locks": [...], "left_off": N}``, ``locks.snapshot()``.
 """
 

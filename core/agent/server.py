@@ -32,7 +32,15 @@ class _Client:
         self.out = bytearray()
         self.inbox = bytearray()
         self.dropped = 0
-        self.snapshot: Any = None  # this client's last tracemalloc snapshot (memory_diff's base)
+        self.snapshots: dict[int, Any] = {}  # this client's last two tracemalloc snapshots
+        self.taken = 0  # snapshots taken for it so far (their numbers)
+
+    def keep(self, snapshot: Any) -> int:
+        """Keep ``snapshot`` as the newest of two; its number."""
+        self.taken += 1
+        self.snapshots = {n: s for n, s in self.snapshots.items() if n == self.taken - 1}
+        self.snapshots[self.taken] = snapshot
+        return self.taken
 
 
 class Agent:
@@ -164,22 +172,31 @@ class Agent:
         if kind == "trace_start":
             return memory.start()
         if kind == "trace_stop":
-            client.snapshot = None  # a snapshot holds every trace: let it go
+            client.snapshots = {}  # a snapshot holds every trace: let it go
             return memory.stop()
         if kind == "traced":
             return memory.status()
         if kind == "memory_top":
-            client.snapshot = memory.snapshot()
-            return memory.top(client.snapshot, request.get("limit"))
+            snapshot = memory.snapshot()
+            return {"snapshot": client.keep(snapshot), **memory.top(snapshot, request.get("limit"))}
         if kind == "memory_diff":
-            new = memory.snapshot()
-            old, client.snapshot = client.snapshot, new
-            if old is None:
-                raise RuntimeError("no earlier snapshot to compare with: ask memory_top first")
-            return memory.diff(old, new, request.get("limit"))
+            return self._diff(client, request)
         if kind == "locks":
             return self._locks()
         raise ValueError(f"unknown request {kind!r}")
+
+    def _diff(self, client: _Client, request: dict[str, Any]) -> dict[str, Any]:
+        """Two kept snapshots (``old``, ``new`` numbers), or a new one against the last kept."""
+        if "old" in request or "new" in request:
+            old, new = (client.snapshots.get(request.get(key)) for key in ("old", "new"))
+            if old is None or new is None:
+                raise RuntimeError(f"snapshots kept are {sorted(client.snapshots)}, no others")
+            return memory.diff(old, new, request.get("limit"))
+        if not client.snapshots:
+            raise RuntimeError("no earlier snapshot to compare with: ask memory_top first")
+        old = client.snapshots[client.taken]
+        new = memory.snapshot()
+        return {"snapshot": client.keep(new), **memory.diff(old, new, request.get("limit"))}
 
     def _locks(self) -> dict[str, Any]:
         """The tracker's raw snapshot (``locks.snapshot()``), at most ``MAX_LOCKS`` of them."""
