@@ -188,7 +188,7 @@ class Agent:
     def _diff(self, client: _Client, request: dict[str, Any]) -> dict[str, Any]:
         """Two kept snapshots (``old``, ``new`` numbers), or a new one against the last kept."""
         if "old" in request or "new" in request:
-            old, new = (client.snapshots.get(request.get(key)) for key in ("old", "new"))
+            old, new = (client.snapshots.get(request.get(key, 0)) for key in ("old", "new"))
             if old is None or new is None:
                 raise RuntimeError(f"snapshots kept are {sorted(client.snapshots)}, no others")
             return memory.diff(old, new, request.get("limit"))
