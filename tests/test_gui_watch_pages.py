@@ -26,10 +26,13 @@ LEAK_LINE = next(
 def open_window(qtbot, tmp_path) -> Iterator:
     windows: list[WatchWindow] = []
 
-    def launch(script: str, *args: str) -> WatchWindow:
+    def launch(script: str, *args: str, trace_memory: bool = False) -> WatchWindow:
         with (tmp_path / "program.out").open("w") as stdout:
             feed = LaunchFeed(
-                [sys.executable, str(EXAMPLES / script), *args], interval_ms=50, stdout=stdout
+                [sys.executable, str(EXAMPLES / script), *args],
+                interval_ms=50,
+                stdout=stdout,
+                trace_memory=trace_memory,
             )
             window = WatchWindow(WatchSession(feed))  # starts the program
         qtbot.addWidget(window)
@@ -94,3 +97,13 @@ def test_locks_page_shows_the_hang_examples_locks_and_deadlock(qtbot, open_windo
     assert page.hint.isHidden()
     assert page.deadlocks  # reported once, in the Log too
     os.kill(window.session.feed.pid, signal.SIGKILL)
+
+
+def test_memory_page_of_a_program_traced_from_its_first_line(qtbot, open_window) -> None:
+    """``threadscope run --trace-memory`` in the window: the page finds tracing on."""
+    window = open_window("leaky_cache.py", "--duration", "30", "--rate-mib", "8", trace_memory=True)
+    page = window.memory
+    assert page is not None
+    qtbot.waitUntil(lambda: page.trace_button.text() == "Stop tracing", timeout=20_000)
+    assert page.trace_button.isChecked()
+    assert page.snapshot_button.isEnabled()
