@@ -11,7 +11,11 @@ interval; a client may send requests, each answered by one message of the same `
   "rows": [{"location", "size", "count"}]}``; ``memory_diff`` -> a new snapshot against this
   connection's previous one, or with ``{"old": n, "new": m}`` two it kept (the agent keeps the
   last two per connection); rows have ``size_diff`` and ``count_diff`` too;
-- ``locks`` -> ``{"tracking": bool, "locks": [...], "left_off": N}``, ``locks.snapshot()``.
+- ``locks`` -> ``{"tracking": bool, "locks": [...], "left_off": N}``, ``locks.snapshot()``;
+- ``profile_start`` -> ``{"covers": ...}``; ``profile_stop`` ``{"limit": N}`` -> the top
+  functions of the threads started meanwhile ``{"threads", "total_calls", "total_tt",
+  "rows": [{"file", "line", "name", "ncalls", "primitive_calls", "tottime", "cumtime"}]}``
+  (see ``profile`` for what a profile covers).
 """
 
 from __future__ import annotations
