@@ -3,12 +3,13 @@
 Four charts (threads alive/busy/OS, the depth of each queue the program registered, RSS,
 CPU), the Threads table and the Timeline for every thread of the program, the stacks page
 (searchable dump annotated with locks, stuck threads), and the Log; for a program run with
-the agent also the Memory page (tracemalloc inside the program) and the Locks page (its
-tracked locks), read through the agent's requests off the GUI thread and ticked every
-``TICK_MS``. Samples arrive on the
-client's reader thread (or the attach thread) and reach this window only through a
-:class:`Pump` on the GUI thread. When the program ends, the status bar, the Log and a marker
-say how, and everything recorded stays; the run is saved to History (kind ``"watch"``).
+the agent also the Memory page (tracemalloc inside the program), the Locks page (its
+tracked locks) and the Profile page (cProfile of the threads it starts meanwhile), read
+through the agent's requests off the GUI thread and ticked every ``TICK_MS``. Samples
+arrive on the client's reader thread (or the attach thread) and reach this window only
+through a :class:`Pump` on the GUI thread. When the program ends, the status bar, the Log
+and a marker say how, and everything recorded stays; the run is saved to History (kind
+``"watch"``).
 
 Stop (Shift+F5) terminates a launched program (SIGTERM, SIGKILL after 2 s) or detaches from
 an attached one; closing the window does the same.
@@ -44,10 +45,11 @@ from gui.actions import make_action
 from gui.background import BackgroundJobs
 from gui.capped_model import PredicateFilter
 from gui.charts import ChartPanel, ChartSpec, configure_pyqtgraph
-from gui.diagnostics.agent_sources import AgentLocks, AgentTracemalloc
+from gui.diagnostics.agent_sources import AgentLocks, AgentProfiler, AgentTracemalloc
 from gui.diagnostics.locks import LocksPage
 from gui.diagnostics.memory import MemoryPage
 from gui.diagnostics.page import DiagnosticsPage
+from gui.diagnostics.profiling import ProfilePage
 from gui.diagnostics.remote import RemoteThreads, SampleLocks
 from gui.diagnostics.stacks import StacksPage
 from gui.log_table import LEVELS, LogModel, at_least
@@ -139,6 +141,7 @@ class WatchWindow(QMainWindow):
         self.pages: list[DiagnosticsPage] = []
         self.memory: MemoryPage | None = None
         self.locks: LocksPage | None = None
+        self.profile: ProfilePage | None = None
         if session.feed.launched:  # the agent answers requests; py-spy (attach) does not
             client = partial(getattr, session.feed, "client", None)
             self.memory = MemoryPage(AgentTracemalloc(client), self.jobs)
@@ -146,7 +149,13 @@ class WatchWindow(QMainWindow):
                 AgentLocks(client, lambda: session.latest), self.threads_model, self.jobs
             )
             self.locks.deadlockFound.connect(lambda report: self._log("WARNING", report))
-            self.pages = [self.memory, self.locks]
+            self.profile = ProfilePage(
+                partial(AgentProfiler, client), self._running_threads, self.jobs, True
+            )
+            self.profile.status.setText(
+                "Start the profile: it covers the threads the program starts from then on."
+            )
+            self.pages = [self.memory, self.locks, self.profile]
         self.page_timer = QTimer(self)
         self.page_timer.setInterval(TICK_MS)
         self.page_timer.timeout.connect(self._tick_pages)
@@ -335,6 +344,10 @@ class WatchWindow(QMainWindow):
             self.stacks.dump_stacks()
         elif isinstance(page, DiagnosticsPage):
             page.refresh()
+
+    def _running_threads(self) -> list[str]:
+        """The program's threads now: a profile does not cover them (the page says so)."""
+        return [key for key, track in self.session.tracks.items() if track.alive]
 
     def _tick_pages(self) -> None:
         for page in self.pages:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pstats
 import signal
 import sys
 from collections.abc import Iterator
@@ -107,3 +108,26 @@ def test_memory_page_of_a_program_traced_from_its_first_line(qtbot, open_window)
     qtbot.waitUntil(lambda: page.trace_button.text() == "Stop tracing", timeout=20_000)
     assert page.trace_button.isChecked()
     assert page.snapshot_button.isEnabled()
+
+
+def test_profile_page_lists_the_functions_of_threads_started_meanwhile(
+    qtbot, open_window, tmp_path
+) -> None:
+    window = open_window("batch_jobs.py", "--duration", "30")
+    page = window.profile
+    assert page is not None
+    window.tabs.setCurrentWidget(page)
+    page.profile_button.click()
+    assert page.profile_button.text() == "Stop profile"
+    assert "not covered" in page.status.text()  # MainThread was running already
+    started = window.session.samples
+    qtbot.waitUntil(lambda: window.session.samples > started + 10, timeout=20_000)  # 0.5 s
+    page.profile_button.click()
+    qtbot.waitUntil(lambda: bool(page.functions_model.rows()), timeout=20_000)
+    functions = [row.function for row in page.functions_model.rows()]
+    assert any(f.endswith("(checksum)") and "batch_jobs.py" in f for f in functions)
+    assert not any(f.endswith("(main)") for f in functions)
+    assert "calls in the profiled threads" in page.status.text()
+    assert page.export_button.isEnabled()
+    saved = page.export_profile(tmp_path / "program.prof")
+    assert any(name == "checksum" for (_f, _l, name) in pstats.Stats(str(saved)).stats)  # type: ignore[attr-defined]

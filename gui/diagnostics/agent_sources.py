@@ -1,4 +1,4 @@
-"""The Memory and Locks pages' sources for a program run with the agent: its requests. No Qt.
+"""The Memory, Locks and Profile pages' sources for a program run with the agent. No Qt.
 
 Every call that waits for the agent runs off the GUI thread: ``snapshot`` / ``diff`` (Memory)
 and ``snapshot`` (Locks) on the page's jobs thread, as the pages already do; what the Memory
@@ -7,7 +7,10 @@ or hands the request to this source's own ``threadscope-watch-memory`` thread, w
 refreshes that state each time the page ticks (``finish_stop``). ``client()`` is the program's
 :class:`AgentClient`, None until the agent has answered (or when the program has none).
 
-Stopping: before Python 3.12 the agent cannot stop tracemalloc safely while the program's
+``AgentProfiler``'s ``start`` goes to its own thread too; its ``stop`` waits for the agent
+(the Profile page runs it on the jobs thread). What a profile covers: ``core.agent.profile``.
+
+Stopping tracemalloc: before Python 3.12 the agent cannot stop it safely while the program's
 threads run (see ``core.agent.memory``), so it clears the traces and traces on; this source
 then shows "not tracing" (the traces are gone) although the program still pays for tracing.
 """
@@ -15,6 +18,7 @@ then shows "not tracing" (the traces are gone) although the program still pays f
 from __future__ import annotations
 
 import contextlib
+import pstats
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -131,3 +135,43 @@ class AgentLocks:
             for t in sample.threads
             if t.ident is not None
         }
+
+
+class _Entries:
+    """What ``pstats.Stats`` accepts: ``stats`` as cProfile keeps them (without callers)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.stats: dict[tuple[str, int, str], tuple[Any, ...]] = {
+            (r["file"], r["line"], r["name"]): (
+                r["primitive_calls"], r["ncalls"], r["tottime"], r["cumtime"], {}
+            )
+            for r in rows
+        }  # fmt: skip
+
+    def create_stats(self) -> None:
+        pass
+
+
+class AgentProfiler:
+    """A ``Profiler`` (gui.diagnostics.profiling): cProfile in the program's threads started
+    while it runs; ``stop()`` returns the agent's top functions as ``pstats.Stats``."""
+
+    LIMIT = 500
+
+    def __init__(self, client: Callable[[], AgentClient | None]) -> None:
+        self._client = client
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="threadscope-watch-profile")
+        self._started: Any = None
+
+    def start(self) -> None:
+        self._started = self._worker.submit(_ask, self._client, "profile_start")
+
+    def stop(self) -> pstats.Stats:
+        """Waits for the agent: on the jobs thread. ``WatchError`` when the start failed."""
+        try:
+            if self._started is not None:
+                self._started.result()  # its error, if it had one
+            reply = _ask(self._client, "profile_stop", limit=self.LIMIT)
+        finally:
+            self._worker.shutdown(wait=False)
+        return pstats.Stats(_Entries(reply["rows"]))  # type: ignore[arg-type]
