@@ -98,6 +98,11 @@ def test_locks_page_shows_the_hang_examples_locks_and_deadlock(qtbot, open_windo
     assert page.hint.isHidden()
     assert page.deadlocks  # reported once, in the Log too
     os.kill(window.session.feed.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: not window.session.running, timeout=20_000)
+    before = page.reading
+    qtbot.waitUntil(lambda: page.reading is not before, timeout=5_000)  # read after the end
+    assert len(ours()) == 2  # what the program sent last stays on the page
+    assert len(page.deadlocks) == 1
 
 
 def test_memory_page_of_a_program_traced_from_its_first_line(qtbot, open_window) -> None:

@@ -50,7 +50,7 @@ class AgentTracemalloc:
         self._tracing = False
         self._traced = (0, 0)
         self._changed = False
-        self._asking = threading.Lock()  # one status request in flight at a time
+        self._asking = threading.Event()  # a status request is queued or in flight
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="threadscope-watch-memory")
 
     def _update(self, reply: dict[str, Any]) -> None:
@@ -62,8 +62,12 @@ class AgentTracemalloc:
     def _request(self, kind: str) -> None:
         """On the worker thread: a failed request (no agent yet, the program ended) changes
         nothing."""
-        with self._asking, contextlib.suppress(WatchError):
-            self._update(_ask(self._client, kind))
+        try:
+            with contextlib.suppress(WatchError):
+                self._update(_ask(self._client, kind))
+        finally:
+            if kind == "traced":
+                self._asking.clear()
 
     def _submit(self, kind: str) -> None:
         with contextlib.suppress(RuntimeError):  # closed
@@ -83,7 +87,8 @@ class AgentTracemalloc:
     def finish_stop(self) -> bool:
         """Each tick: ask for the status in the background; True when tracing turned on or
         off since the last tick (``run --trace-memory`` starts it before the page knows)."""
-        if not self._asking.locked():
+        if not self._asking.is_set():
+            self._asking.set()
             self._submit("traced")
         changed, self._changed = self._changed, False
         return changed
@@ -118,13 +123,14 @@ class AgentLocks:
     ) -> None:
         self._client = client
         self._latest = latest
+        self._last: dict[str, Any] = {"tracking": False, "locks": []}
 
     def snapshot(self) -> dict[str, Any]:
-        """On the jobs thread. No agent (yet, or any more): an empty, untracked snapshot."""
-        try:
-            return _ask(self._client, "locks")
-        except WatchError:
-            return {"tracking": False, "locks": []}
+        """On the jobs thread. No agent yet: an empty, untracked snapshot; none any more (the
+        program ended): the last one it sent, which the page keeps showing."""
+        with contextlib.suppress(WatchError):
+            self._last = _ask(self._client, "locks")
+        return self._last
 
     def stacks(self) -> dict[int, str]:
         sample = self._latest()
