@@ -23,8 +23,9 @@ MAX_ROWS = 500
 SUPPORTED = sys.version_info < (3, 12)
 
 
-class _Snapshot:
-    """What ``pstats.Stats`` accepts, read without disabling another thread's profiler."""
+class StatsSnapshot:
+    """What ``pstats.Stats`` accepts (``create_stats()`` and ``stats``), read without
+    disabling another thread's profiler (also ``core.diagnostics.ThreadProfiler``'s)."""
 
     def __init__(self, profiler: cProfile.Profile) -> None:
         profiler.snapshot_stats()
@@ -65,9 +66,9 @@ class ThreadsProfile:
         wanted = max(1, min(limit, MAX_ROWS)) if isinstance(limit, int) else 50
         if not profilers:
             return {"threads": 0, "total_calls": 0, "total_tt": 0.0, "rows": []}
-        stats = pstats.Stats(_Snapshot(profilers[0]))  # type: ignore[arg-type]
+        stats = pstats.Stats(StatsSnapshot(profilers[0]))  # type: ignore[arg-type]
         for profiler in profilers[1:]:
-            stats.add(_Snapshot(profiler))  # type: ignore[arg-type]
+            stats.add(StatsSnapshot(profiler))  # type: ignore[arg-type]
         entries = stats.stats.items()  # type: ignore[attr-defined]
         top = sorted(entries, key=lambda item: item[1][3], reverse=True)[:wanted]
         return {
