@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import wait_until
-from test_agent import EXAMPLES, Watched, by_name
+from test_agent import EXAMPLES, PYTHON310, Watched, by_name
 
 from core.watch.errors import WatchError
 
@@ -132,3 +132,24 @@ def test_a_profile_covers_the_threads_started_while_it_runs() -> None:
     assert row["file"].endswith("batch_jobs.py")
     assert row["ncalls"] >= 2
     assert row["cumtime"] > 0
+
+
+@pytest.mark.skipif(not PYTHON310.exists(), reason="no Python 3.10 interpreter here")
+def test_requests_in_a_python_310_target() -> None:
+    watched = Watched("batch_jobs.py", "--duration", "30", names=set(), python=str(PYTHON310))
+    try:
+        client = watched.client
+        client.request("trace_start")
+        client.request("profile_start")
+        started = len(watched.samples)
+        wait_until(lambda: len(watched.samples) > started + 10)
+        top = client.request("memory_top", limit=5)
+        profile = client.request("profile_stop", limit=50)
+        stopped = client.request("trace_stop")
+    finally:
+        os.kill(watched.pid, signal.SIGKILL)
+        watched.finish()
+    assert top["tracing"] is True
+    assert top["rows"]
+    assert "checksum" in [row["name"] for row in profile["rows"]]
+    assert stopped["stop_pending"] is True  # 3.10: traces cleared, tracing not stopped
