@@ -22,12 +22,12 @@ from gui.app import SIGNAL_POLL_MS, delete_now
 EXIT_USAGE = 2
 
 
-def open_window(command: Sequence[str], interval_ms: int) -> int:
+def open_window(command: Sequence[str], interval_ms: int, trace_memory: bool = False) -> int:
     from gui.watch_session import LaunchFeed, WatchSession
     from gui.watch_window import WatchWindow
 
     try:
-        feed = LaunchFeed(list(command), interval_ms)
+        feed = LaunchFeed(list(command), interval_ms, trace_memory=trace_memory)
     except WatchError as exc:
         print(f"threadscope run: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

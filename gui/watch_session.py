@@ -87,9 +87,10 @@ class LaunchFeed:
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
         stdout: IO[Any] | None = None,
+        trace_memory: bool = False,
     ) -> None:
         """``env``: variables on top of ours; ``stdout``: where the program's output goes
-        (default: ours)."""
+        (default: ours); ``trace_memory``: tracemalloc on from the program's first line."""
         self.mailbox: Mailbox[Any] = Mailbox()
         self.command = parse_command(list(argv), cwd)  # WatchError for a bad command, up front
         self.description = " ".join(argv)
@@ -97,6 +98,7 @@ class LaunchFeed:
         self.cwd = cwd
         self.env = dict(env) if env else None
         self.stdout = stdout
+        self.trace_memory = trace_memory
         self.launched_program: Launched | None = None
         self.client: AgentClient | None = None
         self.pid: int | None = None
@@ -107,7 +109,7 @@ class LaunchFeed:
         """Start the program now (here, so a failure to start is the caller's error); its
         agent is awaited and the process followed on ``threadscope-watch-wait``."""
         self.launched_program = Launched(
-            self.command, self.interval_ms, self.cwd, self.env, self.stdout
+            self.command, self.interval_ms, self.cwd, self.env, self.stdout, self.trace_memory
         )
         self.pid = self.launched_program.process.pid
         self._waiter.start()

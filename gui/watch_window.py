@@ -2,10 +2,14 @@
 
 Four charts (threads alive/busy/OS, the depth of each queue the program registered, RSS,
 CPU), the Threads table and the Timeline for every thread of the program, the stacks page
-(searchable dump annotated with locks, stuck threads), and the Log. Samples arrive on the
-client's reader thread (or the attach thread) and reach this window only through a
-:class:`Pump` on the GUI thread. When the program ends, the status bar, the Log and a marker
-say how, and everything recorded stays; the run is saved to History (kind ``"watch"``).
+(searchable dump annotated with locks, stuck threads), and the Log; for a program run with
+the agent also the Memory page (tracemalloc inside the program), the Locks page (its
+tracked locks) and the Profile page (cProfile of the threads it starts meanwhile), read
+through the agent's requests off the GUI thread and ticked every ``TICK_MS``. Samples
+arrive on the client's reader thread (or the attach thread) and reach this window only
+through a :class:`Pump` on the GUI thread. When the program ends, the status bar, the Log
+and a marker say how, and everything recorded stays; the run is saved to History (kind
+``"watch"``).
 
 Stop (Shift+F5) terminates a launched program (SIGTERM, SIGKILL after 2 s) or detaches from
 an attached one; closing the window does the same.
@@ -19,7 +23,7 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -41,6 +45,11 @@ from gui.actions import make_action
 from gui.background import BackgroundJobs
 from gui.capped_model import PredicateFilter
 from gui.charts import ChartPanel, ChartSpec, configure_pyqtgraph
+from gui.diagnostics.agent_sources import AgentLocks, AgentProfiler, AgentTracemalloc
+from gui.diagnostics.locks import LocksPage
+from gui.diagnostics.memory import MemoryPage
+from gui.diagnostics.page import DiagnosticsPage
+from gui.diagnostics.profiling import ProfilePage
 from gui.diagnostics.remote import RemoteThreads, SampleLocks
 from gui.diagnostics.stacks import StacksPage
 from gui.log_table import LEVELS, LogModel, at_least
@@ -56,6 +65,7 @@ from gui.watch_session import (
 
 log = logging.getLogger(__name__)
 
+TICK_MS = 250  # the Memory and Locks pages' pace, as in the crawl window's Diagnostics
 WATCH_CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec(
         "threads",
@@ -128,6 +138,28 @@ class WatchWindow(QMainWindow):
             RemoteThreads(session), self.threads_model, list, self.jobs, SampleLocks()
         )
         self.stacks.dump_button.setToolTip("Every thread's stack in the newest sample")
+        self.pages: list[DiagnosticsPage] = []
+        self.memory: MemoryPage | None = None
+        self.locks: LocksPage | None = None
+        self.profile: ProfilePage | None = None
+        if session.feed.launched:  # the agent answers requests; py-spy (attach) does not
+            client = partial(getattr, session.feed, "client", None)
+            self.memory = MemoryPage(AgentTracemalloc(client), self.jobs)
+            self.locks = LocksPage(
+                AgentLocks(client, lambda: session.latest), self.threads_model, self.jobs
+            )
+            self.locks.deadlockFound.connect(lambda report: self._log("WARNING", report))
+            self.profile = ProfilePage(
+                partial(AgentProfiler, client), self._running_threads, self.jobs, True
+            )
+            self.profile.status.setText(
+                "Start the profile: it covers the threads the program starts from then on."
+            )
+            self.pages = [self.memory, self.locks, self.profile]
+        self.page_timer = QTimer(self)
+        self.page_timer.setInterval(TICK_MS)
+        self.page_timer.timeout.connect(self._tick_pages)
+        self.page_timer.start()
         self._build_layout()
         self._build_actions()
         self._build_status_bar()
@@ -152,6 +184,8 @@ class WatchWindow(QMainWindow):
         self.tabs.addTab(self.threads_view, "Threads")
         self.tabs.addTab(self.timeline, "Timeline")
         self.tabs.addTab(self.stacks, "Stacks")
+        for page in self.pages:
+            self.tabs.addTab(page, page.title)
         self.tabs.addTab(self._log_tab(), "Log")
         self.tabs.currentChanged.connect(self._on_tab)
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -305,8 +339,22 @@ class WatchWindow(QMainWindow):
         )
 
     def _on_tab(self, _index: int) -> None:
-        if self.tabs.currentWidget() is self.stacks:
+        page = self.tabs.currentWidget()
+        if page is self.stacks:
             self.stacks.dump_stacks()
+        elif isinstance(page, DiagnosticsPage):
+            page.refresh()
+
+    def _running_threads(self) -> list[str]:
+        """The program's threads now: a profile does not cover them (the page says so)."""
+        return [key for key, track in self.session.tracks.items() if track.alive]
+
+    def _tick_pages(self) -> None:
+        for page in self.pages:
+            page.tick()
+        shown = self.tabs.currentWidget()
+        if shown in self.pages and isinstance(shown, DiagnosticsPage):
+            shown.refresh()
 
     def _log(self, level: str, text: str) -> None:
         levelno = logging.getLevelName(level)
@@ -394,7 +442,10 @@ class WatchWindow(QMainWindow):
         self._save()  # the end came through the flush, or the program never sent one
         self.charts.timer.stop()
         self.timeline.timer.stop()
+        self.page_timer.stop()
         self.stacks.shutdown()
+        for page in self.pages:
+            page.shutdown()
         self.jobs.shutdown(timeout=5.0)  # a save on its way is finished, not torn
 
     def closeEvent(self, event: QCloseEvent) -> None:

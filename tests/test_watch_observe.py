@@ -18,7 +18,7 @@ import pytest
 from conftest import wait_until
 from test_agent import announced, threadscope
 from test_observe_metrics import scrape
-from test_watch import cli, one_line_error, plain_program  # noqa: F401 (a fixture)
+from test_watch import REPO, cli, one_line_error, plain_program  # noqa: F401 (a fixture)
 
 from core.agent import classify
 from core.history import list_runs, load_details, load_metrics
@@ -204,13 +204,46 @@ def test_run_with_the_port_in_use_is_one_line_and_starts_nothing() -> None:
     assert "thread MainThread" not in result.stdout  # the program never started
 
 
-def test_trace_memory_is_a_crawl_option_and_run_says_why() -> None:
-    helps = cli("run", "--help").stdout
+def test_trace_memory_is_for_crawls_and_run_and_attach_says_why() -> None:
+    helps = " ".join(cli("run", "--help").stdout.split())
     assert "--metrics-port" in helps
     assert "--hang-dump-after" in helps
-    assert "--trace-memory is for crawls" in " ".join(helps.split())
-    assert cli("run", "--trace-memory", "--", sys.executable, "x.py").returncode == 2
-    assert "--trace-memory is for crawls" in " ".join(cli("attach", "--help").stdout.split())
+    assert "--trace-memory trace allocations (tracemalloc; in a watched program" in helps
+    assert "--trace-memory is for crawls" not in helps
+    attach = cli("attach", "--trace-memory", "1")
+    assert attach.returncode == 2
+    assert "--trace-memory is for crawls and `threadscope run`" in " ".join(
+        cli("attach", "--help").stdout.split()
+    )
+
+
+def test_run_trace_memory_warns_once_naming_the_leaking_line() -> None:
+    leak = next(
+        n
+        for n, line in enumerate((REPO / "examples/leaky_cache.py").read_text().splitlines(), 1)
+        if "# the leak" in line
+    )
+    result = cli(
+        "run", "--headless", "--trace-memory", "--no-history", "--", sys.executable,
+        "examples/leaky_cache.py", "--duration", "2", "--rate-mib", "60", "--chunk-kib", "64",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    warnings = result.stderr.split("memory growth: ")[1:]
+    assert len(warnings) == 1, result.stderr
+    lines = warnings[0].splitlines()
+    assert "traced memory grew" in lines[0]
+    assert lines[1].strip().startswith(f"examples/leaky_cache.py:{leak}  +")  # as run named it
+    assert "threadscope_agent" not in warnings[0]
+
+
+def test_run_without_trace_memory_does_not_trace_the_program() -> None:
+    result = cli(
+        "run", "--headless", "--no-history", "--", sys.executable,
+        "examples/leaky_cache.py", "--duration", "0.5", "--rate-mib", "60",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "memory growth" not in result.stderr
 
 
 def test_attach_serves_the_processes_metrics_and_saves_the_watch(plain_program) -> None:  # type: ignore[no-untyped-def] # noqa: F811

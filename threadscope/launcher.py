@@ -28,8 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return cli.main(argv)
 
 
-def _watch_window(command: list[str], interval_ms: int) -> int:
+def _watch_window(command: list[str], interval_ms: int, trace_memory: bool) -> int:
     """The window on a program ``threadscope run`` starts (Qt imported only now)."""
     from gui.watch_app import open_window
 
-    return open_window(command, interval_ms)
+    return open_window(command, interval_ms, trace_memory)

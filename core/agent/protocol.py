@@ -1,9 +1,21 @@
 """What both ends agree on: where the sockets live, the framing, the message types.
 
 One JSON object per line, UTF-8. The agent sends ``hello`` on connect, then a ``sample`` every
-interval; a client may send requests, each answered by one message of the same ``type``:
-``{"type": "dump"}`` -> ``{"type": "dump", ...a sample...}``. New requests (tracemalloc
-snapshots, a cProfile run) go in ``server.Agent._answer``, one ``type`` each.
+interval; a client may send requests, each answered by one message of the same ``type`` (or
+``{"type": "error", "request": TYPE, "message": ...}``), with the request's ``id`` if it had one:
+
+- ``dump`` -> a full sample now;
+- ``trace_start`` / ``trace_stop`` / ``traced`` -> ``{"tracing", "current", "peak"}``
+  (tracemalloc in the program; ``stop_pending`` where stopping is unsafe, see ``memory``);
+- ``memory_top`` ``{"limit": N}`` -> a new snapshot's number and top sites ``{"snapshot": n,
+  "rows": [{"location", "size", "count"}]}``; ``memory_diff`` -> a new snapshot against this
+  connection's previous one, or with ``{"old": n, "new": m}`` two it kept (the agent keeps the
+  last two per connection); rows have ``size_diff`` and ``count_diff`` too;
+- ``locks`` -> ``{"tracking": bool, "locks": [...], "left_off": N}``, ``locks.snapshot()``;
+- ``profile_start`` -> ``{"covers": ...}``; ``profile_stop`` ``{"limit": N}`` -> the top
+  functions of the threads started meanwhile ``{"threads", "total_calls", "total_tt",
+  "rows": [{"file", "line", "name", "ncalls", "primitive_calls", "tottime", "cumtime"}]}``
+  (see ``profile`` for what a profile covers).
 """
 
 from __future__ import annotations

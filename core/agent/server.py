@@ -19,10 +19,12 @@ import threading
 import time
 from typing import Any
 
-from . import protocol, sampling
+from . import memory, protocol, sampling
+from .profile import ThreadsProfile
 
 _MAX_PENDING = 32 * 1024 * 1024  # a client that lets this much pile up is cut off
 _MAX_REQUEST = 64 * 1024
+MAX_LOCKS = 5_000  # a ``locks`` reply lists at most this many (and says how many it left off)
 
 
 class _Client:
@@ -31,6 +33,15 @@ class _Client:
         self.out = bytearray()
         self.inbox = bytearray()
         self.dropped = 0
+        self.snapshots: dict[int, Any] = {}  # this client's last two tracemalloc snapshots
+        self.taken = 0  # snapshots taken for it so far (their numbers)
+
+    def keep(self, snapshot: Any) -> int:
+        """Keep ``snapshot`` as the newest of two; its number."""
+        self.taken += 1
+        self.snapshots = {n: s for n, s in self.snapshots.items() if n == self.taken - 1}
+        self.snapshots[self.taken] = snapshot
+        return self.taken
 
 
 class Agent:
@@ -41,6 +52,7 @@ class Agent:
         self._selector = selectors.DefaultSelector()
         self._clients: dict[int, _Client] = {}
         self._stop = False
+        self._profile: ThreadsProfile | None = None  # one for the program, whoever asked
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._thread = threading.Thread(
             target=self._run, name=protocol.AGENT_THREAD_NAME, daemon=True
@@ -141,17 +153,71 @@ class Agent:
             self._drop(client)
 
     def _answer(self, client: _Client, line: bytes) -> None:
-        """One request, one reply of the same type. Later requests (tracemalloc, profile) go
-        here, one ``type`` each."""
+        """One request, one reply of the same ``type`` (``error`` when it cannot be served),
+        carrying the request's ``id`` back. See ``protocol`` for the requests."""
         try:
-            kind = protocol.decode(line).get("type")
+            request = protocol.decode(line)
         except ValueError:
-            kind = None
-        if kind == "dump":
-            reply = {"type": "dump", **sampling.take_sample(self.locks)}
-        else:
-            reply = {"type": "error", "message": f"unknown request {kind!r}"}
+            request = {}
+        kind = request.get("type")
+        try:
+            reply = {"type": kind, **self._serve(client, kind, request)}
+        except Exception as exc:  # a request that fails is the client's news, not the program's
+            reply = {"type": "error", "request": kind, "message": f"{type(exc).__name__}: {exc}"}
+        if "id" in request:
+            reply["id"] = request["id"]
         self._send(client, protocol.encode(reply))
+
+    def _serve(self, client: _Client, kind: Any, request: dict[str, Any]) -> dict[str, Any]:
+        if kind == "dump":
+            return sampling.take_sample(self.locks)
+        if kind == "trace_start":
+            return memory.start()
+        if kind == "trace_stop":
+            client.snapshots = {}  # a snapshot holds every trace: let it go
+            return memory.stop()
+        if kind == "traced":
+            return memory.status()
+        if kind == "memory_top":
+            snapshot = memory.snapshot()
+            return {"snapshot": client.keep(snapshot), **memory.top(snapshot, request.get("limit"))}
+        if kind == "memory_diff":
+            return self._diff(client, request)
+        if kind == "locks":
+            return self._locks()
+        if kind == "profile_start":
+            if self._profile is not None:
+                raise RuntimeError("a profile is already running")
+            self._profile = ThreadsProfile()
+            return {"covers": "threads the program starts from now on"}
+        if kind == "profile_stop":
+            running, self._profile = self._profile, None
+            if running is None:
+                raise RuntimeError("no profile is running: profile_start first")
+            return running.stop(request.get("limit"))
+        raise ValueError(f"unknown request {kind!r}")
+
+    def _diff(self, client: _Client, request: dict[str, Any]) -> dict[str, Any]:
+        """Two kept snapshots (``old``, ``new`` numbers), or a new one against the last kept."""
+        if "old" in request or "new" in request:
+            old, new = (client.snapshots.get(request.get(key, 0)) for key in ("old", "new"))
+            if old is None or new is None:
+                raise RuntimeError(f"snapshots kept are {sorted(client.snapshots)}, no others")
+            return memory.diff(old, new, request.get("limit"))
+        if not client.snapshots:
+            raise RuntimeError("no earlier snapshot to compare with: ask memory_top first")
+        old = client.snapshots[client.taken]
+        new = memory.snapshot()
+        return {"snapshot": client.keep(new), **memory.diff(old, new, request.get("limit"))}
+
+    def _locks(self) -> dict[str, Any]:
+        """The tracker's raw snapshot (``locks.snapshot()``), at most ``MAX_LOCKS`` of them."""
+        if self.locks is None:
+            return {"tracking": False, "locks": []}
+        snap = dict(self.locks.snapshot())
+        every = snap.get("locks", [])
+        snap["locks"] = every[:MAX_LOCKS]
+        return {"tracking": True, **snap, "left_off": max(0, len(every) - MAX_LOCKS)}
 
     def _broadcast(self) -> None:
         sample = sampling.take_sample(self.locks)

@@ -18,6 +18,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+from core.agent.profile import StatsSnapshot
+
 
 @dataclass(frozen=True, slots=True)
 class FunctionRow:
@@ -57,17 +59,6 @@ def profile_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any
     return result, pstats.Stats(profiler)
 
 
-class _Snapshot:
-    """What ``pstats.Stats`` accepts: an object with ``create_stats()`` and ``stats``."""
-
-    def __init__(self, profiler: cProfile.Profile) -> None:
-        profiler.snapshot_stats()  # reads the entries without disabling another thread
-        self.stats = profiler.stats
-
-    def create_stats(self) -> None:
-        pass
-
-
 class ThreadProfiler:
     """Profile this thread and every thread started until :meth:`stop`."""
 
@@ -95,5 +86,5 @@ class ThreadProfiler:
         with self._lock:
             others = list(self._profilers)
         for profiler in others:
-            stats.add(_Snapshot(profiler))  # type: ignore[arg-type]  # duck-typed, see _Snapshot
+            stats.add(StatsSnapshot(profiler))  # type: ignore[arg-type]  # duck-typed
         return stats

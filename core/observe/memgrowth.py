@@ -15,6 +15,9 @@ only growth is the ~2 MiB of futures ``pool.map`` creates at once, which on a lo
 spreads over 3 readings of 256 KiB or more, so a smaller step would trip on it. Nor does a
 steady crawl (its visited set, frontier and result rows grow a few KiB per reading). A
 steady process pays one ``get_traced_memory()`` per reading.
+
+What is read is a :class:`TracedMemory`: this process's tracemalloc (``LocalTracedMemory``, the
+default) or a watched program's, through its agent (``core.observe.agent_memory``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from core.diagnostics import AllocationDiffRow, traced_memory
 
@@ -54,6 +58,40 @@ def growing_sites(
     return rows
 
 
+class TracedMemory(Protocol):
+    """Where the watcher reads traced memory."""
+
+    def traced(self) -> int | None:
+        """Bytes traced now; None while nothing traces."""
+        ...
+
+    def mark(self) -> None:
+        """Take the snapshot the next ``growing`` compares with."""
+        ...
+
+    def growing(self, limit: int) -> list[AllocationDiffRow]:
+        """The ``limit`` sites that grew most since ``mark`` (a new snapshot)."""
+        ...
+
+
+class LocalTracedMemory:
+    """This process's tracemalloc."""
+
+    def __init__(self) -> None:
+        self._baseline: tracemalloc.Snapshot | None = None
+
+    def traced(self) -> int | None:
+        return traced_memory()[0] if tracemalloc.is_tracing() else None
+
+    def mark(self) -> None:
+        self._baseline = tracemalloc.take_snapshot()
+
+    def growing(self, limit: int) -> list[AllocationDiffRow]:
+        new = tracemalloc.take_snapshot()
+        old, self._baseline = self._baseline, None
+        return growing_sites(old or new, new, limit)
+
+
 @dataclass(frozen=True, slots=True)
 class GrowthWarning:
     grown_bytes: int
@@ -71,7 +109,8 @@ class GrowthWarning:
 
 
 class MemoryGrowthWatcher:
-    """See the module docstring; ``on_warning`` gets each warning (the CLI prints it)."""
+    """See the module docstring; ``on_warning`` gets each warning (the CLI prints it);
+    ``memory``: what to read (default: this process's tracemalloc)."""
 
     def __init__(
         self,
@@ -81,6 +120,7 @@ class MemoryGrowthWatcher:
         min_step_bytes: int = MIN_STEP_BYTES,
         top: int = 5,
         clock: Callable[[], float] = time.monotonic,
+        memory: TracedMemory | None = None,
     ) -> None:
         if consecutive < 1:
             raise ValueError(f"consecutive must be 1 or more, got {consecutive}")
@@ -94,35 +134,35 @@ class MemoryGrowthWatcher:
         self._last: int | None = None
         self._streak = 0
         self._start: tuple[float, int] | None = None  # (time, traced bytes) of the episode
-        self._baseline: tracemalloc.Snapshot | None = None
+        self.memory = memory or LocalTracedMemory()
         self._warned = False
         self.warnings: list[GrowthWarning] = []
         self.readings = 0
 
     def check(self) -> GrowthWarning | None:
-        """Take a reading when one is due; a no-op while tracemalloc is off."""
+        """Take a reading when one is due; a no-op while nothing traces."""
         now = self._clock()
-        if now < self._due or not tracemalloc.is_tracing():
+        if now < self._due:
+            return None
+        current = self.memory.traced()
+        if current is None:
             return None
         self._due = now + self.interval_s
         self.readings += 1
-        current = traced_memory()[0]
         last, self._last = self._last, current
         if last is None or current - last < self.min_step_bytes:
-            self._streak, self._start, self._baseline, self._warned = 0, None, None, False
+            self._streak, self._start, self._warned = 0, None, False
             return None
         self._streak += 1
         if self._streak == 1:
             self._start = (now - self.interval_s, last)
         if self._streak == self.consecutive - 1 and not self._warned:
-            self._baseline = tracemalloc.take_snapshot()
+            self.memory.mark()
         if self._warned or self._streak < self.consecutive:
             return None
         self._warned = True
         started, base = self._start or (now, current)
-        new = tracemalloc.take_snapshot()
-        rows = growing_sites(self._baseline or new, new, self._top)
-        self._baseline = None
+        rows = self.memory.growing(self._top)
         warning = GrowthWarning(current - base, now - started, self._streak, tuple(rows))
         self.warnings.append(warning)
         self._on_warning(warning)

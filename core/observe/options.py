@@ -30,7 +30,7 @@ from typing import Any, Self
 from core.diagnostics import start_tracing
 from core.history import RunRecord, attach_files, crawl_run, data_dir, save_run
 from core.observe.hang import HangDetector, HangReport, annotated_dump
-from core.observe.memgrowth import GrowthWarning, MemoryGrowthWatcher
+from core.observe.memgrowth import GrowthWarning, MemoryGrowthWatcher, TracedMemory
 from core.observe.metrics import (
     CrawlMetricsSource,
     MetricsServer,
@@ -50,19 +50,18 @@ def _nothing() -> None:
     pass
 
 
-TRACE_MEMORY_ONLY_CRAWLS = (
-    "--trace-memory is for crawls: for a watched program tracemalloc would have to run "
-    "inside it, where it slows every allocation several times over and so changes what "
-    "the program does (use the program's own tracemalloc, or the window's Diagnostics)"
+TRACE_MEMORY_NEEDS_THE_AGENT = (
+    "--trace-memory is for crawls and `threadscope run`: tracemalloc has to run inside the "
+    "program, and attach only reads a process from outside"
 )
 
 
 def add_observability_arguments(parser: argparse.ArgumentParser, trace_memory: bool = True) -> None:
-    """The options; ``trace_memory`` False (``run``, ``attach``) leaves that one out and the
-    group's description says why."""
+    """The options; ``trace_memory`` False (``attach``: nothing runs inside the process)
+    leaves that one out."""
     group = parser.add_argument_group(
         "observability (Prometheus, diagnostics, history)",
-        None if trace_memory else TRACE_MEMORY_ONLY_CRAWLS,
+        None if trace_memory else TRACE_MEMORY_NEEDS_THE_AGENT,
     )
     group.add_argument(
         "--metrics-port",
@@ -86,7 +85,8 @@ def add_observability_arguments(parser: argparse.ArgumentParser, trace_memory: b
         group.add_argument(
             "--trace-memory",
             action="store_true",
-            help="trace allocations (tracemalloc) and warn when traced memory keeps growing",
+            help="trace allocations (tracemalloc; in a watched program from its first line) "
+            "and warn when traced memory keeps growing",
         )
     group.add_argument(
         "--no-history", action="store_true", help="do not save this run to the run history"
@@ -153,7 +153,7 @@ class Observability:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._watching = False
-        self._watched = watched
+        self.watched = watched
         self._target_pid = -1  # no process yet: the target's process collector shows nothing
 
     @classmethod
@@ -175,13 +175,15 @@ class Observability:
         """Bind the metrics port (``MetricsError`` when it is taken) and start tracemalloc
         for ``--trace-memory``; ``close()`` undoes it."""
         if self.metrics_port is not None:
-            pid = (lambda: self._target_pid) if self._watched else None
+            pid = (lambda: self._target_pid) if self.watched else None
             server = MetricsServer(
                 make_registry(self._collector, pid), self.metrics_port, self.metrics_bind
             )
             server.start()  # MetricsError when the port is taken: before anything else runs
             self.server = server
             self._say(f"metrics: serving Prometheus metrics at {server.url}")
+        if self.watched:  # tracemalloc runs in the program: see watch_program
+            return self
         if self.trace_memory:
             start_tracing()
         if self.warn_growth:
@@ -232,10 +234,13 @@ class Observability:
             source.refresh if source is not None else _nothing,
         )
 
-    def watch_program(self, program: WatchedProgram) -> None:
+    def watch_program(self, program: WatchedProgram, memory: TracedMemory | None = None) -> None:
         """A watched program: its samples as metrics, its process as ``process_*``; a hang
-        is no thread's stack or CPU changing while one is not idle by design."""
+        is no thread's stack or CPU changing while one is not idle by design. ``memory``:
+        its traced memory (through the agent), watched for growth with ``warn_growth``."""
         self._target_pid = program.pid
+        if self.warn_growth and memory is not None:
+            self.memory = MemoryGrowthWatcher(self._growth, memory=memory)
         self.watch(program, program.progress, program.pending, program.refresh, program.dump)
 
     def watch(

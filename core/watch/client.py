@@ -3,16 +3,21 @@
 Made for a view that must never wait: ``on_sample(sample)`` and ``on_end(reason)`` run on the
 reader thread (``threadscope-watch-client``) and must return quickly — a Qt view passes
 ``EventStream.publish`` or a signal's ``emit``; the headless table keeps the latest sample.
-``latest`` is there to poll as well. ``request_dump()`` asks for an immediate full sample.
+``latest`` is there to poll as well. ``request_dump()`` asks for an immediate full sample;
+``request(type, **fields)`` sends any other request (see ``core.agent.protocol``) and returns
+its reply, or raises ``WatchError`` after ``timeout`` or when the agent is gone. Requests from
+several threads take turns; each carries an ``id``, so a reply that came too late is dropped.
 End of stream (the program exited or crashed) calls ``on_end`` once and sets ``ended``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +45,8 @@ class AgentClient:
         self._on_end = on_end
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._replies: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._turn = threading.Lock()
+        self._ids = itertools.count(1)
         self._thread = threading.Thread(
             target=self._read, name="threadscope-watch-client", daemon=True
         )
@@ -69,14 +76,38 @@ class AgentClient:
         self._sock.close()
 
     def request_dump(self, timeout: float = 5.0) -> Sample:
-        try:
-            self._sock.sendall(protocol.encode({"type": "dump"}))
-            reply = self._replies.get(timeout=timeout)
-        except (OSError, queue.Empty):
-            raise WatchError("the agent did not answer the dump request") from None
-        if reply.get("type") != "dump":
-            raise WatchError(f"the agent could not dump: {reply.get('message', reply)}")
-        return sample_from_message(reply)
+        return sample_from_message(self.request("dump", timeout))
+
+    def request(self, kind: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
+        """Send one request and wait at most ``timeout`` s for its reply (``WatchError`` if
+        it does not come, the agent is gone, or it answers with an error)."""
+        if not self._thread.is_alive():
+            raise WatchError(f"the agent is not connected ({self.end_reason or 'not started'})")
+        with self._turn:
+            number = next(self._ids)
+            try:
+                self._sock.sendall(protocol.encode({"type": kind, "id": number, **fields}))
+            except OSError as exc:
+                raise WatchError(f"cannot send {kind} to the agent: {exc}") from None
+            reply = self._reply(number, time.monotonic() + timeout)
+        if reply is None:
+            raise WatchError(f"the agent did not answer the {kind} request within {timeout:g} s")
+        if reply.get("type") == "end":
+            self._replies.put(reply)  # for whoever asks next
+            raise WatchError(f"the agent is gone ({self.end_reason}); no {kind} reply")
+        if reply.get("type") != kind:
+            raise WatchError(f"the agent could not {kind}: {reply.get('message', reply)}")
+        return reply
+
+    def _reply(self, number: int, deadline: float) -> dict[str, Any] | None:
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                reply = self._replies.get(timeout=left)
+            except queue.Empty:
+                return None
+            if reply.get("type") == "end" or reply.get("id") == number:
+                return reply
+        return None
 
     def close(self) -> None:
         self._closing = True

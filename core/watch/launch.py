@@ -90,9 +90,11 @@ class Launched:
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
         stdout: IO[Any] | None = None,
+        trace_memory: bool = False,
     ) -> None:
         """``env``: variables set on top of ours; ``stdout``: the program's stdout and
-        stderr (default: ours)."""
+        stderr (default: ours); ``trace_memory``: tracemalloc on from the program's first
+        line."""
         self.socket_dir = protocol.ensure_private_dir(protocol.runtime_dir())
         self.boot_dir = tempfile.mkdtemp(prefix="threadscope-run-")
         os.symlink(
@@ -107,6 +109,7 @@ class Launched:
             str(interval_ms),
             "--socket-dir",
             self.socket_dir,
+            *(["--trace-memory"] if trace_memory else []),
             *command.target,
         ]
         try:

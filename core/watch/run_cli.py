@@ -4,7 +4,8 @@ Starts the program with the agent, shows the live table until it ends, and exits
 program's exit status (128 + N when a signal N killed it). Ctrl-C reaches the program (it is
 in the terminal's process group); Threadscope itself ignores it and waits for the program.
 The observability options (``core.observe``) bind the metrics port before the program starts
-and save the run to History (kind "watch") when it ends.
+and save the run to History (kind "watch") when it ends; ``--trace-memory`` starts tracemalloc
+in the program before its first line and warns on stderr when its traced memory keeps growing.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from core.agent.protocol import DEFAULT_INTERVAL_MS
 from core.observe.options import add_observability_arguments
 
 EXIT_USAGE = 2
-# Opens the window on the program (command, interval ms) -> exit status. The launcher above
-# core and gui sets it (core never imports gui); unset, `run` shows the live table.
-open_window: Callable[[list[str], int], int] | None = None
+# Opens the window on the program (command, interval ms, trace memory) -> exit status. The
+# launcher above core and gui sets it (core never imports gui); unset, `run` shows the table.
+open_window: Callable[[list[str], int, bool], int] | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,10 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "command", nargs=argparse.REMAINDER, help="-- INTERPRETER (SCRIPT | -m MODULE) ARGS…"
     )
-    add_observability_arguments(parser, trace_memory=False)
+    add_observability_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
+    from core.observe.agent_memory import AgentTracedMemory
     from core.observe.metrics import MetricsError
     from core.observe.options import Observability
     from core.observe.watched import WatchedProgram
@@ -57,13 +59,13 @@ def main(args: argparse.Namespace) -> int:
         print("threadscope run: error: --interval must be at least 10 ms", file=sys.stderr)
         return EXIT_USAGE
     if not args.headless and open_window is not None:
-        return open_window(command, args.interval)
+        return open_window(command, args.interval, args.trace_memory)
     table = LiveTable()
     observe = Observability.from_args(args, notify=table.note, watched=True)
     try:
         parsed = parse_command(command)
         observe.start()  # binds the metrics port before the program starts
-        launched = Launched(parsed, args.interval)
+        launched = Launched(parsed, args.interval, trace_memory=args.trace_memory)
     except (WatchError, MetricsError) as exc:
         observe.close()
         print(f"threadscope run: error: {exc}", file=sys.stderr)
@@ -82,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
                 client = AgentClient(launched.path, program.offer).connect()
             except WatchError as exc:
                 table.note(f"threadscope run: {exc}; the program runs on unwatched")
-        observe.watch_program(program)
+        observe.watch_program(program, AgentTracedMemory(client) if client else None)
         refresh = max(args.interval / 1000, 0.5)
         while launched.process.poll() is None:
             with contextlib.suppress(subprocess.TimeoutExpired):  # time to redraw

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import logging
 import pstats
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sized
 from pathlib import Path
 from typing import Protocol
 
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton
 
 from core.diagnostics import FunctionRow, export_prof, top_functions
-from core.stats import WorkerInfo
 from gui.background import BackgroundJobs
 from gui.diagnostics.page import DiagnosticsPage, bar, table
 from gui.rows_model import Column, RowsModel, count, seconds
@@ -31,7 +30,8 @@ FUNCTION_COLUMNS = (
 
 
 class Profiler(Protocol):
-    """One profile (:class:`core.diagnostics.ThreadProfiler` in this process)."""
+    """One profile (:class:`core.diagnostics.ThreadProfiler` in this process; for a watched
+    program ``gui.diagnostics.agent_sources.AgentProfiler``)."""
 
     def start(self) -> None: ...
 
@@ -40,17 +40,21 @@ class Profiler(Protocol):
 
 class ProfilePage(DiagnosticsPage):
     """``new_profiler()`` makes the profiler each Start uses; ``workers`` returns the running
-    crawl's workers (those already running are not covered, and the page says so)."""
+    crawl's workers (those already running are not covered, and the page says so).
+    ``stop_off_thread``: the profiler's ``stop`` waits (another process's profile), so it runs
+    on the jobs thread; a local one must stop on the thread that started it."""
 
     title = "Profile"
 
     def __init__(
         self,
         new_profiler: Callable[[], Profiler],
-        workers: Callable[[], Sequence[WorkerInfo]],
+        workers: Callable[[], Sized],
         jobs: BackgroundJobs,
+        stop_off_thread: bool = False,
     ) -> None:
         super().__init__()
+        self._stop_off_thread = stop_off_thread
         self._new_profiler = new_profiler
         self._workers = workers
         self._jobs = jobs
@@ -85,23 +89,24 @@ class ProfilePage(DiagnosticsPage):
             )
         elif not on and self._profiler is not None:
             profiler, self._profiler = self._profiler, None
-            stats = profiler.stop()
-            self.stats = stats
-            self.export_button.setEnabled(True)
             self.status.setText("Sorting functions…")
-            self._jobs.submit(
-                lambda: top_functions(stats, TOP_FUNCTIONS), self._sorted, self._failed
-            )
+            if self._stop_off_thread:
+                self._jobs.submit(lambda: _sort(profiler.stop()), self._sorted, self._failed)
+            else:
+                stats = profiler.stop()
+                self._jobs.submit(lambda: _sort(stats), self._sorted, self._failed)
         self.profile_button.blockSignals(True)
         self.profile_button.setChecked(self._profiler is not None)
         self.profile_button.blockSignals(False)
         self.profile_button.setText("Stop profile" if self._profiler else "Start profile")
 
-    def _sorted(self, rows: list[FunctionRow]) -> None:
+    def _sorted(self, result: tuple[pstats.Stats, list[FunctionRow]]) -> None:
+        stats, rows = result
+        self.stats = stats
+        self.export_button.setEnabled(True)
         self.functions_model.set_rows(rows)
-        stats = self.stats
         self.status.setText(
-            f"{stats.total_calls:,} calls in the profiled threads, {stats.total_tt:.1f} s "  # type: ignore[union-attr]
+            f"{stats.total_calls:,} calls in the profiled threads, {stats.total_tt:.1f} s "  # type: ignore[attr-defined]
             f"summed over them (wall time: blocking calls count); top {len(rows)} functions"
         )
 
@@ -121,6 +126,11 @@ class ProfilePage(DiagnosticsPage):
             self.status.setText(f"Wrote {path} (snakeviz {Path(path).name})")
 
     def shutdown(self) -> None:
-        if self._profiler is not None:
+        """A local profile stops here; another process's goes with that process."""
+        if self._profiler is not None and not self._stop_off_thread:
             self._profiler.stop()
-            self._profiler = None
+        self._profiler = None
+
+
+def _sort(stats: pstats.Stats) -> tuple[pstats.Stats, list[FunctionRow]]:
+    return stats, top_functions(stats, TOP_FUNCTIONS)

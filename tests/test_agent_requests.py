@@ -1,0 +1,155 @@
+"""The agent's requests (tracemalloc, locks) over a real socket, in real watched programs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from conftest import wait_until
+from test_agent import EXAMPLES, PYTHON310, Watched, by_name
+
+from core.watch.errors import WatchError
+
+LEAK_LINE = next(
+    n
+    for n, line in enumerate((EXAMPLES / "leaky_cache.py").read_text().splitlines(), 1)
+    if "# the leak" in line
+)
+
+
+def leak_site(location: str) -> bool:
+    return location.endswith(f"leaky_cache.py:{LEAK_LINE}")
+
+
+@pytest.fixture
+def leaky() -> Iterator[Watched]:
+    watched = Watched(
+        "leaky_cache.py", "--duration", "30", "--rate-mib", "8", names={"cache-filler"}
+    )
+    yield watched
+    os.kill(watched.pid, signal.SIGKILL)
+    watched.finish()
+
+
+def test_memory_top_and_diff_name_the_line_that_allocates(leaky: Watched) -> None:
+    client = leaky.client
+    assert client.request("trace_start")["tracing"] is True
+    wait_until(lambda: client.request("traced")["current"] > 3 * 1_048_576, timeout=20)
+    top = client.request("memory_top", limit=5)
+    assert len(top["rows"]) <= 5
+    assert leak_site(top["rows"][0]["location"])
+    assert top["rows"][0]["size"] > 1_048_576
+    assert top["rows"][0]["count"] >= 4
+    assert not any("threadscope_agent" in row["location"] for row in top["rows"])
+    first = top["rows"][0]["size"]
+    wait_until(lambda: client.request("traced")["current"] > first + 1_048_576, timeout=20)
+    grown = client.request("memory_diff", limit=5)["rows"]
+    assert leak_site(grown[0]["location"])
+    assert grown[0]["size_diff"] > 0
+    assert grown[0]["count_diff"] > 0
+    stopped = client.request("trace_stop")
+    assert stopped["tracing"] is False or stopped["stop_pending"] is True
+    assert stopped["current"] < first  # the traces are gone either way
+
+
+def test_a_diff_needs_an_earlier_snapshot_and_errors_name_the_request(leaky: Watched) -> None:
+    client = leaky.client
+    with pytest.raises(WatchError, match="not tracing"):
+        client.request("memory_top")
+    client.request("trace_start")
+    with pytest.raises(WatchError, match="no earlier snapshot"):
+        client.request("memory_diff")
+    with pytest.raises(WatchError, match="unknown request 'nonsense'"):
+        client.request("nonsense")
+    assert client.request("traced")["tracing"] is True  # the connection still serves
+
+
+def test_a_request_to_an_ended_program_is_a_clear_error_not_a_hang(leaky: Watched) -> None:
+    os.kill(leaky.pid, signal.SIGKILL)
+    leaky.client.ended.wait(10)
+    started = time.monotonic()
+    with pytest.raises(WatchError, match="the agent is not connected"):
+        leaky.client.request("memory_top", timeout=30)
+    assert time.monotonic() - started < 1
+
+
+def test_locks_lists_the_hang_examples_locks_with_their_owners() -> None:
+    watched = Watched("hang.py", "--duration", "20", names={"worker-a", "worker-b"})
+    try:
+        sample = watched.wait_for(lambda s: bool(s.deadlocks), timeout=10)
+        reply = watched.client.request("locks")
+    finally:
+        os.kill(watched.pid, signal.SIGKILL)
+        watched.finish()
+    assert reply["tracking"] is True
+    assert reply["left_off"] == 0
+    at = {lock["created_at"].rsplit("/", 1)[-1]: lock for lock in reply["locks"]}
+    ours = {site: at[site] for site in ("hang.py:14", "hang.py:15")}  # accounts, audit
+    threads = by_name(sample)
+    workers = {threads[name].ident for name in ("worker-a", "worker-b")}  # type: ignore[attr-defined]
+    owners = {owner["ident"] for lock in ours.values() for owner in lock["owners"]}
+    waiters = {waiter["ident"] for lock in ours.values() for waiter in lock["waiters"]}
+    assert owners == workers
+    assert waiters == workers
+
+
+def test_a_diff_of_the_two_snapshots_kept(leaky: Watched) -> None:
+    client = leaky.client
+    client.request("trace_start")
+    first = client.request("memory_top", limit=3)
+    wait_until(lambda: client.request("traced")["current"] > 3 * 1_048_576, timeout=20)
+    second = client.request("memory_top", limit=3)
+    rows = client.request("memory_diff", old=first["snapshot"], new=second["snapshot"])["rows"]
+    assert leak_site(rows[0]["location"])
+    assert rows[0]["size_diff"] > 1_048_576
+    with pytest.raises(WatchError, match="snapshots kept are"):
+        client.request("memory_diff", old=first["snapshot"] - 1, new=second["snapshot"])
+
+
+def test_a_profile_covers_the_threads_started_while_it_runs() -> None:
+    watched = Watched("batch_jobs.py", "--duration", "30", names=set())
+    try:
+        client = watched.client
+        assert "from now on" in client.request("profile_start")["covers"]
+        with pytest.raises(WatchError, match="already running"):
+            client.request("profile_start")
+        started = len(watched.samples)
+        wait_until(lambda: len(watched.samples) > started + 10)  # 0.5 s: several jobs meanwhile
+        reply = client.request("profile_stop", limit=20)
+    finally:
+        os.kill(watched.pid, signal.SIGKILL)
+        watched.finish()
+    assert reply["threads"] >= 2
+    assert len(reply["rows"]) <= 20
+    names = [row["name"] for row in reply["rows"]]
+    assert "checksum" in names
+    assert "job" in names
+    assert "main" not in names  # the main thread was running already: not covered
+    row = next(row for row in reply["rows"] if row["name"] == "checksum")
+    assert row["file"].endswith("batch_jobs.py")
+    assert row["ncalls"] >= 2
+    assert row["cumtime"] > 0
+
+
+@pytest.mark.skipif(not PYTHON310.exists(), reason="no Python 3.10 interpreter here")
+def test_requests_in_a_python_310_target() -> None:
+    watched = Watched("batch_jobs.py", "--duration", "30", names=set(), python=str(PYTHON310))
+    try:
+        client = watched.client
+        client.request("trace_start")
+        client.request("profile_start")
+        started = len(watched.samples)
+        wait_until(lambda: len(watched.samples) > started + 10)
+        top = client.request("memory_top", limit=5)
+        profile = client.request("profile_stop", limit=50)
+        stopped = client.request("trace_stop")
+    finally:
+        os.kill(watched.pid, signal.SIGKILL)
+        watched.finish()
+    assert top["tracing"] is True
+    assert top["rows"]
+    assert "checksum" in [row["name"] for row in profile["rows"]]
+    assert stopped["stop_pending"] is True  # 3.10: traces cleared, tracing not stopped
