@@ -50,6 +50,7 @@ def stop(url: str, threads: int, trials: int) -> dict:
         settings = CrawlSettings(
             start_urls=starts,
             threads=threads,
+            per_host_threads=threads,  # one host: every request in flight at once
             obey_robots=False,
             retries=0,
             read_timeout=60,

@@ -255,6 +255,7 @@ def stop_button(threads: int, trials: int) -> dict:
             settings = window.controls.settings().replace(
                 start_urls=hung,
                 threads=threads,
+                per_host_threads=threads,  # one host: every request in flight at once
                 obey_robots=False,
                 retries=0,
                 read_timeout=60,
