@@ -7,12 +7,14 @@ the allocation sites (file:line) that grew most in between. One warning per epis
 reading that does not grow ends it. (A snapshot of 100 000 traces costs ~0.2 s, so a short
 burst, such as building one big list, never takes one.)
 
-Defaults: a reading every 0.05 s, 3 growing readings of 1 MiB each, i.e. at least 20 MiB/s
-sustained for 0.15 s and 3 MiB in all. The growing dict cache of ``cache-and-generators``
+Defaults: a reading every 0.05 s, 4 growing readings of 1 MiB each, i.e. at least 20 MiB/s
+sustained for 0.2 s and 4 MiB in all. The growing dict cache of ``cache-and-generators``
 (bad) grows ~80 MiB/s for ~0.3 s at scale 1 (~1 s at scale 3) and trips it, naming
 ``memory_shapes.py:25`` (the cached page bodies). The weakref cache (fixed) does not: its
-only growth is the ~2 MiB of futures ``pool.map`` creates at once, which on a loaded machine
-spreads over 3 readings of 256 KiB or more, so a smaller step would trip on it. Nor does a
+only growth is the futures ``pool.map`` creates at once (~2 MiB, ~3 MiB with the experiment's
+lock tracking: each future's Condition is tracked), which on a loaded machine spreads over 3
+readings of 256 KiB to 1 MiB, so a smaller step or a shorter streak trips on it (3 readings
+did, once, in a loaded CI run). Nor does a
 steady crawl (its visited set, frontier and result rows grow a few KiB per reading). A
 steady process pays one ``get_traced_memory()`` per reading.
 
@@ -33,7 +35,7 @@ from core.diagnostics import AllocationDiffRow, traced_memory
 _NOISE = (tracemalloc.__file__, "<frozen importlib._bootstrap", "<unknown>")
 
 INTERVAL_S = 0.05
-CONSECUTIVE = 3
+CONSECUTIVE = 4
 MIN_STEP_BYTES = 1024 * 1024
 
 
