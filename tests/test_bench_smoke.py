@@ -77,5 +77,6 @@ def test_quick_bench_writes_a_report_with_complete_crawls(tmp_path: Path) -> Non
         assert heading in report
     assert "Engine on the embedded site" in report
     assert "| window Stop button, " in report
-    assert "| engine vs aiohttp, many hosts | ≥ 0.8×" in report
+    if variants_section["status"] != "skipped":
+        assert "| engine vs aiohttp, many hosts | ≥ 0.8×" in report
     assert "| lock tracking, crawl | ≤ 5 % fewer pages/s |" in report
