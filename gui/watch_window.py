@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.history import RunRecord
+from core.watch.output import STDERR, STDOUT, OutputLine
 from gui.actions import make_action
 from gui.background import BackgroundJobs
 from gui.capped_model import PredicateFilter
@@ -64,6 +65,10 @@ from gui.watch_session import (
 )
 
 log = logging.getLogger(__name__)
+
+ALERT_MS = 30_000  # a hang or growth alert stays in the status bar this long
+# The program's stderr in the Log as warnings, so tracebacks and complaints stand out.
+OUTPUT_LEVELS = {STDOUT: logging.INFO, STDERR: logging.WARNING}
 
 TICK_MS = 250  # the Memory and Locks pages' pace, as in the crawl window's Diagnostics
 WATCH_CHARTS: tuple[ChartSpec, ...] = (
@@ -112,14 +117,19 @@ class WatchWindow(QMainWindow):
     ended = Signal(str)
     saved = Signal(str)
 
-    def __init__(self, session: WatchSession, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: WatchSession, parent: QWidget | None = None, history: bool = True
+    ) -> None:
+        """``history``: save the run to History when it ends."""
         super().__init__(parent)
         configure_pyqtgraph()
         self.session = session
+        self.history = history
         self.record: RunRecord | None = None
         self._closed = False
         self._save_requested = False
         self._stopper: threading.Thread | None = None
+        self._output_dropped_shown = 0
         self.setWindowTitle(f"Threadscope — {session.feed.description}")
 
         self.charts = ChartPanel(specs=WATCH_CHARTS)
@@ -216,10 +226,14 @@ class WatchWindow(QMainWindow):
         tab = QWidget()
         layout = QVBoxLayout(tab)
         layout.setContentsMargins(2, 2, 2, 2)
+        self.log_losses = QLabel()
+        self.log_losses.setObjectName("log_losses")
+        self.log_model.hiddenChanged.connect(lambda _n: self._show_log_losses())
         row = QHBoxLayout()
         row.addWidget(QLabel("Level at least"))
         row.addWidget(level)
         row.addStretch(1)
+        row.addWidget(self.log_losses)
         layout.addLayout(row)
         layout.addWidget(self.log_view)
         return tab
@@ -293,8 +307,17 @@ class WatchWindow(QMainWindow):
             self.timeline.end_lane(name, t)
         for t, text in pending.markers:
             self.charts.add_marker(t, text)
-        for level, text in pending.log:
-            self._log(level, text)
+        self.log_model.append(
+            [
+                output_record(entry) if isinstance(entry, OutputLine) else self._record(*entry)
+                for entry in pending.log
+            ]
+        )
+        if session.output_dropped != self._output_dropped_shown:
+            self._output_dropped_shown = session.output_dropped
+            self._show_log_losses()
+        for message in pending.alerts:
+            self.statusBar().showMessage(message, ALERT_MS)
         for name in session.queue_names():
             if QUEUE_PREFIX + name not in self.charts.curves:
                 self.charts.add_series("queues", QUEUE_PREFIX + name, name)
@@ -357,13 +380,33 @@ class WatchWindow(QMainWindow):
             shown.refresh()
 
     def _log(self, level: str, text: str) -> None:
+        self.log_model.append([self._record(level, text)])
+
+    def _record(self, level: str, text: str) -> logging.LogRecord:
+        """A line of ours for the Log (and this process's log)."""
         levelno = logging.getLevelName(level)
         record = logging.makeLogRecord(
             {"name": "watch", "levelno": levelno, "levelname": level, "msg": text}
         )
         record.threadName = "program"
-        self.log_model.append([record])
         log.log(levelno, "%s", text)
+        return record
+
+    def _show_log_losses(self) -> None:
+        """What the Log does not show: the program's lines dropped while it wrote faster
+        than the window reads, the oldest rows past the Log's capacity."""
+        parts = []
+        if dropped := self.session.output_dropped:
+            parts.append(
+                f"{dropped:,} lines of the program's output dropped (it wrote faster "
+                "than the window reads)"
+            )
+        if hidden := self.log_model.hidden:
+            parts.append(
+                f"{hidden:,} older rows hidden (the Log keeps the newest "
+                f"{self.log_model.capacity:,})"
+            )
+        self.log_losses.setText("; ".join(parts))
 
     def _on_end(self) -> None:
         ended = self.session.ended
@@ -376,7 +419,7 @@ class WatchWindow(QMainWindow):
 
     def _save(self) -> None:
         """Once: on the jobs thread while the window is open, here when it is closing."""
-        if self._save_requested:
+        if self._save_requested or not self.history:
             return
         self._save_requested = True
         if not self._closed:
@@ -451,3 +494,20 @@ class WatchWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         event.accept()
+
+
+def output_record(line: OutputLine) -> logging.LogRecord:
+    """A line the program wrote as a Log row: its stream in the Thread column, stderr as a
+    warning, the time it was read."""
+    level = OUTPUT_LEVELS[line.stream]
+    return logging.makeLogRecord(
+        {
+            "name": "program",
+            "levelno": level,
+            "levelname": logging.getLevelName(level),
+            "msg": line.text,
+            "threadName": line.stream,
+            "created": line.time,
+            "msecs": (line.time % 1) * 1000,
+        }
+    )
