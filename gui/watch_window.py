@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -71,6 +72,22 @@ ALERT_MS = 30_000  # a hang or growth alert stays in the status bar this long
 OUTPUT_LEVELS = {STDOUT: logging.INFO, STDERR: logging.WARNING}
 
 TICK_MS = 250  # the Memory and Locks pages' pace, as in the crawl window's Diagnostics
+PROFILE_COVERS = (
+    "Start the profile: it covers the threads the program starts from then on (before "
+    "Python 3.12 cProfile can reach a thread only from inside it), not those already running."
+)
+# The pages py-spy cannot fill (attach): what each needs from inside the program.
+AGENT_ONLY = (
+    ("Memory", "tracemalloc's top allocations and snapshot diffs are taken inside the program"),
+    ("Locks", "locks are tracked from inside the program, from its first line"),
+    ("Profile", "cProfile runs inside the program"),
+)
+RUN_INSTEAD = (
+    "This process is attached through py-spy, which reads its threads and stacks from outside "
+    "and nothing more. To see this page, start the program with the agent: "
+    "<code>threadscope run -- python app.py ARGS</code>, or <i>A Python program</i> in the main "
+    "window's Target box."
+)
 WATCH_CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec(
         "threads",
@@ -86,6 +103,12 @@ WATCH_CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("queues", "Queues (registered with watch_queue)", "items", "", ()),
     ChartSpec("memory", "Memory", "RSS", "MiB", (("rss_mib", "process RSS"),)),
     ChartSpec("cpu", "CPU", "CPU", "%", (("cpu_percent", "process CPU (100 % = one core)"),)),
+)
+ATTACH_CHARTS = tuple(
+    replace(spec, title="Queues (need the agent: start the program with threadscope run)")
+    if spec.name == "queues"
+    else spec
+    for spec in WATCH_CHARTS
 )
 # The Threads table's columns for a watched thread (the crawl's URL / pages / error columns
 # carry the innermost frame, the locks held and the lock waited for).
@@ -132,7 +155,7 @@ class WatchWindow(QMainWindow):
         self._output_dropped_shown = 0
         self.setWindowTitle(f"Threadscope — {session.feed.description}")
 
-        self.charts = ChartPanel(specs=WATCH_CHARTS)
+        self.charts = ChartPanel(specs=WATCH_CHARTS if session.feed.launched else ATTACH_CHARTS)
         self.charts.set_source(session.buffer.times, self._series)
         self.threads_model = WatchThreadsModel(self)
         self.timeline = TimelineView(
@@ -160,12 +183,11 @@ class WatchWindow(QMainWindow):
             )
             self.locks.deadlockFound.connect(lambda report: self._log("WARNING", report))
             self.profile = ProfilePage(
-                partial(AgentProfiler, client), self._running_threads, self.jobs, True
+                partial(AgentProfiler, client), self._running_threads, self.jobs, True, "threads"
             )
-            self.profile.status.setText(
-                "Start the profile: it covers the threads the program starts from then on."
-            )
+            self.profile.status.setText(PROFILE_COVERS)
             self.pages = [self.memory, self.locks, self.profile]
+        self._profile_checked = False
         self.page_timer = QTimer(self)
         self.page_timer.setInterval(TICK_MS)
         self.page_timer.timeout.connect(self._tick_pages)
@@ -196,6 +218,9 @@ class WatchWindow(QMainWindow):
         self.tabs.addTab(self.stacks, "Stacks")
         for page in self.pages:
             self.tabs.addTab(page, page.title)
+        if not self.session.feed.launched:
+            for title, why in AGENT_ONLY:
+                self.tabs.addTab(agent_only_page(title, why), title)
         self.tabs.addTab(self._log_tab(), "Log")
         self.tabs.currentChanged.connect(self._on_tab)
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -324,6 +349,23 @@ class WatchWindow(QMainWindow):
         self._refresh_threads()
         self.timeline.set_now(session.now())
         self._update_status()
+        if not self._profile_checked and session.latest is not None:
+            self._profile_checked = True
+            self._check_profile(session.latest.python)
+
+    def _check_profile(self, python: str) -> None:
+        """The agent's per-thread profile needs the program on 3.10 or 3.11: from 3.12
+        cProfile is one profiler for the whole interpreter (``core.agent.profile``)."""
+        version = tuple(int(part) for part in python.split()[-1].split(".")[:2] if part.isdigit())
+        if self.profile is None or version < (3, 12):
+            return
+        self.profile.profile_button.setEnabled(False)
+        self.profile.status.setText(
+            f"Not for this program: it runs Python {python.split()[-1]}, and the agent profiles "
+            "a program's threads only on Python 3.10 or 3.11 (from 3.12 cProfile is one "
+            "profiler shared by every thread, which mixes their timings). Run it on 3.11 to "
+            "profile it here, or use py-spy record."
+        )
 
     def _refresh_threads(self) -> None:
         session = self.session
@@ -511,3 +553,17 @@ def output_record(line: OutputLine) -> logging.LogRecord:
             "msecs": (line.time % 1) * 1000,
         }
     )
+
+
+def agent_only_page(title: str, why: str) -> QWidget:
+    """An attached process's page that only the agent could fill, saying so and what works."""
+    label = QLabel(
+        f"<p><b>{title}</b> needs Threadscope's agent inside the program: {why}.</p>"
+        f"<p>{RUN_INSTEAD}</p>"
+    )
+    label.setObjectName(f"agent_only_{title.lower()}")
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    label.setMargin(12)
+    return label
