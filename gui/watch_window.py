@@ -430,7 +430,7 @@ class WatchWindow(QMainWindow):
         record = logging.makeLogRecord(
             {"name": "watch", "levelno": levelno, "levelname": level, "msg": text}
         )
-        record.threadName = "program"
+        record.threadName = "threadscope"
         log.log(levelno, "%s", text)
         return record
 
