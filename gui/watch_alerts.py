@@ -28,7 +28,6 @@ from core.watch.client import AgentClient
 from core.watch.errors import WatchError
 from core.watch.model import Sample
 
-DEFAULT_HANG_S = 30.0  # as the form's "Hang dump after" (gui.observe_controls)
 Alert = HangReport | GrowthWarning
 
 
@@ -37,7 +36,7 @@ class WatchObserve:
     """What to observe: ``hang_dump_after`` seconds (None: off), a Prometheus port (None:
     none) and the address it listens on."""
 
-    hang_dump_after: float | None = DEFAULT_HANG_S
+    hang_dump_after: float | None
     metrics_port: int | None = None
     metrics_bind: str = "127.0.0.1"
 

@@ -5,8 +5,7 @@ never imports Qt. The window stays open after the program ends (what it recorded
 screen) until the user closes it; closing it while the program runs stops the program
 (SIGTERM, then SIGKILL after 2 s). Returns the program's exit status, as ``--headless`` does.
 The program's stdout and stderr go to the window's Log; ``run``'s observability options
-apply (the hang dump after ``--hang-dump-after`` or, as in the main window, 30 s; the metrics
-port; ``--no-history``).
+(``--hang-dump-after``, ``--metrics-port``, ``--no-history``) apply as with ``--headless``.
 """
 
 from __future__ import annotations
@@ -28,13 +27,11 @@ EXIT_USAGE = 2
 
 def open_window(command: Sequence[str], args: argparse.Namespace) -> int:
     """``args``: ``threadscope run``'s parsed options."""
-    from gui.watch_alerts import DEFAULT_HANG_S, WatchObserve
+    from gui.watch_alerts import WatchObserve
     from gui.watch_session import LaunchFeed, WatchSession
     from gui.watch_window import WatchWindow
 
-    observe = WatchObserve(
-        args.hang_dump_after or DEFAULT_HANG_S, args.metrics_port, args.metrics_bind
-    )
+    observe = WatchObserve(args.hang_dump_after, args.metrics_port, args.metrics_bind)
     try:
         feed = LaunchFeed(
             list(command), args.interval, trace_memory=args.trace_memory, observe=observe

@@ -3,12 +3,16 @@
 Two feeds put items into one :class:`Mailbox`, never waiting: :class:`LaunchFeed` starts the
 program with the agent (``core.watch.launch``) and its :class:`AgentClient` offers each sample
 from the client's reader thread; :class:`AttachFeed` reads a running process through py-spy
-on a plain thread at most ``MAX_ATTACH_HZ``. Either ends with one :class:`WatchEnded`. On the
-GUI thread a pump hands the mailbox's items to :meth:`WatchSession.ingest`, which keeps the
-chart series (threads alive/busy/OS, each registered queue's depth, RSS, CPU %), one
+on a plain thread at most ``MAX_ATTACH_HZ``. A launched program's stdout and stderr are read
+on their own thread (``core.watch.output``), which offers one :data:`OUTPUT_READY` per batch;
+hang dumps and memory-growth warnings (``gui.watch_alerts``) come in the same mailbox. Either
+feed ends with one :class:`WatchEnded`, after the program's last output. On the GUI thread a
+pump hands the mailbox's items to :meth:`WatchSession.ingest`, which keeps the chart series
+(threads alive/busy/OS, each registered queue's depth, RSS, CPU %), one
 :class:`ThreadRow`-ready state per thread, the timeline's state changes, stuck threads (same
-stack and no CPU for ``stuck_after_s``), markers and log lines; the window takes them from
-there. :meth:`WatchSession.save` puts the run in History as kind ``"watch"``.
+stack and no CPU for ``stuck_after_s``), markers, alerts, and the Log's lines (ours and the
+program's, in order); the window takes them from there. :meth:`WatchSession.save` puts the
+run in History as kind ``"watch"``, with its hang dumps.
 """
 
 from __future__ import annotations

@@ -5,11 +5,14 @@ CPU), the Threads table and the Timeline for every thread of the program, the st
 (searchable dump annotated with locks, stuck threads), and the Log; for a program run with
 the agent also the Memory page (tracemalloc inside the program), the Locks page (its
 tracked locks) and the Profile page (cProfile of the threads it starts meanwhile), read
-through the agent's requests off the GUI thread and ticked every ``TICK_MS``. Samples
-arrive on the client's reader thread (or the attach thread) and reach this window only
-through a :class:`Pump` on the GUI thread. When the program ends, the status bar, the Log
-and a marker say how, and everything recorded stays; the run is saved to History (kind
-``"watch"``).
+through the agent's requests off the GUI thread and ticked every ``TICK_MS``; for an
+attached process those three tabs say why they are empty and what to do instead. The Log
+has the program's own output (stdout as INFO, stderr as WARNING; lines dropped while the
+window was slow are counted under it). A hang or memory-growth alert is a chart marker, a
+status-bar message and its full text in the Log. Samples arrive on the client's reader
+thread (or the attach thread) and reach this window only through a :class:`Pump` on the GUI
+thread. When the program ends, the status bar, the Log and a marker say how, and everything
+recorded stays; the run is saved to History (kind ``"watch"``).
 
 Stop (Shift+F5) terminates a launched program (SIGTERM, SIGKILL after 2 s) or detaches from
 an attached one; closing the window does the same.

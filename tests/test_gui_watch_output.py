@@ -5,6 +5,9 @@ conditions, never on sleeps."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,3 +168,26 @@ def test_memory_growth_of_a_traced_program_is_an_alert_and_a_marker(qtbot, watch
     warning = next(m for _w, _l, m in log_rows(window) if m.startswith("memory growth:"))
     assert "leaky_cache.py:" in warning  # the site that keeps the buffers
     assert window.session.alerts
+
+
+def test_run_with_a_taken_metrics_port_is_one_line_and_status_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [
+                sys.executable, "-m", "threadscope", "run", "--metrics-port", str(port), "--",
+                sys.executable, str(EXAMPLES / "hang.py"), "--duration", "0.2",
+            ],
+            cwd=EXAMPLES.parent,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        )  # fmt: skip
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("threadscope run: error: ")
+    assert str(port) in lines[0]
