@@ -47,6 +47,7 @@ MAX_ATTACH_HZ = 2.0  # each py-spy read costs ~20 ms of CPU
 STOP_GRACE_S = 2.0  # SIGTERM, then SIGKILL after this
 CAPACITY = 36_000  # samples kept for the charts: an hour at 10 Hz
 DEFAULT_STUCK_S = 5.0
+OUTPUT_PER_TAKE = 500  # the program's lines the Log gets a tick: 10 000 a second at most
 QUEUE_PREFIX = "queue:"
 BASE_KEYS = ("py_threads", "busy_threads", "os_threads", "rss_mib", "cpu_percent")
 # A thread waiting for other threads to end is waiting by design, not stuck; so is one that
@@ -414,20 +415,22 @@ class WatchSession:
             elif isinstance(item, OutputReady):
                 self._take_output()
             elif isinstance(item, WatchEnded):
-                self._take_output()  # its last lines (a traceback) before how it ended
+                self._take_output(None)  # all its last lines (a traceback) before how it ended
                 self._end(item)
             elif isinstance(item, WatchNote):
                 self._log(item.level, item.text)
             elif isinstance(item, HangReport | GrowthWarning):
                 self._alert(item)
 
-    def _take_output(self) -> None:
+    def _take_output(self, limit: int | None = OUTPUT_PER_TAKE) -> None:
         output = self.feed.output
         if output is None:
             return
-        batch = output.take()
+        batch = output.take(limit)
         self.pending.log.extend(batch.lines)
         self.output_dropped += batch.dropped
+        if batch.more:  # the rest at the next tick: a burst does not stall the window
+            self.feed.mailbox.offer(OUTPUT_READY)
 
     def _alert(self, alert: Alert) -> None:
         """A hang or a memory-growth warning: a marker, the status bar, the text in the Log."""

@@ -337,7 +337,7 @@ class WatchWindow(QMainWindow):
             self.charts.add_marker(t, text)
         self.log_model.append(
             [
-                output_record(entry) if isinstance(entry, OutputLine) else self._record(*entry)
+                OutputRecord(entry) if isinstance(entry, OutputLine) else self._record(*entry)
                 for entry in pending.log
             ]
         )
@@ -541,21 +541,23 @@ class WatchWindow(QMainWindow):
         event.accept()
 
 
-def output_record(line: OutputLine) -> logging.LogRecord:
-    """A line the program wrote as a Log row: its stream in the Thread column, stderr as a
-    warning, the time it was read."""
-    level = OUTPUT_LEVELS[line.stream]
-    return logging.makeLogRecord(
-        {
-            "name": "program",
-            "levelno": level,
-            "levelname": logging.getLevelName(level),
-            "msg": line.text,
-            "threadName": line.stream,
-            "created": line.time,
-            "msecs": (line.time % 1) * 1000,
-        }
-    )
+class OutputRecord:
+    """A line the program wrote as a Log row: what ``LogModel`` reads of a ``LogRecord``
+    (its stream in the Thread column, stderr as a warning, the time it was read), made in a
+    microsecond where a ``LogRecord`` takes 25: a chatty program writes thousands a second."""
+
+    __slots__ = ("created", "levelname", "levelno", "msecs", "text", "threadName")
+
+    def __init__(self, line: OutputLine) -> None:
+        self.levelno = OUTPUT_LEVELS[line.stream]
+        self.levelname = logging.getLevelName(self.levelno)
+        self.text = line.text
+        self.threadName = line.stream
+        self.created = line.time
+        self.msecs = (line.time % 1) * 1000
+
+    def getMessage(self) -> str:
+        return self.text
 
 
 def agent_only_page(title: str, why: str) -> QWidget:

@@ -87,5 +87,8 @@ def test_a_chatty_program_never_blocks_and_its_last_lines_stay(tmp_path) -> None
     errors = seen.texts(STDERR)
     assert errors[0] == "Traceback (most recent call last):"
     assert errors[-1] == "ZeroDivisionError: division by zero"
-    assert seen.dropped == 300_000 + len(errors) - 500
+    # Each line once, kept or counted (a line the loaded machine paused mid-write for
+    # PARTIAL_FLUSH_S comes as two).
+    assert seen.dropped + len(seen.lines) >= 300_000 + len(errors)
+    assert seen.dropped <= 300_000 + len(errors) - 500 + 2
     assert seen.output.dropped_total == seen.dropped

@@ -7,7 +7,9 @@ characters; a partial line waits for its newline or ``PARTIAL_FLUSH_S`` of quiet
 shows) and keeps them in a bounded buffer. Past ``capacity`` lines the oldest go and are
 counted, so the newest are always there: a crash's traceback is the last thing it writes.
 ``on_ready`` runs on the reader thread when lines land in an empty buffer, so the consumer
-gets one wake-up per batch it ``take()``s, however many lines the program writes.
+gets one wake-up per batch it ``take()``s, however many lines the program writes; a consumer
+that takes at most ``limit`` lines at a time (a burst shown over a few ticks) is told there
+are ``more`` and asks again.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from typing import IO, Any
 
 STDOUT = "stdout"
 STDERR = "stderr"
-CAPACITY = 2_000  # lines kept between two takes (the window takes 20 times a second)
-MAX_LINE = 4_000  # characters; a longer line comes as several
-PARTIAL_FLUSH_S = 0.2
+CAPACITY = 10_000  # lines waiting to be taken
+MAX_LINE = 2_000  # characters; a longer line comes as several (so at most ~20 MB waits)
+PARTIAL_FLUSH_S = 0.5  # a line the program is half-way through writing is rarely this slow
 _CHUNK = 65_536
 
 
@@ -41,6 +43,7 @@ class OutputLine:
 class OutputBatch:
     lines: tuple[OutputLine, ...]
     dropped: int  # lines lost since the previous take because the buffer was full
+    more: bool = False  # lines left after a take's limit
 
 
 class ProgramOutput:
@@ -73,12 +76,16 @@ class ProgramOutput:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def take(self) -> OutputBatch:
-        """Everything read since the last take, oldest first."""
+    def take(self, limit: int | None = None) -> OutputBatch:
+        """What was read since the last take, oldest first: all of it, or ``limit`` lines."""
         with self._lock:
-            lines, self._lines = tuple(self._lines), deque()
+            if limit is None or len(self._lines) <= limit:
+                lines, self._lines = tuple(self._lines), deque()
+            else:
+                lines = tuple(self._lines.popleft() for _ in range(limit))
             dropped, self._dropped = self._dropped, 0
-        return OutputBatch(lines, dropped)
+            more = bool(self._lines)
+        return OutputBatch(lines, dropped, more)
 
     # -- the reader thread ------------------------------------------------------------------
 
