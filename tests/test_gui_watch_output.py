@@ -13,12 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 
 from core.history import load_details
 from core.watch.output import CAPACITY
 from gui.watch_alerts import WatchObserve
 from gui.watch_session import LaunchFeed, WatchSession
 from gui.watch_window import WatchWindow
+from gui.window import MainWindow
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -192,3 +194,22 @@ def test_run_with_a_taken_metrics_port_is_one_line_and_status_2() -> None:
     assert len(lines) == 1, run.stderr
     assert lines[0].startswith("threadscope run: error: ")
     assert str(port) in lines[0]
+
+
+def test_the_forms_hang_dump_setting_reaches_a_watched_programs_window(qtbot, tmp_path) -> None:
+    window = MainWindow(QSettings(str(tmp_path / "threadscope.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    controls = window.controls
+    controls.observe.hang.setValue(1.0)
+    controls.program_radio.setChecked(True)
+    controls.program.command.setText(f"{sys.executable} {EXAMPLES / 'hang.py'} --duration 30")
+    window.start_action.trigger()
+    assert len(window.watch_windows) == 1
+    watch = window.watch_windows[0]
+    qtbot.waitUntil(
+        lambda: any(text.startswith("Hang: ") for _t, text in watch.charts.markers()),
+        timeout=30_000,
+    )
+    assert program_lines(watch, "stdout")[0].startswith("thread MainThread native_id ")
+    window.close()
+    assert not watch.session.running
