@@ -14,19 +14,15 @@ from gui.follow import follow_action
 def test_follow_is_offered_after_a_pan_and_returns_to_the_newest_data(qtbot):
     panel = ChartPanel()
     qtbot.addWidget(panel)
-    panel.resize(800, 500)
-    panel.show()
-    times = np.arange(0.0, 300.0, 0.1)
-    panel.set_source(lambda: times, lambda key: np.sin(times))
+    times = np.arange(0.0, 100.0, 0.5)
+    panel.set_source(lambda: times, lambda _key: times)
     action = follow_action(panel, panel)
     assert action.shortcut().toString() == "End"
     assert not action.isEnabled()  # already following
-    with qtbot.waitSignal(panel.followingChanged):
-        panel.first_plot.getViewBox().sigRangeChangedManually.emit([True, False])
+    panel.first_plot.getViewBox().sigRangeChangedManually.emit([True, False])
     assert action.isEnabled()
     panel.first_plot.setXRange(10, 20, padding=0)
     with qtbot.waitSignal(panel.followingChanged, check_params_cb=lambda on: on):
         action.trigger()
-    assert panel.following
     assert not action.isEnabled()
-    assert panel.first_plot.getViewBox().viewRange()[0][1] >= 299
+    assert panel.first_plot.getViewBox().viewRange()[0][1] >= 99
