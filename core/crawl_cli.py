@@ -45,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--metrics", metavar="metrics.csv", help="write sampled metrics as CSV")
     parser.add_argument("--hosts", metavar="hosts.csv", help="write the per-host report as CSV")
-    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.add_argument(
+        "--quiet", action="store_true", help="warnings and errors only: no progress line"
+    )
     site = parser.add_argument_group("embedded test site (when no URL is given)")
     site.add_argument(
         "--site-pages", type=int, default=SITE_PAGES, metavar="N", help="pages on the site"

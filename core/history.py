@@ -72,10 +72,6 @@ class RunRecord:
     summary: RunSummary
     path: Path
 
-    @property
-    def has_metrics(self) -> bool:
-        return (self.path / "metrics.csv").exists()
-
 
 @dataclass(frozen=True, slots=True)
 class CompareRow:

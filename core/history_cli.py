@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         choices=("list", "show", "export", "delete"),
         default="list",
-        help="what to do (default: list)",
+        help="what to do",
     )
     parser.add_argument("id", nargs="?", help="run id (see the list)")
     parser.add_argument("dest", nargs="?", help="export: a folder or a .zip path (default: .)")

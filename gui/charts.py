@@ -297,10 +297,6 @@ class ChartPanel(PlotGrid):
     def markers(self) -> list[tuple[float, str]]:
         return [(t, lines[0].label.format) for t, lines in self._markers]
 
-    def clear_markers(self) -> None:
-        while self._markers:
-            self._remove_marker(self._markers.popleft())
-
     def export_png(self, name: str, path: str) -> None:
         """One chart (by ``ChartSpec.name``) as PNG at twice its on-screen width."""
         exporter = pyqtgraph.exporters.ImageExporter(self.plots[name])

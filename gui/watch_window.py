@@ -57,6 +57,7 @@ from gui.diagnostics.page import DiagnosticsPage
 from gui.diagnostics.profiling import ProfilePage
 from gui.diagnostics.remote import RemoteThreads, SampleLocks
 from gui.diagnostics.stacks import StacksPage
+from gui.follow import follow_action
 from gui.log_table import LEVELS, LogModel, at_least
 from gui.palette import WATCH_STATE_COLORS
 from gui.pump import Pump
@@ -279,16 +280,7 @@ class WatchWindow(QMainWindow):
             if launched
             else "Stop watching; the process runs on",
         )
-        self.follow_action = make_action(
-            self,
-            "Follow",
-            sp.SP_MediaSeekForward,
-            QKeySequence("End"),
-            self.charts.follow,
-            "Follow the newest data again",
-        )
-        self.charts.followingChanged.connect(lambda on: self.follow_action.setEnabled(not on))
-        self.follow_action.setEnabled(False)
+        self.follow_action = follow_action(self, self.charts)
         toolbar = self.addToolBar("Watch")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.addAction(self.stop_action)

@@ -47,6 +47,7 @@ from gui.controls import ControlPanel
 from gui.cost_readout import CostMonitor
 from gui.crawl_controller import CrawlController, Phase
 from gui.exports import ExportMenu
+from gui.follow import follow_action
 from gui.hosts_table import HostsModel
 from gui.lazy_tab import LazyTab
 from gui.log_table import LEVELS, LogModel, at_least
@@ -148,14 +149,7 @@ class MainWindow(QMainWindow):
         self.quit_action = make_action(
             self, "Quit", sp.SP_DialogCloseButton, QKeySequence.StandardKey.Quit, self.close, "Quit"
         )
-        self.follow_action = make_action(
-            self,
-            "Follow",
-            sp.SP_MediaSeekForward,
-            QKeySequence("End"),
-            self.charts.follow,
-            "Follow the newest data again",
-        )
+        self.follow_action = follow_action(self, self.charts)
         self.compare_action = make_action(
             self,
             "Compare strategies…",
@@ -418,8 +412,6 @@ class MainWindow(QMainWindow):
         crawl.saved.connect(self._refresh_history)
         crawl.watchRequested.connect(self.open_watch)
         self.export_menu.wrote.connect(lambda path: self.notice.show_text(f"Wrote {path}", 5_000))
-        self.charts.followingChanged.connect(self._on_following)
-        self._on_following(self.charts.following)
         self.bridge.pagesFinished.connect(self._on_pages)
         self.bridge.workerEvents.connect(self.timeline.add_events)
         self.bridge.notice.connect(self._on_notice)
@@ -488,9 +480,6 @@ class MainWindow(QMainWindow):
         if (experiments := self.experiments_tab.page) is not None:
             experiments.set_crawl_active(phase.active)
         self._update_status(self.session.crawler)
-
-    def _on_following(self, following: bool) -> None:
-        self.follow_action.setEnabled(not following)
 
     def _clear_crawl_views(self) -> None:
         self.status_labels["dropped"].clear()

@@ -97,7 +97,8 @@ def test_start_pause_resume_stop_with_live_data(qtbot, window):
     qtbot.waitUntil(lambda: window.phase == "finished", timeout=5_000)
     assert actions(window) == (True, False, False, "Pause")
     assert not crawl_threads()
-    assert [text for _t, text in window.charts.markers()][:4] == [
+    actions_marked = [t for _t, t in window.charts.markers() if not t.startswith("GC gen")]
+    assert actions_marked[:4] == [  # automatic gc passes are marked too, wherever they fall
         "Start (4 threads)",
         "Pause",
         "Resume",

@@ -43,7 +43,6 @@ class Monitor:
     ) -> None:
         self.interval = interval
         self.events = events
-        self._capacity = capacity
         self._listeners: list[Listener] = []
         self._failed: set[int] = set()  # ids of listeners whose failure was logged
         self._probes: dict[str, Callable[[], float]] = {}
@@ -61,9 +60,6 @@ class Monitor:
     # -- configuration -------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
-
-    def remove_listener(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
 
     def probe(self, name: str, read: Callable[[], float]) -> None:
         """Sample ``read()`` as series ``name`` on every tick of the current run."""

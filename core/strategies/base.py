@@ -8,6 +8,7 @@ never the engine.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ClassVar, Protocol
@@ -24,6 +25,7 @@ __all__ = [
     "Item",
     "Strategy",
     "StrategyHost",
+    "ThreadCounting",
     "Worker",
     "WorkerState",
     "origin",
@@ -180,3 +182,38 @@ class Strategy:
 
     def close(self) -> None:
         """The crawl is over and its threads have exited: free what the strategy holds."""
+
+
+class ThreadCounting(Strategy):
+    """A strategy with no queue to tell it the work is done (``recursive``, ``thread-per-url``):
+    it counts the threads it starts, and the last one to return finishes the crawl.
+
+    A thread is counted in (``_count_in``, under ``_lock``) before ``_start_counted`` starts
+    it, so one that returns at once cannot bring the count to zero while others are starting.
+    """
+
+    def __init__(self, crawl: StrategyHost) -> None:
+        super().__init__(crawl)
+        self._lock = threading.Lock()
+        self._alive = 0  # counted in and not yet out
+        self._started = 0  # counted in so far: the number in the next thread's name
+
+    def _count_in(self, prefix: str) -> str:
+        """Count one more thread (hold ``_lock``); returns its name, ``prefix-N``."""
+        self._alive += 1
+        self._started += 1
+        return f"{prefix}-{self._started}"
+
+    def _start_counted(self, name: str, body: Body) -> Worker | None:
+        """Start a counted-in thread; None, counted out again, when the crawl is ending."""
+        started = self.crawl.start_worker(name, body, on_exit=self._count_out)
+        if started is None:
+            self._count_out()
+        return started
+
+    def _count_out(self) -> None:
+        with self._lock:
+            self._alive -= 1
+            last = self._alive == 0
+        if last:
+            self.crawl.finish()

@@ -24,15 +24,13 @@ when the last thread returns.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from core.strategies.base import (
     MAX_RECURSIVE_DEPTH,
     Body,
     Item,
-    Strategy,
-    StrategyHost,
+    ThreadCounting,
     Worker,
     ready_first,
 )
@@ -40,7 +38,7 @@ from core.strategies.base import (
 Walk = Callable[[Worker, list[Item]], None]
 
 
-class Recursive(Strategy):
+class Recursive(ThreadCounting):
     name = "recursive"
     summary = (
         "A few threads, each recursing depth-first into the links it finds, sharing a "
@@ -48,12 +46,6 @@ class Recursive(Strategy):
         "frame holds its page's remaining links."
     )
     depth_limit = MAX_RECURSIVE_DEPTH
-
-    def __init__(self, crawl: StrategyHost) -> None:
-        super().__init__(crawl)
-        self._lock = threading.Lock()
-        self._alive = 0
-        self._started = 0
 
     def start(self, items: list[Item]) -> None:
         n = self.crawl.settings.threads
@@ -65,19 +57,8 @@ class Recursive(Strategy):
     def _launch(self, shares: list[list[Item]], body: Walk) -> None:
         for share in shares:
             with self._lock:
-                self._alive += 1
-                self._started += 1
-                name = f"crawl-worker-{self._started}"
-            started = self.crawl.start_worker(name, _bind(body, share), on_exit=self._exit)
-            if started is None:  # the crawl is ending
-                self._exit()
-
-    def _exit(self) -> None:
-        with self._lock:
-            self._alive -= 1
-            last = self._alive == 0
-        if last:
-            self.crawl.finish()
+                name = self._count_in("crawl-worker")
+            self._start_counted(name, _bind(body, share))
 
     def _seed(self, w: Worker, items: list[Item]) -> None:
         crawl = self.crawl

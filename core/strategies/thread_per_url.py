@@ -18,20 +18,18 @@ come (``ready_first``).
 
 from __future__ import annotations
 
-import threading
-
 from core.strategies.base import (
     MAX_RECURSIVE_DEPTH,
     Body,
     Item,
-    Strategy,
     StrategyHost,
+    ThreadCounting,
     Worker,
     ready_first,
 )
 
 
-class ThreadPerUrl(Strategy):
+class ThreadPerUrl(ThreadCounting):
     name = "thread-per-url"
     summary = (
         "A new thread for every discovered link: watch the thread count explode. A hard cap "
@@ -43,9 +41,6 @@ class ThreadPerUrl(Strategy):
     def __init__(self, crawl: StrategyHost) -> None:
         super().__init__(crawl)
         self.cap = crawl.settings.max_spawned_threads
-        self._lock = threading.Lock()
-        self._alive = 0
-        self._spawned = 0
         self.peak_alive = 0
         self.inline = 0  # links crawled by their finder because the cap was reached
         self._refused = False
@@ -62,28 +57,19 @@ class ThreadPerUrl(Strategy):
         with self._lock:
             if self._alive >= self.cap:
                 return False
-            self._alive += 1
-            self._spawned += 1
+            name = self._count_in("crawl-spawn")
             self.peak_alive = max(self.peak_alive, self._alive)
-            name = f"crawl-spawn-{self._spawned}"
         try:
-            started = self.crawl.start_worker(name, body, on_exit=self._exit)
+            started = self._start_counted(name, body)
         except RuntimeError:  # "can't start new thread": the OS's own cap
+            self._count_out()
             started = None
             if not self._refused:
                 self._refused = True
                 self.crawl.notice("warning", "the OS refused a thread; finders crawl inline")
         if started is None:
-            self._exit()
             return self.crawl.stopping  # stopping: the link is abandoned, not run inline
         return True
-
-    def _exit(self) -> None:
-        with self._lock:
-            self._alive -= 1
-            last = self._alive == 0
-        if last:
-            self.crawl.finish()
 
     def _fork_all(self, w: Worker, items: list[Item]) -> None:
         for item in ready_first(self.crawl, items):
