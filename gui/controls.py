@@ -34,7 +34,8 @@ from core.settings import SETTINGS, CrawlSettings, Group, Kind, Setting
 from core.settings_error import SettingsError
 from core.strategies import STRATEGIES
 from core.testsite.params import SiteParams
-from gui.observe_controls import ObservabilityGroup
+from gui.observe_controls import BIND, ObservabilityGroup
+from gui.watch_alerts import WatchObserve
 from gui.watch_session import Feed
 from gui.watch_target import ProcessFields, ProgramFields
 
@@ -192,8 +193,12 @@ class ControlPanel(QWidget):
         return "process" if self.process_radio.isChecked() else None
 
     def watch_feed(self) -> Feed:
-        """What Start watches; raises ``WatchError`` with one line naming the bad field."""
-        return self.program.feed() if self.program_radio.isChecked() else self.process.feed()
+        """What Start watches, with the Observability group's hang dump and metrics port;
+        raises ``WatchError`` with one line naming the bad field."""
+        options = self.observe.options()
+        observe = WatchObserve(options.hang_dump_after, options.metrics_port, BIND)
+        fields = self.program if self.program_radio.isChecked() else self.process
+        return fields.feed(observe)
 
     def site_params(self) -> SiteParams:
         return SiteParams(

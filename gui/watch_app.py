@@ -4,10 +4,13 @@ The launcher (above ``core`` and ``gui``) hands ``run``'s command here; ``core.w
 never imports Qt. The window stays open after the program ends (what it recorded stays on
 screen) until the user closes it; closing it while the program runs stops the program
 (SIGTERM, then SIGKILL after 2 s). Returns the program's exit status, as ``--headless`` does.
+The program's stdout and stderr go to the window's Log; ``run``'s observability options
+(``--hang-dump-after``, ``--metrics-port``, ``--no-history``) apply as with ``--headless``.
 """
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 from collections.abc import Sequence
@@ -22,12 +25,17 @@ from gui.app import SIGNAL_POLL_MS, delete_now
 EXIT_USAGE = 2
 
 
-def open_window(command: Sequence[str], interval_ms: int, trace_memory: bool = False) -> int:
+def open_window(command: Sequence[str], args: argparse.Namespace) -> int:
+    """``args``: ``threadscope run``'s parsed options."""
+    from gui.watch_alerts import WatchObserve
     from gui.watch_session import LaunchFeed, WatchSession
     from gui.watch_window import WatchWindow
 
+    observe = WatchObserve(args.hang_dump_after, args.metrics_port, args.metrics_bind)
     try:
-        feed = LaunchFeed(list(command), interval_ms, trace_memory=trace_memory)
+        feed = LaunchFeed(
+            list(command), args.interval, trace_memory=args.trace_memory, observe=observe
+        )
     except WatchError as exc:
         print(f"threadscope run: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -35,7 +43,7 @@ def open_window(command: Sequence[str], interval_ms: int, trace_memory: bool = F
     app.setOrganizationName("Threadscope")
     app.setApplicationName("Threadscope")
     try:
-        window = WatchWindow(WatchSession(feed))
+        window = WatchWindow(WatchSession(feed), history=not args.no_history)
     except WatchError as exc:
         print(f"threadscope run: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

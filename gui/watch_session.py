@@ -3,12 +3,16 @@
 Two feeds put items into one :class:`Mailbox`, never waiting: :class:`LaunchFeed` starts the
 program with the agent (``core.watch.launch``) and its :class:`AgentClient` offers each sample
 from the client's reader thread; :class:`AttachFeed` reads a running process through py-spy
-on a plain thread at most ``MAX_ATTACH_HZ``. Either ends with one :class:`WatchEnded`. On the
-GUI thread a pump hands the mailbox's items to :meth:`WatchSession.ingest`, which keeps the
-chart series (threads alive/busy/OS, each registered queue's depth, RSS, CPU %), one
+on a plain thread at most ``MAX_ATTACH_HZ``. A launched program's stdout and stderr are read
+on their own thread (``core.watch.output``), which offers one :data:`OUTPUT_READY` per batch;
+hang dumps and memory-growth warnings (``gui.watch_alerts``) come in the same mailbox. Either
+feed ends with one :class:`WatchEnded`, after the program's last output. On the GUI thread a
+pump hands the mailbox's items to :meth:`WatchSession.ingest`, which keeps the chart series
+(threads alive/busy/OS, each registered queue's depth, RSS, CPU %), one
 :class:`ThreadRow`-ready state per thread, the timeline's state changes, stuck threads (same
-stack and no CPU for ``stuck_after_s``), markers and log lines; the window takes them from
-there. :meth:`WatchSession.save` puts the run in History as kind ``"watch"``.
+stack and no CPU for ``stuck_after_s``), markers, alerts, and the Log's lines (ours and the
+program's, in order); the window takes them from there. :meth:`WatchSession.save` puts the
+run in History as kind ``"watch"``, with its hang dumps.
 """
 
 from __future__ import annotations
@@ -21,23 +25,29 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import IO, Any, Protocol
 
 import numpy as np
 
 from core.agent import classify, procstat
 from core.events import Mailbox
-from core.history import RunRecord, save_run, summarize_metrics
+from core.history import RunRecord, attach_files, save_run, summarize_metrics
+from core.observe.hang import HangReport
+from core.observe.memgrowth import GrowthWarning
 from core.watch import pyspy
 from core.watch.client import AgentClient
 from core.watch.errors import WatchError
 from core.watch.launch import Launched, exit_status, parse_command
 from core.watch.model import Sample, WatchedThread
+from core.watch.output import STDERR, STDOUT, OutputLine, ProgramOutput
+from gui.watch_alerts import Alert, ProgramAlerts, WatchObserve, alert_texts
 
 MAX_ATTACH_HZ = 2.0  # each py-spy read costs ~20 ms of CPU
 STOP_GRACE_S = 2.0  # SIGTERM, then SIGKILL after this
 CAPACITY = 36_000  # samples kept for the charts: an hour at 10 Hz
 DEFAULT_STUCK_S = 5.0
+OUTPUT_PER_TAKE = 500  # the program's lines the Log gets a tick: 10 000 a second at most
 QUEUE_PREFIX = "queue:"
 BASE_KEYS = ("py_threads", "busy_threads", "os_threads", "rss_mib", "cpu_percent")
 # A thread waiting for other threads to end is waiting by design, not stuck; so is one that
@@ -55,6 +65,15 @@ class WatchEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputReady:
+    """The program wrote lines: take them from the feed's ``output`` (one such item per
+    batch, however many lines)."""
+
+
+OUTPUT_READY = OutputReady()
+
+
+@dataclass(frozen=True, slots=True)
 class WatchNote:
     """A line for the Log from a feed's thread (``level`` as in ``logging``)."""
 
@@ -67,6 +86,8 @@ class Feed(Protocol):
     pid: int | None
     description: str
     launched: bool
+    output: ProgramOutput | None
+    alerts: ProgramAlerts | None
 
     def start(self) -> None: ...
 
@@ -76,7 +97,8 @@ class Feed(Protocol):
 
 
 class LaunchFeed:
-    """``python app.py ARGS`` started with the agent; samples from its socket."""
+    """``python app.py ARGS`` started with the agent; samples from its socket, its stdout
+    and stderr from pipes (``core.watch.output``) unless ``stdout`` says where they go."""
 
     launched = True
 
@@ -86,11 +108,14 @@ class LaunchFeed:
         interval_ms: int = 100,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
-        stdout: IO[Any] | None = None,
+        stdout: IO[Any] | int | None = None,
         trace_memory: bool = False,
+        observe: WatchObserve | None = None,
     ) -> None:
-        """``env``: variables on top of ours; ``stdout``: where the program's output goes
-        (default: ours); ``trace_memory``: tracemalloc on from the program's first line."""
+        """``env``: variables on top of ours; ``stdout``: where the program's stdout and
+        stderr go (default: the window's Log, through ``output``); ``trace_memory``:
+        tracemalloc on from the program's first line; ``observe``: hang dumps, growth
+        warnings and a metrics port (``gui.watch_alerts``)."""
         self.mailbox: Mailbox[Any] = Mailbox()
         self.command = parse_command(list(argv), cwd)  # WatchError for a bad command, up front
         self.description = " ".join(argv)
@@ -99,6 +124,8 @@ class LaunchFeed:
         self.env = dict(env) if env else None
         self.stdout = stdout
         self.trace_memory = trace_memory
+        self.output: ProgramOutput | None = None
+        self.alerts = ProgramAlerts(observe, self.mailbox) if observe else None
         self.launched_program: Launched | None = None
         self.client: AgentClient | None = None
         self.pid: int | None = None
@@ -108,10 +135,33 @@ class LaunchFeed:
     def start(self) -> None:
         """Start the program now (here, so a failure to start is the caller's error); its
         agent is awaited and the process followed on ``threadscope-watch-wait``."""
-        self.launched_program = Launched(
-            self.command, self.interval_ms, self.cwd, self.env, self.stdout, self.trace_memory
-        )
-        self.pid = self.launched_program.process.pid
+        if self.alerts is not None:
+            self.alerts.start()  # the metrics port: WatchError before the program starts
+        capture = self.stdout is None
+        env = self.env
+        if capture:  # a pipe makes Python buffer stdout: unbuffered, lines show as printed
+            env = {"PYTHONUNBUFFERED": "1", **(env or {})}
+        try:
+            launched = Launched(
+                self.command,
+                self.interval_ms,
+                self.cwd,
+                env,
+                subprocess.PIPE if capture else self.stdout,
+                self.trace_memory,
+                subprocess.PIPE if capture else subprocess.STDOUT,
+            )
+        except WatchError:
+            if self.alerts is not None:
+                self.alerts.close()
+            raise
+        self.launched_program = launched
+        self.pid = launched.process.pid
+        process = launched.process
+        if capture and process.stdout is not None and process.stderr is not None:
+            pipes = {STDOUT: process.stdout, STDERR: process.stderr}
+            self.output = ProgramOutput(pipes, partial(self.mailbox.offer, OUTPUT_READY))
+            self.output.start()
         self._waiter.start()
 
     def _follow(self) -> None:
@@ -124,16 +174,26 @@ class LaunchFeed:
                 self.mailbox.offer(WatchNote("WARNING", f"{exc}; the program runs on unwatched"))
         elif launched.process.poll() is None and not self._stopping.is_set():
             self.mailbox.offer(WatchNote("WARNING", "the agent did not start; no samples"))
+        if self.alerts is not None and not self._stopping.is_set():
+            self.alerts.watch(launched.process.pid, self.client)
         returncode = launched.process.wait()
+        if self.alerts is not None:
+            self.alerts.close()
         if self.client is not None:
             self.client.ended.wait(STOP_GRACE_S)  # the samples already sent come first
             self.client.close()
+        if self.output is not None and not self.output.join(STOP_GRACE_S):
+            self.mailbox.offer(
+                WatchNote("INFO", "the program's children keep its output open: read on")
+            )
         launched.cleanup()
-        self.mailbox.offer(WatchEnded(ended_text(returncode), returncode))
+        self.mailbox.offer(WatchEnded(ended_text(returncode), returncode))  # after its output
 
     def _offer(self, sample: Sample) -> None:
         """On the client's reader thread: never waits (the mailbox drops and counts)."""
         self.mailbox.offer(sample)
+        if self.alerts is not None:
+            self.alerts.offer(sample)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after ``STOP_GRACE_S``; returns once the program is gone."""
@@ -159,8 +219,11 @@ class AttachFeed:
     """A running process read from outside (py-spy + /proc), never stopped or changed."""
 
     launched = False
+    output: ProgramOutput | None = None  # its output goes wherever it already went
 
-    def __init__(self, pid: int, interval_ms: int = 500) -> None:
+    def __init__(
+        self, pid: int, interval_ms: int = 500, observe: WatchObserve | None = None
+    ) -> None:
         self.mailbox: Mailbox[Any] = Mailbox()  # 2 a second: the end is never dropped
         self.pid: int | None = pid
         self.description = f"pid {pid}"
@@ -170,22 +233,36 @@ class AttachFeed:
         if not os.path.exists(f"/proc/{pid}"):
             raise WatchError(f"no process with pid {pid} (it may have exited)")
         pyspy.pyspy_path()  # WatchError now when py-spy is missing
+        self.alerts = ProgramAlerts(observe, self.mailbox) if observe else None
 
     def start(self) -> None:
+        if self.alerts is not None:
+            self.alerts.start()  # WatchError when the metrics port is taken
         self._thread.start()
 
     def _read(self) -> None:
         pid = self.pid
         assert pid is not None
+        if self.alerts is not None:
+            self.alerts.watch(pid, None)  # no agent: no traced memory
+        try:
+            self.mailbox.offer(self._follow(pid))
+        finally:
+            if self.alerts is not None:
+                self.alerts.close()
+
+    def _follow(self, pid: int) -> WatchEnded:
         while not self._stop.is_set():
             try:
-                self.mailbox.offer(pyspy.sample(pid, nonblocking=True))
+                sample = pyspy.sample(pid, nonblocking=True)
             except WatchError as exc:
                 gone = not os.path.exists(f"/proc/{pid}")
-                self.mailbox.offer(WatchEnded("the process ended" if gone else str(exc)))
-                return
+                return WatchEnded("the process ended" if gone else str(exc))
+            self.mailbox.offer(sample)
+            if self.alerts is not None:
+                self.alerts.offer(sample)
             self._stop.wait(self.interval_s)
-        self.mailbox.offer(WatchEnded(f"detached from pid {pid}"))
+        return WatchEnded(f"detached from pid {pid}")
 
     def stop(self) -> None:
         """Detach: the process runs on."""
@@ -275,7 +352,9 @@ class Pending:
     states: list[tuple[str, float, str, str]] = field(default_factory=list)  # name, t, state, at
     ended_lanes: list[tuple[str, float]] = field(default_factory=list)
     markers: list[tuple[float, str]] = field(default_factory=list)
-    log: list[tuple[str, str]] = field(default_factory=list)  # level, text
+    # (level, text) of ours and the program's own lines, in the order they came
+    log: list[tuple[str, str] | OutputLine] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # for the status bar
 
 
 class WatchSession:
@@ -293,6 +372,8 @@ class WatchSession:
         self.ended: WatchEnded | None = None
         self.samples = 0
         self.agent_dropped = 0
+        self.output_dropped = 0  # the program's lines lost while the window was slow
+        self.alerts: list[Alert] = []
         self.pending = Pending()
         self._last_cpu: tuple[float, float] | None = None  # (sample time, total CPU s)
 
@@ -331,10 +412,33 @@ class WatchSession:
         for item in items:
             if isinstance(item, Sample):
                 self._sample(item)
+            elif isinstance(item, OutputReady):
+                self._take_output()
             elif isinstance(item, WatchEnded):
+                self._take_output(None)  # all its last lines (a traceback) before how it ended
                 self._end(item)
             elif isinstance(item, WatchNote):
                 self._log(item.level, item.text)
+            elif isinstance(item, HangReport | GrowthWarning):
+                self._alert(item)
+
+    def _take_output(self, limit: int | None = OUTPUT_PER_TAKE) -> None:
+        output = self.feed.output
+        if output is None:
+            return
+        batch = output.take(limit)
+        self.pending.log.extend(batch.lines)
+        self.output_dropped += batch.dropped
+        if batch.more:  # the rest at the next tick: a burst does not stall the window
+            self.feed.mailbox.offer(OUTPUT_READY)
+
+    def _alert(self, alert: Alert) -> None:
+        """A hang or a memory-growth warning: a marker, the status bar, the text in the Log."""
+        self.alerts.append(alert)
+        marker, message = alert_texts(alert)
+        self._mark(marker)
+        self.pending.alerts.append(message)
+        self._log("WARNING", alert.text())
 
     def chart_time(self, wall: float) -> float:
         return wall - self.wall_t0
@@ -488,8 +592,14 @@ class WatchSession:
             "agent_dropped": self.agent_dropped,
             "threads": sorted(self.tracks),
             "queues": self.queue_names(),
+            "output_dropped": self.output_dropped,
         }
-        return save_run("watch", title, settings, summary, metrics, details)
+        alerts = self.feed.alerts
+        if alerts is None:
+            return save_run("watch", title, settings, summary, metrics, details)
+        record = save_run("watch", title, settings, summary, metrics, details | alerts.details())
+        attach_files(record, alerts.dump_files())
+        return record
 
 
 def run_count(pid: int, tid: int) -> int | None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from core.watch.errors import WatchError
 from gui.process_picker import ProcessPicker
+from gui.watch_alerts import WatchObserve
 from gui.watch_session import AttachFeed, LaunchFeed
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -85,7 +86,8 @@ class ProgramFields(QWidget):
         form.addRow("Environment", self.env)
         form.addRow("Sample every", self.interval)
 
-    def feed(self) -> LaunchFeed:
+    def feed(self, observe: WatchObserve | None = None) -> LaunchFeed:
+        """``observe``: the form's hang dump and metrics port."""
         cwd = self.cwd.text().strip() or None
         if cwd is not None and not os.path.isdir(cwd):
             raise WatchError(f"working directory: not a directory: {cwd}")
@@ -94,6 +96,7 @@ class ProgramFields(QWidget):
             self.interval.value(),
             cwd=cwd,
             env=parse_environment(self.env.toPlainText()),
+            observe=observe,
         )
 
 
@@ -117,8 +120,8 @@ class ProcessFields(QWidget):
         if picker.exec() and (pid := picker.selected_pid()) is not None:
             self.pid.setText(str(pid))
 
-    def feed(self) -> AttachFeed:
+    def feed(self, observe: WatchObserve | None = None) -> AttachFeed:
         text = self.pid.text().strip()
         if not text.isdigit() or int(text) <= 0:
             raise WatchError(f"process: not a pid: {text or '(empty)'}")
-        return AttachFeed(int(text))
+        return AttachFeed(int(text), observe=observe)

@@ -5,11 +5,14 @@ CPU), the Threads table and the Timeline for every thread of the program, the st
 (searchable dump annotated with locks, stuck threads), and the Log; for a program run with
 the agent also the Memory page (tracemalloc inside the program), the Locks page (its
 tracked locks) and the Profile page (cProfile of the threads it starts meanwhile), read
-through the agent's requests off the GUI thread and ticked every ``TICK_MS``. Samples
-arrive on the client's reader thread (or the attach thread) and reach this window only
-through a :class:`Pump` on the GUI thread. When the program ends, the status bar, the Log
-and a marker say how, and everything recorded stays; the run is saved to History (kind
-``"watch"``).
+through the agent's requests off the GUI thread and ticked every ``TICK_MS``; for an
+attached process those three tabs say why they are empty and what to do instead. The Log
+has the program's own output (stdout as INFO, stderr as WARNING; lines dropped while the
+window was slow are counted under it). A hang or memory-growth alert is a chart marker, a
+status-bar message and its full text in the Log. Samples arrive on the client's reader
+thread (or the attach thread) and reach this window only through a :class:`Pump` on the GUI
+thread. When the program ends, the status bar, the Log and a marker say how, and everything
+recorded stays; the run is saved to History (kind ``"watch"``).
 
 Stop (Shift+F5) terminates a launched program (SIGTERM, SIGKILL after 2 s) or detaches from
 an attached one; closing the window does the same.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -41,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.history import RunRecord
+from core.watch.output import STDERR, STDOUT, OutputLine
 from gui.actions import make_action
 from gui.background import BackgroundJobs
 from gui.capped_model import PredicateFilter
@@ -66,7 +71,27 @@ from gui.watch_session import (
 
 log = logging.getLogger(__name__)
 
+ALERT_MS = 30_000  # a hang or growth alert stays in the status bar this long
+# The program's stderr in the Log as warnings, so tracebacks and complaints stand out.
+OUTPUT_LEVELS = {STDOUT: logging.INFO, STDERR: logging.WARNING}
+
 TICK_MS = 250  # the Memory and Locks pages' pace, as in the crawl window's Diagnostics
+PROFILE_COVERS = (
+    "Start the profile: it covers the threads the program starts from then on (before "
+    "Python 3.12 cProfile can reach a thread only from inside it), not those already running."
+)
+# The pages py-spy cannot fill (attach): what each needs from inside the program.
+AGENT_ONLY = (
+    ("Memory", "tracemalloc's top allocations and snapshot diffs are taken inside the program"),
+    ("Locks", "locks are tracked from inside the program, from its first line"),
+    ("Profile", "cProfile runs inside the program"),
+)
+RUN_INSTEAD = (
+    "This process is attached through py-spy, which reads its threads and stacks from outside "
+    "and nothing more. To see this page, start the program with the agent: "
+    "<code>threadscope run -- python app.py ARGS</code>, or <i>A Python program</i> in the main "
+    "window's Target box."
+)
 WATCH_CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec(
         "threads",
@@ -82,6 +107,12 @@ WATCH_CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("queues", "Queues (registered with watch_queue)", "items", "", ()),
     ChartSpec("memory", "Memory", "RSS", "MiB", (("rss_mib", "process RSS"),)),
     ChartSpec("cpu", "CPU", "CPU", "%", (("cpu_percent", "process CPU (100 % = one core)"),)),
+)
+ATTACH_CHARTS = tuple(
+    replace(spec, title="Queues (need the agent: start the program with threadscope run)")
+    if spec.name == "queues"
+    else spec
+    for spec in WATCH_CHARTS
 )
 # The Threads table's columns for a watched thread (the crawl's URL / pages / error columns
 # carry the innermost frame, the locks held and the lock waited for).
@@ -113,17 +144,22 @@ class WatchWindow(QMainWindow):
     ended = Signal(str)
     saved = Signal(str)
 
-    def __init__(self, session: WatchSession, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: WatchSession, parent: QWidget | None = None, history: bool = True
+    ) -> None:
+        """``history``: save the run to History when it ends."""
         super().__init__(parent)
         configure_pyqtgraph()
         self.session = session
+        self.history = history
         self.record: RunRecord | None = None
         self._closed = False
         self._save_requested = False
         self._stopper: threading.Thread | None = None
+        self._output_dropped_shown = 0
         self.setWindowTitle(f"Threadscope — {session.feed.description}")
 
-        self.charts = ChartPanel(specs=WATCH_CHARTS)
+        self.charts = ChartPanel(specs=WATCH_CHARTS if session.feed.launched else ATTACH_CHARTS)
         self.charts.set_source(session.buffer.times, self._series)
         self.threads_model = WatchThreadsModel(self)
         self.timeline = TimelineView(
@@ -151,12 +187,11 @@ class WatchWindow(QMainWindow):
             )
             self.locks.deadlockFound.connect(lambda report: self._log("WARNING", report))
             self.profile = ProfilePage(
-                partial(AgentProfiler, client), self._running_threads, self.jobs, True
+                partial(AgentProfiler, client), self._running_threads, self.jobs, True, "threads"
             )
-            self.profile.status.setText(
-                "Start the profile: it covers the threads the program starts from then on."
-            )
+            self.profile.status.setText(PROFILE_COVERS)
             self.pages = [self.memory, self.locks, self.profile]
+        self._profile_checked = False
         self.page_timer = QTimer(self)
         self.page_timer.setInterval(TICK_MS)
         self.page_timer.timeout.connect(self._tick_pages)
@@ -187,6 +222,9 @@ class WatchWindow(QMainWindow):
         self.tabs.addTab(self.stacks, "Stacks")
         for page in self.pages:
             self.tabs.addTab(page, page.title)
+        if not self.session.feed.launched:
+            for title, why in AGENT_ONLY:
+                self.tabs.addTab(agent_only_page(title, why), title)
         self.tabs.addTab(self._log_tab(), "Log")
         self.tabs.currentChanged.connect(self._on_tab)
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -217,10 +255,14 @@ class WatchWindow(QMainWindow):
         tab = QWidget()
         layout = QVBoxLayout(tab)
         layout.setContentsMargins(2, 2, 2, 2)
+        self.log_losses = QLabel()
+        self.log_losses.setObjectName("log_losses")
+        self.log_model.hiddenChanged.connect(lambda _n: self._show_log_losses())
         row = QHBoxLayout()
         row.addWidget(QLabel("Level at least"))
         row.addWidget(level)
         row.addStretch(1)
+        row.addWidget(self.log_losses)
         layout.addLayout(row)
         layout.addWidget(self.log_view)
         return tab
@@ -285,14 +327,40 @@ class WatchWindow(QMainWindow):
             self.timeline.end_lane(name, t)
         for t, text in pending.markers:
             self.charts.add_marker(t, text)
-        for level, text in pending.log:
-            self._log(level, text)
+        self.log_model.append(
+            [
+                OutputRecord(entry) if isinstance(entry, OutputLine) else self._record(*entry)
+                for entry in pending.log
+            ]
+        )
+        if session.output_dropped != self._output_dropped_shown:
+            self._output_dropped_shown = session.output_dropped
+            self._show_log_losses()
+        for message in pending.alerts:
+            self.statusBar().showMessage(message, ALERT_MS)
         for name in session.queue_names():
             if QUEUE_PREFIX + name not in self.charts.curves:
                 self.charts.add_series("queues", QUEUE_PREFIX + name, name)
         self._refresh_threads()
         self.timeline.set_now(session.now())
         self._update_status()
+        if not self._profile_checked and session.latest is not None:
+            self._profile_checked = True
+            self._check_profile(session.latest.python)
+
+    def _check_profile(self, python: str) -> None:
+        """The agent's per-thread profile needs the program on 3.10 or 3.11: from 3.12
+        cProfile is one profiler for the whole interpreter (``core.agent.profile``)."""
+        version = tuple(int(part) for part in python.split()[-1].split(".")[:2] if part.isdigit())
+        if self.profile is None or version < (3, 12):
+            return
+        self.profile.profile_button.setEnabled(False)
+        self.profile.status.setText(
+            f"Not for this program: it runs Python {python.split()[-1]}, and the agent profiles "
+            "a program's threads only on Python 3.10 or 3.11 (from 3.12 cProfile is one "
+            "profiler shared by every thread, which mixes their timings). Run it on 3.11 to "
+            "profile it here, or use py-spy record."
+        )
 
     def _refresh_threads(self) -> None:
         session = self.session
@@ -349,13 +417,33 @@ class WatchWindow(QMainWindow):
             shown.refresh()
 
     def _log(self, level: str, text: str) -> None:
+        self.log_model.append([self._record(level, text)])
+
+    def _record(self, level: str, text: str) -> logging.LogRecord:
+        """A line of ours for the Log (and this process's log)."""
         levelno = logging.getLevelName(level)
         record = logging.makeLogRecord(
             {"name": "watch", "levelno": levelno, "levelname": level, "msg": text}
         )
-        record.threadName = "program"
-        self.log_model.append([record])
+        record.threadName = "threadscope"
         log.log(levelno, "%s", text)
+        return record
+
+    def _show_log_losses(self) -> None:
+        """What the Log does not show: the program's lines dropped while it wrote faster
+        than the window reads, the oldest rows past the Log's capacity."""
+        parts = []
+        if dropped := self.session.output_dropped:
+            parts.append(
+                f"{dropped:,} lines of the program's output dropped (it wrote faster "
+                "than the window reads)"
+            )
+        if hidden := self.log_model.hidden:
+            parts.append(
+                f"{hidden:,} older rows hidden (the Log keeps the newest "
+                f"{self.log_model.capacity:,})"
+            )
+        self.log_losses.setText("; ".join(parts))
 
     def _on_end(self) -> None:
         ended = self.session.ended
@@ -368,7 +456,7 @@ class WatchWindow(QMainWindow):
 
     def _save(self) -> None:
         """Once: on the jobs thread while the window is open, here when it is closing."""
-        if self._save_requested:
+        if self._save_requested or not self.history:
             return
         self._save_requested = True
         if not self._closed:
@@ -443,3 +531,36 @@ class WatchWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         event.accept()
+
+
+class OutputRecord:
+    """A line the program wrote as a Log row: what ``LogModel`` reads of a ``LogRecord``
+    (its stream in the Thread column, stderr as a warning, the time it was read), made in a
+    microsecond where a ``LogRecord`` takes 25: a chatty program writes thousands a second."""
+
+    __slots__ = ("created", "levelname", "levelno", "msecs", "text", "threadName")
+
+    def __init__(self, line: OutputLine) -> None:
+        self.levelno = OUTPUT_LEVELS[line.stream]
+        self.levelname = logging.getLevelName(self.levelno)
+        self.text = line.text
+        self.threadName = line.stream
+        self.created = line.time
+        self.msecs = (line.time % 1) * 1000
+
+    def getMessage(self) -> str:
+        return self.text
+
+
+def agent_only_page(title: str, why: str) -> QWidget:
+    """An attached process's page that only the agent could fill, saying so and what works."""
+    label = QLabel(
+        f"<p><b>{title}</b> needs Threadscope's agent inside the program: {why}.</p>"
+        f"<p>{RUN_INSTEAD}</p>"
+    )
+    label.setObjectName(f"agent_only_{title.lower()}")
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    label.setMargin(12)
+    return label

@@ -397,7 +397,7 @@ def test_threadscope_run_opens_the_window_and_ends_with_the_programs_status() ->
             "0.2",
         ],
         cwd=REPO,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
@@ -410,6 +410,7 @@ def test_threadscope_run_opens_the_window_and_ends_with_the_programs_status() ->
         "threadscope run: the program crashed with exit status 1; close the window to quit"
     )
     run.send_signal(signal.SIGINT)  # closes the window, like its close button
-    _out, err = run.communicate(timeout=30)
+    out, err = run.communicate(timeout=30)
     assert run.returncode == 1  # hang.py's own status
     assert "Traceback" not in err
+    assert "native_id" not in out + err  # the program's output went to the window's Log

@@ -1,17 +1,20 @@
-"""The watch window's Memory and Locks pages on a real program run with the agent (offscreen)."""
+"""The watch window's Memory, Locks and Profile pages on a real program run with the agent,
+and what an attached process's window says instead (offscreen)."""
 
 from __future__ import annotations
 
 import os
 import pstats
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QLabel
 
-from gui.watch_session import LaunchFeed, WatchSession
+from gui.watch_session import AttachFeed, LaunchFeed, WatchSession
 from gui.watch_window import WatchWindow
 
 REPO = Path(__file__).resolve().parent.parent
@@ -136,3 +139,67 @@ def test_profile_page_lists_the_functions_of_threads_started_meanwhile(
     assert page.export_button.isEnabled()
     saved = page.export_profile(tmp_path / "program.prof")
     assert any(name == "checksum" for (_f, _l, name) in pstats.Stats(str(saved)).stats)  # type: ignore[attr-defined]
+
+
+PYTHON312 = next(iter(sorted(Path("/root/.pyenv/versions").glob("3.1[2-9]*/bin/python3"))), None)
+
+
+def test_profile_page_says_which_threads_it_covers(qtbot, open_window) -> None:
+    window = open_window("hang.py", "--duration", "30")  # its threads start at once, then none
+    page = window.profile
+    assert page is not None
+    assert page.profile_button.isEnabled()  # a 3.11 program
+    assert "threads the program starts from then on" in page.status.text()
+    assert "not those already running" in page.status.text()
+    names = {"MainThread", "worker-a", "worker-b"}
+    qtbot.waitUntil(lambda: set(window._running_threads()) >= names, timeout=20_000)
+    page.profile_button.click()
+    assert page.status.text() == "Profiling… (3 threads already running are not covered)"
+    page.profile_button.click()
+    qtbot.waitUntil(lambda: page.status.text().startswith("Failed: "), timeout=20_000)
+    assert page.status.text() == (
+        "Failed: nothing to show: the program started no thread during the profile (it covers "
+        "only threads started after Start)"
+    )
+
+
+@pytest.mark.skipif(PYTHON312 is None, reason="no Python 3.12 or newer here")
+def test_profile_page_says_plainly_a_312_program_is_not_profiled(qtbot) -> None:
+    assert PYTHON312 is not None
+    feed = LaunchFeed(
+        [str(PYTHON312), str(EXAMPLES / "batch_jobs.py"), "--duration", "30"], interval_ms=50
+    )
+    window = WatchWindow(WatchSession(feed))
+    qtbot.addWidget(window)
+    page = window.profile
+    assert page is not None
+    qtbot.waitUntil(lambda: not page.profile_button.isEnabled(), timeout=20_000)
+    assert window.session.latest is not None
+    assert window.session.latest.python.startswith("cpython 3.1")
+    version = window.session.latest.python.split()[1]
+    assert f"it runs Python {version}" in page.status.text()
+    assert "only on Python 3.10 or 3.11" in page.status.text()
+    window.close()
+
+
+def test_an_attached_process_says_which_pages_need_the_agent(qtbot) -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        window = WatchWindow(WatchSession(AttachFeed(sleeper.pid)))
+        qtbot.addWidget(window)
+        titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+        assert titles == ["Threads", "Timeline", "Stacks", "Memory", "Locks", "Profile", "Log"]
+        for title in ("Memory", "Locks", "Profile"):
+            page = window.tabs.widget(titles.index(title))
+            assert isinstance(page, QLabel)
+            text = page.text()
+            assert f"<b>{title}</b> needs Threadscope's agent inside the program" in text
+            assert "attached through py-spy" in text
+            assert "threadscope run -- python app.py ARGS" in text
+        queues = window.charts.plots["queues"]
+        assert "need the agent" in queues.titleLabel.text
+        window.close()
+        assert sleeper.poll() is None  # detached, not stopped
+    finally:
+        sleeper.kill()
+        sleeper.wait(10)

@@ -7,6 +7,7 @@ are imported only when the window opens, so ``threadscope crawl`` stays headless
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
@@ -28,8 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return cli.main(argv)
 
 
-def _watch_window(command: list[str], interval_ms: int, trace_memory: bool) -> int:
+def _watch_window(command: list[str], args: argparse.Namespace) -> int:
     """The window on a program ``threadscope run`` starts (Qt imported only now)."""
     from gui.watch_app import open_window
 
-    return open_window(command, interval_ms, trace_memory)
+    return open_window(command, args)

@@ -89,12 +89,13 @@ class Launched:
         interval_ms: int,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
-        stdout: IO[Any] | None = None,
+        stdout: IO[Any] | int | None = None,
         trace_memory: bool = False,
+        stderr: IO[Any] | int | None = None,
     ) -> None:
-        """``env``: variables set on top of ours; ``stdout``: the program's stdout and
-        stderr (default: ours); ``trace_memory``: tracemalloc on from the program's first
-        line."""
+        """``env``: variables set on top of ours; ``stdout`` / ``stderr``: as ``Popen``
+        takes them (default: ours); ``trace_memory``: tracemalloc on from the program's
+        first line."""
         self.socket_dir = protocol.ensure_private_dir(protocol.runtime_dir())
         self.boot_dir = tempfile.mkdtemp(prefix="threadscope-run-")
         os.symlink(
@@ -118,7 +119,7 @@ class Launched:
                 cwd=cwd,
                 env={**os.environ, **env} if env else None,
                 stdout=stdout,
-                stderr=subprocess.STDOUT if stdout is not None else None,
+                stderr=stderr,
             )
         except OSError as exc:
             self.cleanup()

@@ -22,9 +22,9 @@ from core.agent.protocol import DEFAULT_INTERVAL_MS
 from core.observe.options import add_observability_arguments
 
 EXIT_USAGE = 2
-# Opens the window on the program (command, interval ms, trace memory) -> exit status. The
-# launcher above core and gui sets it (core never imports gui); unset, `run` shows the table.
-open_window: Callable[[list[str], int, bool], int] | None = None
+# Opens the window on the program (command, run's options) -> exit status. The launcher
+# above core and gui sets it (core never imports gui); unset, `run` shows the table.
+open_window: Callable[[list[str], argparse.Namespace], int] | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
         print("threadscope run: error: --interval must be at least 10 ms", file=sys.stderr)
         return EXIT_USAGE
     if not args.headless and open_window is not None:
-        return open_window(command, args.interval, args.trace_memory)
+        return open_window(command, args)
     table = LiveTable()
     observe = Observability.from_args(args, notify=table.note, watched=True)
     try:

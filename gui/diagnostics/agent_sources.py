@@ -180,4 +180,9 @@ class AgentProfiler:
             reply = _ask(self._client, "profile_stop", limit=self.LIMIT)
         finally:
             self._worker.shutdown(wait=False)
+        if not reply["rows"]:  # pstats cannot hold an empty profile
+            raise WatchError(
+                "nothing to show: the program started no thread during the profile (it "
+                "covers only threads started after Start)"
+            )
         return pstats.Stats(_Entries(reply["rows"]))  # type: ignore[arg-type]

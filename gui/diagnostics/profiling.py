@@ -40,9 +40,10 @@ class Profiler(Protocol):
 
 class ProfilePage(DiagnosticsPage):
     """``new_profiler()`` makes the profiler each Start uses; ``workers`` returns the running
-    crawl's workers (those already running are not covered, and the page says so).
-    ``stop_off_thread``: the profiler's ``stop`` waits (another process's profile), so it runs
-    on the jobs thread; a local one must stop on the thread that started it."""
+    crawl's workers (those already running are not covered, and the page says so: ``running``
+    names what it counts, "workers" or a program's "threads"). ``stop_off_thread``: the
+    profiler's ``stop`` waits (another process's profile), so it runs on the jobs thread; a
+    local one must stop on the thread that started it."""
 
     title = "Profile"
 
@@ -52,8 +53,10 @@ class ProfilePage(DiagnosticsPage):
         workers: Callable[[], Sized],
         jobs: BackgroundJobs,
         stop_off_thread: bool = False,
+        running: str = "workers",
     ) -> None:
         super().__init__()
+        self._running = running
         self._stop_off_thread = stop_off_thread
         self._new_profiler = new_profiler
         self._workers = workers
@@ -83,7 +86,7 @@ class ProfilePage(DiagnosticsPage):
             self._profiler.start()
             busy = len(self._workers())
             self.status.setText(
-                f"Profiling… ({busy} workers already running are not covered)"
+                f"Profiling… ({busy} {self._running} already running are not covered)"
                 if busy
                 else "Profiling every thread started from now on…"
             )
