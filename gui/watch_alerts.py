@@ -3,7 +3,7 @@
 The window runs ``core.observe``'s ``Observability`` beside its feed, as ``threadscope run
 --headless`` does: the feed hands :meth:`ProgramAlerts.offer` each sample on its reader thread
 and calls :meth:`ProgramAlerts.watch` once the program's pid (and agent) are known. A hang (no
-thread's stack or CPU moving while one is not idle by design) and, while tracemalloc traces in
+thread moving while one is not idle by design) and, while tracemalloc traces in
 the program (``--trace-memory`` or the Memory page), traced memory that keeps growing are
 raised on the ``threadscope-observe`` thread and go into the feed's mailbox: the window gets
 them on the GUI thread like samples. No Qt here.
@@ -18,7 +18,6 @@ from typing import Any
 import psutil
 
 from core.events import Mailbox
-from core.observe.agent_memory import AgentTracedMemory
 from core.observe.hang import HangReport
 from core.observe.memgrowth import GrowthWarning
 from core.observe.metrics import MetricsError
@@ -70,13 +69,14 @@ class ProgramAlerts:
             raise WatchError(str(exc)) from None
 
     def watch(self, pid: int, client: AgentClient | None) -> None:
-        """Start the detectors on ``pid``; ``client``: its agent, for traced memory."""
+        """Start the detectors on ``pid``; ``client``: its agent, for traced memory and
+        lock waits."""
         try:
             program = WatchedProgram(pid)
         except psutil.Error:  # it has ended already: nothing to watch
             return
         self.program = program
-        self.observe.watch_program(program, AgentTracedMemory(client) if client else None)
+        self.observe.watch_program(program, client)
 
     def offer(self, sample: Sample) -> None:
         """On the feed's reader thread: cheap, never waits."""

@@ -604,11 +604,8 @@ class WatchSession:
 
 def run_count(pid: int, tid: int) -> int | None:
     """How many times the kernel has put thread ``tid`` on a CPU (schedstat's third field)."""
-    try:
-        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-            return int(f.read().split()[2])
-    except (OSError, ValueError, IndexError):
-        return None
+    stat = procstat.schedstat(pid, tid)
+    return stat.runs if stat is not None else None
 
 
 def thread_key(thread: WatchedThread) -> str:

@@ -7,11 +7,14 @@ failing test ends instead of hanging.
 
 from __future__ import annotations
 
+import bisect
+import gc
 import os
 import queue
 import signal
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -436,6 +439,64 @@ def test_snapshot_groups_short_lived_locks_by_creation_site(tracked):
     assert len(sites) == 1
     assert sites[0]["created"] == 50
     assert sites[0]["acquisitions"] == 50
+
+
+def _waits(kind: str) -> tuple[list[int], float]:
+    row = locks.wait_histogram()["kinds"][kind]
+    return row["counts"], row["sum_s"]
+
+
+def _contend_once(kind: str) -> tuple[float, weakref.ref[Any]]:
+    """One of ``kind`` used 100 times uncontended, tried once without waiting by another
+    thread while held, then waited for once: (that wait's seconds, a weak ref to the lock)."""
+    made = getattr(threading, kind)()
+    lock = made._lock if kind == "Condition" else made  # a Condition's own tracked RLock
+    before = _waits(kind)
+    for _ in range(100):
+        with made:
+            pass
+    assert made.acquire(timeout=5)
+    failed: list[bool] = []
+    trier = threading.Thread(target=lambda: failed.append(made.acquire(False)))
+    trier.start()
+    trier.join(10)
+    assert failed == [False]
+    assert _waits(kind) == before  # neither uncontended nor failed tries count
+
+    def wait_then_release() -> None:
+        if made.acquire(timeout=10):
+            made.release()
+
+    waiter = threading.Thread(target=wait_then_release)
+    waiter.start()
+    wait_until(lambda: lock.waiters)
+    made.release()
+    waiter.join(10)
+    assert lock.contended == 1
+    return lock.wait_total, weakref.ref(lock)
+
+
+@pytest.mark.parametrize("kind", FACTORIES)
+def test_a_wait_lands_in_its_bucket_of_its_kind_and_outlives_its_lock(tracked, kind):
+    before = _waits(kind)
+    waited, lock = _contend_once(kind)
+    counts, seconds = _waits(kind)
+    bucket = bisect.bisect_left(locks.WAIT_BUCKETS, waited)
+    assert [n - m for n, m in zip(counts, before[0], strict=True)] == [
+        int(i == bucket) for i in range(len(counts))
+    ]
+    assert seconds == pytest.approx(before[1] + waited)
+    gc.collect()
+    assert lock() is None
+    assert _waits(kind) == (counts, seconds)  # the lock is gone, its wait stays
+
+
+def test_the_histogram_lists_every_kind_with_a_count_past_the_last_bound():
+    histogram = locks.wait_histogram()
+    assert histogram["bounds"] == sorted(histogram["bounds"]) == list(locks.WAIT_BUCKETS)
+    assert set(histogram["kinds"]) == set(FACTORIES)
+    for row in histogram["kinds"].values():
+        assert len(row["counts"]) == len(locks.WAIT_BUCKETS) + 1
 
 
 def test_existing_experiments_measure_the_same_with_tracking_on():

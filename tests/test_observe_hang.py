@@ -131,3 +131,29 @@ def test_the_crawl_command_prints_one_dump_and_keeps_it_with_the_run(trap_site, 
     details = load_details(run.id)
     assert details is not None
     assert len(details["hangs"]) == 1
+
+
+def test_progress_is_read_only_while_work_is_pending_and_every_tenth_of_the_delay():
+    """A watched program's progress reads /proc: not while nothing is pending, and not at
+    every tick of the observe thread."""
+    now = [0.0]
+    pending = [""]
+    reads: list[float] = []
+    detector = HangDetector(
+        10.0,
+        lambda: reads.append(now[0]) or 0,
+        lambda: pending[0],
+        lambda report: None,
+        dump=lambda: "dump",
+        clock=lambda: now[0],
+    )
+    for t in (0.0, 1.0, 2.0):
+        now[0] = t
+        detector.check()
+    assert reads == []  # nothing pending: progress is never read
+    pending[0] = "1 request in flight"
+    for t in (3.0, 3.5, 4.0, 4.5, 5.0, 13.0, 13.5):
+        now[0] = t
+        detector.check()
+    assert reads == [3.0, 4.0, 5.0, 13.0]
+    assert len(detector.reports) == 1  # 3.0 -> 13.0 unchanged: one hang

@@ -20,10 +20,10 @@ from core.observe.labels import OTHER
 from core.observe.metrics import (
     CrawlMetricsSource,
     MetricsServer,
+    MetricsSnapshot,
     NoSource,
     ThreadCpu,
     ThreadscopeCollector,
-    lock_wait_histogram,
     make_registry,
 )
 from core.observe.options import Observability
@@ -179,22 +179,51 @@ def test_thread_labels_stay_bounded_and_counters_never_go_down():
     assert later[OTHER] == 936.5
 
 
-def test_lock_wait_histogram_from_a_lock_snapshot():
-    locks = {
-        "locks": [
-            {"id": "a", "contended": 3, "wait_total_s": 0.006, "wait_max_s": 0.004},
-            {"id": "b", "contended": 1, "wait_total_s": 2.0, "wait_max_s": 2.0},
-            {"id": "c", "contended": 0, "wait_total_s": 0.0, "wait_max_s": 0.0},
-        ]
-    }
-    samples = {(s.name, s.labels.get("le")): s.value for s in lock_wait_histogram(locks).samples}
-    assert samples[("threadscope_lock_wait_seconds_bucket", "0.001")] == 0
-    assert samples[("threadscope_lock_wait_seconds_bucket", "0.01")] == 3
-    assert samples[("threadscope_lock_wait_seconds_bucket", "1.0")] == 3
-    assert samples[("threadscope_lock_wait_seconds_bucket", "10.0")] == 4
-    assert samples[("threadscope_lock_wait_seconds_bucket", "+Inf")] == 4
-    assert samples[("threadscope_lock_wait_seconds_count", None)] == 4
-    assert samples[("threadscope_lock_wait_seconds_sum", None)] == pytest.approx(2.006)
+def _waits(counts: list[int], seconds: float, bounds: tuple[float, ...] = (0.01, 0.1, 1.0)):
+    """A ``locks.wait_histogram()`` reading with one kind, Lock."""
+    return {"bounds": list(bounds), "kinds": {"Lock": {"counts": counts, "sum_s": seconds}}}
+
+
+class Readings:
+    """A MetricsSource handing out the given lock-wait readings, one per scrape."""
+
+    def __init__(self, *readings: object) -> None:
+        self.readings = list(readings)
+
+    def snapshot(self) -> MetricsSnapshot:
+        return MetricsSnapshot(crawl=False, lock_waits=self.readings.pop(0))
+
+
+def _histogram(collector: ThreadscopeCollector) -> dict[tuple[str, str | None], float]:
+    (family,) = [f for f in collector.collect() if f.name == "threadscope_lock_wait_seconds"]
+    assert family.type == "histogram"
+    return {(s.name.rsplit("_", 1)[-1], s.labels.get("le")): s.value for s in family.samples}
+
+
+def test_lock_wait_histogram_is_cumulative_and_never_goes_down():
+    collector = ThreadscopeCollector(
+        Readings(
+            _waits([2, 1, 0, 1], 2.5),  # 2 waits up to 10 ms, 1 up to 0.1 s, 1 above 1 s
+            _waits([1, 1, 0, 1], 2.4),  # a count lost under a race (a free-threaded build)
+            None,  # the agent did not answer this scrape
+            _waits([3, 1, 1, 1], 3.0),
+        )
+    )
+    first = _histogram(collector)
+    assert [first[("bucket", le)] for le in ("0.01", "0.1", "1.0", "+Inf")] == [2, 3, 3, 4]
+    assert first[("count", None)] == 4
+    assert first[("sum", None)] == 2.5
+    assert _histogram(collector) == first  # never below what was served
+    assert _histogram(collector) == first  # no answer: the last values, no gap
+    last = _histogram(collector)
+    assert [last[("bucket", le)] for le in ("0.01", "0.1", "1.0", "+Inf")] == [3, 4, 5, 6]
+    assert last[("count", None)] == 6
+    assert last[("sum", None)] == 3.0
+
+
+def test_no_lock_tracking_serves_no_lock_wait_histogram():
+    collector = ThreadscopeCollector(Readings(None))
+    assert "threadscope_lock_wait_seconds" not in {f.name for f in collector.collect()}
 
 
 def dashboard_queries() -> list[str]:

@@ -1,5 +1,6 @@
 """A real Prometheus server (Debian package ``prometheus``) scrapes a crawl of the embedded
-site every second; the series are read back through its HTTP API (``/api/v1/query``).
+site, and a program under ``threadscope run`` with contended locks, every second; the series
+are read back through its HTTP API (``/api/v1/query``).
 
 Where the binary is missing and we are root with apt-get (CI), the fixture installs it
 (``apt-get install prometheus``: ~45 s once, including ``apt-get update``; the package's
@@ -14,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -27,7 +29,10 @@ from core.observe.options import Observability
 from core.sampler import MetricsSampler
 from core.settings import CrawlSettings
 from tests.conftest import SITE_PAGES, wait_until
+from tests.test_agent import announced, threadscope
 from tests.test_observe_metrics import dashboard_queries
+from tests.test_observe_watched import CONTENDED, HOLD_S, ROUNDS, program
+from tests.test_watch_observe import metrics_url
 
 INSTALL_TIMEOUT_S = 600
 
@@ -173,3 +178,39 @@ def test_prometheus_scrapes_a_crawl_and_serves_its_series(site, observed, promet
         prometheus.query(promql)
     assert prometheus.query('threadscope_threads{instance=~".*"}')
     assert prometheus.query('rate(process_cpu_seconds_total{instance=~".*"}[5s])')
+
+
+@pytest.mark.timeout(INSTALL_TIMEOUT_S + 120)
+def test_prometheus_scrapes_the_lock_waits_of_a_run_program(prometheus_binary, tmp_path):
+    marker = tmp_path / "stop"
+    run = threadscope(
+        "run", "--headless", "--no-history", "--metrics-port", "0", "--", sys.executable,
+        program(tmp_path, "contended.py", CONTENDED), str(ROUNDS), str(HOLD_S), str(marker),
+    )  # fmt: skip
+    try:
+        target = urllib.parse.urlsplit(metrics_url(run.stderr)).netloc
+        announced(run.stdout, {"MainThread"})
+        (tmp_path / "prometheus").mkdir()
+        server = Prometheus(prometheus_binary, target, tmp_path / "prometheus")
+        try:
+            wait_until(server.ready, timeout=30)
+            rlock = '{kind="RLock"}'
+            wait_until(
+                lambda: server.value(f"threadscope_lock_wait_seconds_count{rlock}") == ROUNDS,
+                timeout=30,
+            )
+            le = 'kind="RLock",le='
+            assert server.value(f'threadscope_lock_wait_seconds_bucket{{{le}"0.05"}}') == 0
+            assert server.value(f'threadscope_lock_wait_seconds_bucket{{{le}"+Inf"}}') == ROUNDS
+            assert (server.value(f"threadscope_lock_wait_seconds_sum{rlock}") or 0) > 0.05 * ROUNDS
+            median = server.value(
+                f"histogram_quantile(0.5, threadscope_lock_wait_seconds_bucket{rlock})"
+            )
+            assert median is not None
+            assert 0.05 < median <= 0.5  # each waited about HOLD_S
+        finally:
+            server.close()
+    finally:
+        marker.touch()
+        run.communicate(timeout=30)
+    assert run.returncode == 0

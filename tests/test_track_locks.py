@@ -96,8 +96,9 @@ def test_a_tracked_crawl_serves_the_lock_wait_histogram(trap_site) -> None:
         assert crawler.join(10)
         assert server.stop()
         source.close()
-    assert samples["threadscope_lock_wait_seconds_count"][()] >= 0
-    assert (("le", "+Inf"),) in samples["threadscope_lock_wait_seconds_bucket"]
+    counts = samples["threadscope_lock_wait_seconds_count"]
+    assert {dict(labels)["kind"] for labels in counts} == set(locks.wait_histogram()["kinds"])
+    assert (("kind", "Lock"), ("le", "+Inf")) in samples["threadscope_lock_wait_seconds_bucket"]
 
 
 def test_the_window_s_track_locks_shows_the_engine_s_locks_on_the_locks_page(

@@ -46,6 +46,25 @@ def task_stat(pid: int, tid: int) -> TaskStat | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class SchedStat:
+    """The kernel's scheduler counters of one thread (``/proc/<pid>/task/<tid>/schedstat``)."""
+
+    run_ns: int  # on a CPU, in nanoseconds (exact where /proc's CPU seconds count 10 ms ticks)
+    wait_ns: int  # runnable but waiting for a CPU
+    runs: int  # times the kernel put it on a CPU
+
+
+def schedstat(pid: int, tid: int) -> SchedStat | None:
+    """One thread's scheduler counters; None when it is gone or the kernel keeps none."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+            run_ns, wait_ns, runs = (int(n) for n in f.read().split()[:3])
+    except (OSError, ValueError):
+        return None
+    return SchedStat(run_ns, wait_ns, runs)
+
+
 def task_ids(pid: int) -> list[int]:
     try:
         return sorted(int(name) for name in os.listdir(f"/proc/{pid}/task"))

@@ -12,6 +12,8 @@ interval; a client may send requests, each answered by one message of the same `
   connection's previous one, or with ``{"old": n, "new": m}`` two it kept (the agent keeps the
   last two per connection); rows have ``size_diff`` and ``count_diff`` too;
 - ``locks`` -> ``{"tracking": bool, "locks": [...], "left_off": N}``, ``locks.snapshot()``;
+- ``lock_waits`` -> ``{"tracking": bool, "bounds": [...], "kinds": {...}}``, the waits for
+  tracked locks since the program started (``locks.wait_histogram()``);
 - ``profile_start`` -> ``{"covers": ...}``; ``profile_stop`` ``{"limit": N}`` -> the top
   functions of the threads started meanwhile ``{"threads", "total_calls", "total_tt",
   "rows": [{"file", "line", "name", "ncalls", "primitive_calls", "tottime", "cumtime"}]}``

@@ -185,6 +185,9 @@ class Agent:
             return self._diff(client, request)
         if kind == "locks":
             return self._locks()
+        if kind == "lock_waits":
+            waits = self.locks.wait_histogram() if self.locks is not None else {}
+            return {"tracking": self.locks is not None, **waits}
         if kind == "profile_start":
             if self._profile is not None:
                 raise RuntimeError("a profile is already running")

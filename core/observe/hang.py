@@ -1,13 +1,15 @@
 """The hang detector: no progress for N seconds while work is pending -> one thread dump.
 
 "Progress" is whatever the caller says it is (a crawl: pages fetched; a watched program:
-every thread's stack and CPU time), as any comparable value; "pending" is a callable (a
-crawl: URLs queued, requests in flight or workers busy). One dump per episode: the detector
-fires once, then stays quiet until progress resumes or the work runs out.
+any thread moving, see ``core.observe.watched``), as any comparable value; "pending" is a
+callable (a crawl: URLs queued, requests in flight or workers busy), asked first: progress
+is read only while work is pending. One dump per episode: the detector fires once, then
+stays quiet until progress resumes or the work runs out.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -17,6 +19,8 @@ from typing import Any
 
 from core.diagnostics import dump_threads
 from core.diagnostics.threads import ThreadStack
+
+_UNSEEN = object()  # no progress read yet (or nothing pending): any reading is new
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,8 @@ def annotated_dump(
 
 
 class HangDetector:
-    """Call ``check()`` periodically (every fraction of ``after_s``); see the module docstring.
+    """Call ``check()`` periodically; it looks at most every ``after_s / 10`` (progress may
+    cost /proc reads), calls in between return None. See the module docstring.
 
     ``pending()`` returns a description of the pending work ("3 requests in flight"), or ""
     when nothing is pending. ``dump()`` makes the dump text; ``dump_dir``, when given, gets
@@ -93,17 +98,21 @@ class HangDetector:
         self._dump = dump
         self._dump_dir = dump_dir
         self._clock = clock
-        self._token: Hashable = None
+        self._token: Hashable = _UNSEEN
         self._since = clock()
+        self._looked = -math.inf
         self._fired = False
         self.reports: list[HangReport] = []
         self.checks = 0
 
     def check(self) -> HangReport | None:
-        self.checks += 1
         now = self._clock()
-        token = self._progress()
+        if now - self._looked < self.after_s / 10:
+            return None
+        self._looked = now
+        self.checks += 1
         pending = self._pending()
+        token = self._progress() if pending else _UNSEEN
         if token != self._token or not pending:
             self._token, self._since, self._fired = token, now, False
             return None

@@ -16,6 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -44,9 +45,7 @@ from core.stats import CrawlStats, WorkerInfo
 THREAD_LABELS = 64  # distinct thread names with their own CPU series; the rest are "other"
 HOST_LABELS = 20  # hosts with their own page counter; the rest are "other"
 KIND_LABELS = 32  # error kinds (fetcher kinds and http_<status>); more is a bug somewhere
-# Upper bounds of the lock-wait buckets, seconds.
 _DEFAULT_NAME = re.compile(r"^Thread-\d+( \(.*\))?$")
-LOCK_WAIT_BUCKETS: tuple[float, ...] = (0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +60,8 @@ class ThreadCpu:
 @dataclass(frozen=True, slots=True)
 class MetricsSnapshot:
     """Everything one scrape shows. Counts are cumulative since the source was created;
-    ``locks`` is ``core.agent.locks.snapshot()`` when lock tracking is on, else None.
+    ``lock_waits`` is ``core.agent.locks.wait_histogram()`` (this process's, or a watched
+    program's through its agent) when lock tracking is on, else None.
     ``crawl`` False (a watched program): no pages, bytes, frontier, requests or hosts."""
 
     crawl: bool = True
@@ -74,7 +74,7 @@ class MetricsSnapshot:
     threads: Sequence[ThreadCpu] = ()
     host_pages: Mapping[str, int] = field(default_factory=dict)
     sampler_cpu_s_per_tick: float | None = None
-    locks: Mapping[str, Any] | None = None
+    lock_waits: Mapping[str, Any] | None = None
 
 
 class MetricsSource(Protocol):
@@ -129,6 +129,11 @@ def lock_snapshot() -> Mapping[str, Any] | None:
     return snap
 
 
+def lock_waits() -> Mapping[str, Any] | None:
+    """``core.agent.locks.wait_histogram()`` while tracking is installed."""
+    return locks.wait_histogram() if locks.installed() else None
+
+
 class CrawlMetricsSource:
     """A crawl as a ``MetricsSource``: counters from ``stats()``, workers by state, error
     kinds and hosts tallied from the crawl's own ``FetchFinished`` events (drained at each
@@ -181,7 +186,7 @@ class CrawlMetricsSource:
             sampler_cpu_s_per_tick=(
                 self._sampler.cost_ms() / 1000.0 if self._sampler is not None else None
             ),
-            locks=lock_snapshot(),
+            lock_waits=lock_waits(),
         )
 
 
@@ -222,29 +227,41 @@ def _bounded_counts(counts: Mapping[str, int], labels: BoundedLabels) -> dict[st
     return dict(bounded)
 
 
-def lock_wait_histogram(locks: Mapping[str, Any]) -> HistogramMetricFamily:
-    """Waits on tracked locks. The lock tracker keeps per lock the number of contended
-    acquisitions, their total and their longest wait, not each wait: so every wait of a lock
-    is put in the bucket of that lock's longest wait (an upper estimate per wait), while
-    ``_count`` and ``_sum`` are exact. Only locks still alive are counted."""
-    cumulative = [0] * len(LOCK_WAIT_BUCKETS)
-    count, total = 0, 0.0
-    for lock in locks.get("locks", ()):
-        waits = int(lock.get("contended", 0))
-        count += waits
-        total += float(lock.get("wait_total_s", 0.0))
-        longest = float(lock.get("wait_max_s", 0.0))
-        for i, bound in enumerate(LOCK_WAIT_BUCKETS):
-            if longest <= bound:
-                cumulative[i] += waits
-    buckets = [(repr(b), float(n)) for b, n in zip(LOCK_WAIT_BUCKETS, cumulative, strict=True)]
-    return HistogramMetricFamily(
-        "threadscope_lock_wait_seconds",
-        "Seconds threads waited for a tracked lock (per lock: every wait in the bucket of its "
-        "longest wait)",
-        buckets=[*buckets, ("+Inf", float(count))],
-        sum_value=total,
-    )
+class _LockWaitTotals:
+    """The lock-wait histogram as served: per lock kind, every count at least what the last
+    scrape showed. The tracker's counters only grow, but a free-threaded build may lose a
+    count under a race, and a watched program's agent may miss a scrape (it is ending, or
+    busy with a slow request): the last values are served then, never a gap or a drop."""
+
+    def __init__(self) -> None:
+        self.bounds: tuple[float, ...] = ()
+        self._kinds: dict[str, tuple[list[int], float]] = {}  # kind -> (counts, seconds)
+
+    def update(self, waits: Mapping[str, Any] | None) -> None:
+        if not waits:
+            return
+        self.bounds = tuple(float(b) for b in waits["bounds"])
+        for kind, row in waits["kinds"].items():
+            counts, seconds = [int(n) for n in row["counts"]], float(row["sum_s"])
+            if (served := self._kinds.get(kind)) is not None:
+                counts = [max(a, b) for a, b in zip(counts, served[0], strict=True)]
+                seconds = max(seconds, served[1])
+            self._kinds[kind] = (counts, seconds)
+
+    def family(self) -> HistogramMetricFamily | None:
+        if not self.bounds:
+            return None
+        family = HistogramMetricFamily(
+            "threadscope_lock_wait_seconds",
+            "Seconds threads waited for a tracked lock, per lock kind (every wait since the "
+            "process started, locks gone since included)",
+            labels=["kind"],
+        )
+        for kind, (counts, seconds) in sorted(self._kinds.items()):
+            *upto, every = (float(n) for n in accumulate(counts))
+            buckets = [(repr(b), n) for b, n in zip(self.bounds, upto, strict=True)]
+            family.add_metric([kind], [*buckets, ("+Inf", every)], sum_value=seconds)
+        return family
 
 
 class ThreadscopeCollector(Collector):
@@ -261,6 +278,7 @@ class ThreadscopeCollector(Collector):
         self._cpu = _ThreadCpuTotals(thread_limit)
         self._hosts = BoundedLabels(host_limit)
         self._kinds = BoundedLabels(KIND_LABELS)
+        self._lock_waits = _LockWaitTotals()
 
     def collect(self) -> Iterator[Metric]:
         snap = self.source.snapshot()
@@ -270,6 +288,8 @@ class ThreadscopeCollector(Collector):
             cpu = self._cpu.update(snap.threads)
             hosts = _bounded_counts(snap.host_pages, self._hosts)
             kinds = _bounded_counts(snap.errors_by_kind, self._kinds)
+            self._lock_waits.update(snap.lock_waits)
+            lock_waits = self._lock_waits.family()
         if snap.crawl:
             yield from self._crawl_families(snap, kinds, hosts)
         yield _labelled(
@@ -296,8 +316,8 @@ class ThreadscopeCollector(Collector):
                 "sample: its own cost",
                 value=snap.sampler_cpu_s_per_tick,
             )
-        if snap.locks is not None:
-            yield lock_wait_histogram(snap.locks)
+        if lock_waits is not None:
+            yield lock_waits
 
     def _crawl_families(
         self, snap: MetricsSnapshot, kinds: Mapping[str, int], hosts: Mapping[str, int]

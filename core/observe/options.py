@@ -10,7 +10,7 @@ with Observability.from_args(args, notify=print_to_stderr) as observe:  # binds 
     observe.save_crawl(crawler, sampler)   # History, unless --no-history
 ```
 A watched program (``run`` / ``attach``): ``Observability(..., watched=True)``, then
-``watch_program(WatchedProgram(pid))`` and ``save_program(program, title, settings)``.
+``watch_program(WatchedProgram(pid), agent)`` and ``save_program(program, title, settings)``.
 Entering binds the metrics port first (``MetricsError``: a one-line message for the user)
 and starts tracemalloc for ``--trace-memory``; ``watch*`` starts the ``threadscope-observe``
 thread that ticks the hang detector, the memory watcher and the event tally every 0.05 s;
@@ -29,8 +29,9 @@ from typing import Any, Self
 
 from core.diagnostics import start_tracing
 from core.history import RunRecord, attach_files, crawl_run, data_dir, save_run
+from core.observe.agent_memory import AgentTracedMemory
 from core.observe.hang import HangDetector, HangReport, annotated_dump
-from core.observe.memgrowth import GrowthWarning, MemoryGrowthWatcher, TracedMemory
+from core.observe.memgrowth import GrowthWarning, MemoryGrowthWatcher
 from core.observe.metrics import (
     CrawlMetricsSource,
     MetricsServer,
@@ -41,6 +42,7 @@ from core.observe.metrics import (
     make_registry,
 )
 from core.observe.watched import WatchedProgram
+from core.watch.client import AgentClient
 
 log = logging.getLogger(__name__)
 TICK_S = 0.05  # the memory watcher's reading interval; the rest needs less
@@ -234,13 +236,15 @@ class Observability:
             source.refresh if source is not None else _nothing,
         )
 
-    def watch_program(self, program: WatchedProgram, memory: TracedMemory | None = None) -> None:
+    def watch_program(self, program: WatchedProgram, agent: AgentClient | None = None) -> None:
         """A watched program: its samples as metrics, its process as ``process_*``; a hang
-        is no thread's stack or CPU changing while one is not idle by design. ``memory``:
-        its traced memory (through the agent), watched for growth with ``warn_growth``."""
+        is no thread moving while one is not idle by design. ``agent`` (``run``): the client
+        of its agent, asked for its lock waits at each scrape and, with ``warn_growth``, its
+        traced memory."""
         self._target_pid = program.pid
-        if self.warn_growth and memory is not None:
-            self.memory = MemoryGrowthWatcher(self._growth, memory=memory)
+        program.agent = agent
+        if self.warn_growth and agent is not None:
+            self.memory = MemoryGrowthWatcher(self._growth, memory=AgentTracedMemory(agent))
         self.watch(program, program.progress, program.pending, program.refresh, program.dump)
 
     def watch(

@@ -4,13 +4,18 @@ The agent's (or py-spy's) samples arrive through ``offer(sample)`` on whatever t
 them; everything else reads the latest one:
 
 - ``snapshot()``: a ``MetricsSource`` (threads by state, CPU per thread with the crawl's
-  bounded labels, the agent's own CPU per sample as the sampler's cost). The target's RSS,
-  CPU and fds come from a ``ProcessCollector`` on its pid (see ``make_registry``).
-- ``progress()`` / ``pending()``: the hang detector's view. Progress is every thread's stack
-  and CPU time; work is pending while a thread is alive that is not idle by design
-  (``IDLE_BY_DESIGN``: a pool or queue worker waiting for work, a thread waiting on a
-  condition or event, or sleeping). A lock-order deadlock, a blocked ``join`` or a socket
-  read that never returns is not idle.
+  bounded labels, the agent's own CPU per sample as the sampler's cost, and with ``agent``
+  set (``run``) the lock-wait histogram, asked of the agent at each scrape). The target's
+  RSS, CPU and fds come from a ``ProcessCollector`` on its pid (see ``make_registry``).
+- ``progress()`` / ``pending()``: the hang detector's view. Progress is any thread moving:
+  its stack or CPU time in the latest sample, or the kernel's counters of how long, how
+  often and how long runnable it ran (``procstat.schedstat``, read at each check, as the
+  watch window's stuck check reads them): a thread polling on short sleeps, or a consumer
+  woken for a moment's work, runs between samples without changing its stack or its CPU
+  seconds (10 ms ticks), and a program ending sends no more samples. Work is pending while the
+  program is alive with a thread that is not idle by design (``IDLE_BY_DESIGN``: a pool or
+  queue worker waiting for work, a thread waiting on a condition or event, or sleeping). A
+  lock-order deadlock, a blocked ``join`` or a socket read that never returns is not idle.
 - ``refresh()`` (every observability tick): one row of History series every
   ``record_every_s`` (threads alive, busy, OS threads, RSS, CPU %); past ``max_rows`` every
   other row is dropped and the pace halves, so a program watched for days keeps its whole
@@ -22,14 +27,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 import psutil
 
-from core.agent import classify
+from core.agent import classify, procstat
 from core.history import RunSummary, summarize_metrics
 from core.observe.metrics import MetricsSnapshot, ThreadCpu, thread_label
+from core.watch.client import AgentClient
 from core.watch.dumptext import format_dump
+from core.watch.errors import WatchError
 from core.watch.model import Sample, WatchedThread
 
 IDLE_BY_DESIGN = frozenset(
@@ -44,6 +52,7 @@ IDLE_BY_DESIGN = frozenset(
 SERIES = ("t", "py_threads", "busy_threads", "os_threads", "rss_mib", "cpu_percent")
 RECORD_EVERY_S = 0.1
 MAX_ROWS = 36_000  # an hour at 10 rows/s, then halved
+LOCK_WAITS_TIMEOUT_S = 1.0  # a scrape waits this long for the agent at most
 
 
 def _program_threads(sample: Sample) -> list[WatchedThread]:
@@ -55,7 +64,8 @@ def _busy(sample: Sample) -> list[WatchedThread]:
 
 
 class WatchedProgram:
-    """See the module docstring. ``pid`` must be alive when this is made (psutil)."""
+    """See the module docstring. ``pid`` must be alive when this is made (psutil); ``agent``,
+    the client connected to its agent (``run``; None for ``attach``), is set once connected."""
 
     def __init__(
         self,
@@ -77,6 +87,7 @@ class WatchedProgram:
         self._due = self.started
         self._rows: list[tuple[float, ...]] = []
         self._rows_lock = threading.Lock()
+        self.agent: AgentClient | None = None
 
     # -- in ----------------------------------------------------------------------------------
     def offer(self, sample: Sample) -> None:
@@ -105,25 +116,50 @@ class WatchedProgram:
                 if t.native_id is not None and t.cpu_s is not None
             ],
             sampler_cpu_s_per_tick=cost,
+            lock_waits=self._lock_waits(),
         )
+
+    def _lock_waits(self) -> Mapping[str, Any] | None:
+        """The agent's ``lock_waits`` reply; None without lock tracking, or an answer."""
+        if self.agent is None:
+            return None
+        try:
+            reply = self.agent.request("lock_waits", LOCK_WAITS_TIMEOUT_S)
+        except WatchError:
+            return None
+        return reply if reply.get("tracking") else None
 
     # -- the hang detector -------------------------------------------------------------------
     def progress(self) -> Hashable:
+        """Changes whenever a thread moved (see the module docstring)."""
         sample = self._latest
         if sample is None:
             return None
-        return tuple((t.native_id, t.cpu_s, t.stack) for t in _program_threads(sample))
+        return tuple(
+            (t.native_id, t.cpu_s, t.stack, self._ran(t.native_id))
+            for t in _program_threads(sample)
+        )
+
+    def _ran(self, native_id: int | None) -> procstat.SchedStat | None:
+        return procstat.schedstat(self.pid, native_id) if native_id is not None else None
 
     def pending(self) -> str:
         sample = self._latest
         busy = _busy(sample) if sample is not None else []
-        if not busy:
+        if not busy or self._ended():
             return ""
         by_state: dict[str, list[str]] = {}
         for thread in busy:
             by_state.setdefault(thread.state, []).append(thread.name)
         states = "; ".join(f"{state}: {', '.join(sorted(n))}" for state, n in by_state.items())
         return f"{len(busy)} of the program's threads are not idle ({states})"
+
+    def _ended(self) -> bool:
+        """Gone or a zombie: its last sample stands still for good, and nothing is pending."""
+        try:
+            return self._process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+        except psutil.Error:
+            return True
 
     def dump(self) -> str:
         sample = self._latest

@@ -45,7 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from core.observe.agent_memory import AgentTracedMemory
     from core.observe.metrics import MetricsError
     from core.observe.options import Observability
     from core.observe.watched import WatchedProgram
@@ -84,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
                 client = AgentClient(launched.path, program.offer).connect()
             except WatchError as exc:
                 table.note(f"threadscope run: {exc}; the program runs on unwatched")
-        observe.watch_program(program, AgentTracedMemory(client) if client else None)
+        observe.watch_program(program, client)
         refresh = max(args.interval / 1000, 0.5)
         while launched.process.poll() is None:
             with contextlib.suppress(subprocess.TimeoutExpired):  # time to redraw
