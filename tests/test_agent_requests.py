@@ -12,6 +12,8 @@ import pytest
 from conftest import wait_until
 from test_agent import EXAMPLES, PYTHON310, Watched, by_name
 
+from core.observe.agent_memory import IDLE_RECHECK_S, AgentTracedMemory
+from core.watch.client import AgentClient
 from core.watch.errors import WatchError
 
 LEAK_LINE = next(
@@ -155,3 +157,27 @@ def test_requests_in_a_python_310_target() -> None:
     assert top["rows"]
     assert "checksum" in [row["name"] for row in profile["rows"]]
     assert stopped["stop_pending"] is True  # 3.10: traces cleared, tracing not stopped
+
+
+class CountingClient:
+    """The real client, counting the requests it sends."""
+
+    def __init__(self, client: AgentClient) -> None:
+        self.client = client
+        self.sent: list[str] = []
+
+    def request(self, kind: str, timeout: float = 10.0, **fields: object) -> dict:
+        self.sent.append(kind)
+        return self.client.request(kind, timeout, **fields)
+
+
+def test_the_growth_watcher_asks_an_untraced_program_once_a_second(leaky: Watched) -> None:
+    counting = CountingClient(leaky.client)
+    memory = AgentTracedMemory(counting)  # type: ignore[arg-type]
+    asked_at = time.monotonic()
+    assert all(memory.traced() is None for _ in range(200))
+    elapsed = time.monotonic() - asked_at
+    assert 1 <= len(counting.sent) <= 1 + elapsed / IDLE_RECHECK_S
+    leaky.client.request("trace_start")
+    wait_until(lambda: memory.traced() is not None, timeout=IDLE_RECHECK_S * 5)
+    assert memory.traced() > 0  # type: ignore[operator]
