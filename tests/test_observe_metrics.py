@@ -15,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from core import cli
+from core.agent import locks
 from core.engine import Crawler
 from core.observe.labels import OTHER
 from core.observe.metrics import (
@@ -65,17 +66,19 @@ def watched_crawl(
 
 @pytest.fixture
 def crawled(site) -> Iterator[dict[str, dict[tuple[tuple[str, str], ...], float]]]:
-    """The endpoint's samples after a full crawl of the test site (port 0: any free port)."""
-    *_, source = watched_crawl(CrawlSettings((site.url,), threads=4))
-    server = MetricsServer(make_registry(ThreadscopeCollector(source)), 0)
-    server.start()
-    try:
-        content_type, samples = scrape(server.url)
-        assert content_type.startswith("text/plain")
-        yield samples
-    finally:
-        assert server.stop()
-        source.close()
+    """The endpoint's samples after a full crawl of the test site (port 0: any free port),
+    tracking locks (still on at the scrape) so that the lock-wait histogram is served too."""
+    with locks.tracking():
+        *_, source = watched_crawl(CrawlSettings((site.url,), threads=4, track_locks=True))
+        server = MetricsServer(make_registry(ThreadscopeCollector(source)), 0)
+        server.start()
+        try:
+            content_type, samples = scrape(server.url)
+        finally:
+            assert server.stop()
+            source.close()
+    assert content_type.startswith("text/plain")
+    return samples
 
 
 def test_endpoint_serves_the_crawl_counts_and_the_process_metrics(crawled):
@@ -93,7 +96,8 @@ def test_endpoint_serves_the_crawl_counts_and_the_process_metrics(crawled):
     assert crawled["process_resident_memory_bytes"][()] > 10 * 1_048_576
     assert crawled["process_cpu_seconds_total"][()] > 0
     assert crawled["process_open_fds"][()] > 0
-    assert "threadscope_lock_wait_seconds_count" not in crawled  # lock tracking is off
+    kinds = {dict(k)["kind"] for k in crawled["threadscope_lock_wait_seconds_count"]}
+    assert {"Lock", "RLock", "Condition"} <= kinds  # tracked: the histogram is served
 
 
 def test_errors_are_counted_by_kind(trap_site):
