@@ -185,6 +185,31 @@ for n in (1, 2):  # two episodes: everything blocked for `stall` seconds, twice
 """
 
 
+SERVER = """
+import select, socket, sys, threading
+from concurrent.futures import ThreadPoolExecutor
+
+idle = float(sys.argv[1])
+listener = socket.create_server(("127.0.0.1", 0))
+events = socket.create_server(("127.0.0.1", 0))
+
+def event_loop():  # waits for events that do not come, as a server's loop does
+    select.select([events], [], [], idle)
+
+pool = ThreadPoolExecutor(2, thread_name_prefix="handler")
+pool.submit(int).result()  # a pool worker idle, waiting for work
+loop = threading.Thread(target=event_loop, name="event-loop")
+loop.start()
+listener.settimeout(idle)
+try:
+    listener.accept()  # the main thread waits for a client that does not come
+except TimeoutError:
+    pass
+loop.join()
+pool.shutdown()
+"""
+
+
 def run_headless(tmp_path: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
     run = threadscope(
         "run", "--headless", "--no-history", "--hang-dump-after", "0.3", "--", sys.executable,
@@ -196,6 +221,12 @@ def run_headless(tmp_path: Path, text: str, *args: str) -> subprocess.CompletedP
 
 def test_threads_polling_on_short_sleeps_are_no_hang(tmp_path: Path) -> None:
     run = run_headless(tmp_path, POLLER, "2")
+    assert run.returncode == 0, run.stderr
+    assert "hang:" not in run.stderr
+
+
+def test_an_idle_server_waiting_for_connections_is_no_hang(tmp_path: Path) -> None:
+    run = run_headless(tmp_path, SERVER, "2")
     assert run.returncode == 0, run.stderr
     assert "hang:" not in run.stderr
 

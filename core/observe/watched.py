@@ -14,8 +14,10 @@ them; everything else reads the latest one:
   woken for a moment's work, runs between samples without changing its stack or its CPU
   seconds (10 ms ticks), and a program ending sends no more samples. Work is pending while the
   program is alive with a thread that is not idle by design (``IDLE_BY_DESIGN``: a pool or
-  queue worker waiting for work, a thread waiting on a condition or event, or sleeping). A
-  lock-order deadlock, a blocked ``join`` or a socket read that never returns is not idle.
+  queue worker waiting for work, a thread waiting on a condition or event, or sleeping, or a
+  server waiting for its next connection or event: ``accept``/``select``/``poll``, the
+  ``CONNECTION_WAITS``). A lock-order deadlock, a blocked ``join`` or a socket read that never
+  returns is not idle.
 - ``refresh()`` (every observability tick): one row of History series every
   ``record_every_s`` (threads alive, busy, OS threads, RSS, CPU %); past ``max_rows`` every
   other row is dropped and the pace halves, so a program watched for days keeps its whole
@@ -24,6 +26,8 @@ them; everything else reads the latest one:
 
 from __future__ import annotations
 
+import linecache
+import re
 import threading
 import time
 from collections import Counter
@@ -49,6 +53,8 @@ IDLE_BY_DESIGN = frozenset(
         classify.NO_PYTHON,  # a C library's own thread: nothing of the program's
     }
 )
+CONNECTION_WAITS = ("accept", "select", "poll")  # the innermost function, or what it calls
+_CONNECTION_CALL = re.compile(r"\b(?:" + "|".join(CONNECTION_WAITS) + r")\(")
 SERIES = ("t", "py_threads", "busy_threads", "os_threads", "rss_mib", "cpu_percent")
 RECORD_EVERY_S = 0.1
 MAX_ROWS = 36_000  # an hour at 10 rows/s, then halved
@@ -59,8 +65,19 @@ def _program_threads(sample: Sample) -> list[WatchedThread]:
     return [t for t in sample.threads if not t.agent]
 
 
+def _idle_by_design(thread: WatchedThread) -> bool:
+    if thread.state in IDLE_BY_DESIGN:
+        return True
+    inner = thread.innermost
+    if thread.state != classify.SOCKET_IO or inner is None:
+        return False
+    if inner.function.rsplit(".", 1)[-1] in CONNECTION_WAITS:  # socket.py's accept, selectors'
+        return True
+    return bool(_CONNECTION_CALL.search(linecache.getline(inner.file, inner.line)))
+
+
 def _busy(sample: Sample) -> list[WatchedThread]:
-    return [t for t in _program_threads(sample) if t.state not in IDLE_BY_DESIGN]
+    return [t for t in _program_threads(sample) if not _idle_by_design(t)]
 
 
 class WatchedProgram:
