@@ -1,4 +1,5 @@
-"""The form's "Observability" group: the Prometheus endpoint and the hang dump of window crawls.
+"""The form's "Observability" group: the Prometheus endpoint and the hang dump of the window's
+crawls and watched programs.
 
 Not crawl settings (the CLI has them as ``--metrics-port`` / ``--hang-dump-after``, from
 ``core.observe.options``, not from ``CrawlSettings``), so they are a small group of their own.
@@ -17,10 +18,13 @@ DEFAULT_HANG_S = 30.0
 BIND = "127.0.0.1"  # the window serves this machine only; ``crawl --metrics-bind`` for more
 
 TIPS = {
-    "metrics": "Serve Prometheus metrics of the window's crawls at http://127.0.0.1:PORT/metrics "
-    "while one runs (threads by state, CPU per thread, pages, frontier, RSS); "
+    "metrics": "Serve Prometheus metrics of the window's crawl or watched program at "
+    "http://127.0.0.1:PORT/metrics while one runs (threads by state, CPU per thread, pages, "
+    "frontier, RSS, lock waits when tracking); "
     "assets/grafana/threadscope.json is a dashboard over them.",
-    "hang": "No page for this long while work is pending: one annotated dump of every thread "
+    "hang": "No progress for this long while work is pending (a crawl: no page; a watched "
+    "program: no thread's stack, CPU or scheduling moved while one is not idle by design): "
+    "one annotated dump of every thread "
     "(in the Log and a file kept with the run), an alert and a marker on the charts. "
     "Once per episode; 0 turns it off.",
 }
