@@ -126,8 +126,10 @@ def test_pause_and_stop_wake_threads_waiting_at_the_cap(strategy):
 
 def test_host_slots_cap_each_host_and_wake_a_waiter_when_one_comes_free():
     slots = HostSlots(2)
-    assert slots.take("a") and slots.take("a")
-    assert not slots.take("a") and slots.full("a")
+    assert slots.take("a")
+    assert slots.take("a")
+    assert not slots.take("a")
+    assert slots.full("a")
     assert slots.take("b")  # another host's slots are its own
     got = threading.Event()
 
