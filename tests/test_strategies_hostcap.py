@@ -124,32 +124,33 @@ def test_pause_and_stop_wake_threads_waiting_at_the_cap(strategy):
         assert site.stats()["max_in_progress"] == CAP  # the waiters took nothing on the way out
 
 
-def test_host_slots_cap_each_host_and_wake_a_waiter_when_one_comes_free():
+def test_host_slots_cap_each_host_and_pass_a_slot_given_back_to_its_waiter():
     slots = HostSlots(2)
     assert slots.take("a")
     assert slots.take("a")
     assert not slots.take("a")
     assert slots.full("a")
     assert slots.take("b")  # another host's slots are its own
-    got = threading.Event()
+    got: list[str | None] = []
 
     def waiter() -> None:
-        slots.wait({"a"}, slots.wakeups)
-        got.set()
+        got.append(slots.wait({"a"}, slots.wakeups))
 
     thread = threading.Thread(target=waiter)
     thread.start()
     try:
-        wait_until(lambda: slots._waiters == 1)
-        assert not got.is_set()  # both of a's slots are taken
-        assert slots.give_back("a")  # a was at its cap
-        assert got.wait(5)
+        wait_until(lambda: slots._waiters)
+        assert got == []  # both of a's slots are taken
+        assert not slots.give_back("a")  # passed on to the waiter: a stays at its cap
+        wait_until(lambda: got == ["a"])
+        assert not slots.take("a")
     finally:
         slots.wake()
         thread.join(5)
-    assert not slots.give_back("a")  # one was left of two: it was not at its cap
+    assert slots.give_back("a")  # a was at its cap: now one is free
     assert not slots.full("a")
-    slots.wait({"a"}, slots.wakeups)  # a has a free slot: returns at once
+    assert slots.wait(["b"], slots.wakeups) == "b"  # b has a free slot: taken at once
+    assert slots.full("b")
 
 
 def test_host_slots_wake_ends_a_wait_even_one_that_starts_after_it():
@@ -157,6 +158,6 @@ def test_host_slots_wake_ends_a_wait_even_one_that_starts_after_it():
     assert slots.take("a")
     since = slots.wakeups  # read before the caller checked its flags
     slots.wake()  # lands between the check and the wait
-    slots.wait({"a"}, since)  # returns: the wake-up is not lost
+    assert slots.wait({"a"}, since) is None  # returns: the wake-up is not lost
     with pytest.raises(ValueError, match="cap must be 1 or more"):
         HostSlots(0)

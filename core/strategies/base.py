@@ -144,9 +144,14 @@ def take_ready(crawl: StrategyHost, slots: HostSlots, w: Worker, left: list[Item
             if slots.take(origin(left[best][0])):
                 return left.pop(best)
             continue  # another thread took its last slot meanwhile: choose again
-        hosts = {origin(item[0]) for item in left}
         crawl.set_state(w, WorkerState.WAITING_HOST, origin(left[0][0]))
-        slots.wait(hosts, since)
+        granted = slots.wait({origin(item[0]) for item in left}, since)
+        if granted is not None:  # its slot is ours: take its host's first item
+            at = next(i for i, item in enumerate(left) if origin(item[0]) == granted)
+            if crawl.checkpoint(w):
+                return left.pop(at)
+            slots.give_back(granted)
+            return None
 
 
 def handle_in_slot(crawl: StrategyHost, slots: HostSlots, w: Worker, item: Item) -> list[Item]:
