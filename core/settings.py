@@ -244,8 +244,8 @@ class CrawlSettings:
         8,
         "Per-host threads",
         "Requests in flight to one host at most (Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN). "
-        "The frontier hands a worker a URL of another host instead, so the cap never idles a "
-        "thread while another host has URLs ready.",
+        "Every strategy hands a thread a URL of another host instead, so the cap never idles "
+        "a thread while another host has URLs ready.",
         flag="--per-host-threads",
         group=Group.ADVANCED,
         minimum=1,

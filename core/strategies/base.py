@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from core.events import WorkerState
 from core.frontier import Item, origin
+from core.hostcap import HostSlots
 from core.workers import Body, Worker
 
 if TYPE_CHECKING:  # core.settings reads the strategies' names from core.strategies
@@ -22,14 +23,16 @@ if TYPE_CHECKING:  # core.settings reads the strategies' names from core.strateg
 
 __all__ = [
     "Body",
+    "HostSlots",
     "Item",
     "Strategy",
     "StrategyHost",
     "ThreadCounting",
     "Worker",
     "WorkerState",
+    "handle_in_slot",
     "origin",
-    "ready_first",
+    "take_ready",
 ]
 
 
@@ -112,24 +115,51 @@ MAX_RECURSIVE_DEPTH = 500
 """Recursing once per link level, this keeps clear of Python's recursion limit."""
 
 
-def ready_first(crawl: StrategyHost, items: list[Item]) -> Iterator[Item]:
-    """``items`` in the order their hosts' turns come, chosen afresh before each one.
+def take_ready(crawl: StrategyHost, slots: HostSlots, w: Worker, left: list[Item]) -> Item | None:
+    """Pop from ``left`` the item to handle next, its host's slot taken; None once ending.
 
-    For a strategy whose thread holds a list of URLs (its share, a page's links): it takes
-    one whose host may be fetched now before one it would have to wait for.
+    For a strategy whose thread holds a list of URLs (its share, a page's links): of the hosts
+    below their cap it takes the one whose turn comes first, so it waits neither for a host's
+    turn nor for its slot while another link it holds could go now. Only while every host in
+    ``left`` is at its cap does ``w`` wait (``WAITING_HOST``) for one of them to free a slot.
+    Calls ``crawl.checkpoint(w)`` before each pick (pause parks there). Hand the item to
+    ``handle_in_slot``.
     """
-    left = list(items)
-    while left:
-        best = 0
-        if len(left) > 1:
-            soonest = None
-            for i, item in enumerate(left):
-                wait = crawl.turn_in(origin(item[0]))
-                if soonest is None or wait < soonest:
-                    best, soonest = i, wait
-                    if wait <= 0:
-                        break
-        yield left.pop(best)
+    while True:
+        since = slots.wakeups  # before the checks: see HostSlots.wait
+        if not crawl.checkpoint(w):
+            return None
+        best = -1
+        soonest = 0.0
+        for i, item in enumerate(left):
+            host = origin(item[0])
+            if slots.full(host):
+                continue
+            wait = crawl.turn_in(host) if len(left) > 1 else 0.0
+            if best < 0 or wait < soonest:
+                best, soonest = i, wait
+                if wait <= 0:
+                    break
+        if best >= 0:
+            if slots.take(origin(left[best][0])):
+                return left.pop(best)
+            continue  # another thread took its last slot meanwhile: choose again
+        crawl.set_state(w, WorkerState.WAITING_HOST, origin(left[0][0]))
+        granted = slots.wait({origin(item[0]) for item in left}, since)
+        if granted is not None:  # its slot is ours: take its host's first item
+            at = next(i for i, item in enumerate(left) if origin(item[0]) == granted)
+            if crawl.checkpoint(w):
+                return left.pop(at)
+            slots.give_back(granted)
+            return None
+
+
+def handle_in_slot(crawl: StrategyHost, slots: HostSlots, w: Worker, item: Item) -> list[Item]:
+    """Run the pipeline on ``item``, whose host's slot the caller holds, then give it back."""
+    try:
+        return crawl.handle(w, item)
+    finally:
+        slots.give_back(origin(item[0]))
 
 
 class Strategy:
@@ -190,13 +220,19 @@ class ThreadCounting(Strategy):
 
     A thread is counted in (``_count_in``, under ``_lock``) before ``_start_counted`` starts
     it, so one that returns at once cannot bring the count to zero while others are starting.
+    Their threads hold lists of links, so both keep ``per_host_threads`` the same way: in
+    ``_slots``, taken by ``take_ready`` and given back by ``handle_in_slot``.
     """
 
     def __init__(self, crawl: StrategyHost) -> None:
         super().__init__(crawl)
+        self._slots = HostSlots(crawl.settings.per_host_threads)
         self._lock = threading.Lock()
         self._alive = 0  # counted in and not yet out
         self._started = 0  # counted in so far: the number in the next thread's name
+
+    def wake(self) -> None:
+        self._slots.wake()
 
     def _count_in(self, prefix: str) -> str:
         """Count one more thread (hold ``_lock``); returns its name, ``prefix-N``."""

@@ -10,8 +10,11 @@ threads unused. Recursion is real (one Python frame per link level, visible in a
 dump) and bounded by ``max_depth`` (at most ``MAX_RECURSIVE_DEPTH``). Memory is not
 bounded: each frame holds the links of its page still to visit.
 
-Host delays: a thread walks its list of links in the order their hosts' turns come
-(``ready_first``), so it sleeps for a host's turn only when every link it holds must wait.
+Hosts: a thread walks its list of links taking, of the hosts below ``per_host_threads``
+requests in flight, the one whose turn comes first (``take_ready``), so it sleeps for a host's
+turn only when every link it holds must wait, and for a host's slot only when every link it
+holds is of a host at its cap (its links are its own: no other thread could take them). The
+slot is held while the pipeline runs and given back before recursing into the page's links.
 
 Depth-first with a depth limit can miss pages: a page is claimed at the depth of the first
 path that reaches it, which in DFS is often far deeper than its shortest path, and a page
@@ -32,7 +35,8 @@ from core.strategies.base import (
     Item,
     ThreadCounting,
     Worker,
-    ready_first,
+    handle_in_slot,
+    take_ready,
 )
 
 Walk = Callable[[Worker, list[Item]], None]
@@ -63,21 +67,26 @@ class Recursive(ThreadCounting):
     def _seed(self, w: Worker, items: list[Item]) -> None:
         crawl = self.crawl
         found: list[Item] = []
-        for item in items:
-            if not crawl.checkpoint(w):
+        left = list(items)
+        while left:
+            item = take_ready(crawl, self._slots, w, left)
+            if item is None:
                 return
-            found += crawl.handle(w, item)
+            found += handle_in_slot(crawl, self._slots, w, item)
         n = crawl.settings.threads
         shares = [found[i::n] for i in range(n)]
         self._launch([share for share in shares[1:] if share], self._walk)
         self._walk(w, shares[0])
 
     def _walk(self, w: Worker, items: list[Item]) -> None:
+        """Crawl ``items`` (this thread's own list: it is emptied) and their links, depth-first."""
         crawl = self.crawl
-        for item in ready_first(crawl, items):
-            if not crawl.checkpoint(w):
+        slots = self._slots
+        while items:
+            item = take_ready(crawl, slots, w, items)
+            if item is None:
                 return
-            self._walk(w, crawl.handle(w, item))
+            self._walk(w, handle_in_slot(crawl, slots, w, item))
 
 
 def _bind(walk: Walk, share: list[Item]) -> Body:
