@@ -168,3 +168,12 @@ def test_a_free_threaded_build_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(sampling_profile, "gil_disabled", lambda: True)
     with pytest.raises(RuntimeError, match="free-threaded"):
         SamplingProfile()
+
+
+def test_a_profile_left_running_never_keeps_the_program_alive(tmp_path: Path) -> None:
+    """Nobody stops it: the program still ends on its own, with its own status and output."""
+    watched = Watched(str(write_program(tmp_path)), "1.5", names={"spinner", "dozer"})
+    watched.client.request("profile_start")
+    status, out, err = watched.finish()
+    assert status == 0
+    assert "Traceback" not in out + err
