@@ -187,6 +187,7 @@ class SampledProfilePage(DiagnosticsPage):
         )
         self.profile_button.toggled.connect(self.set_profiling)
         self.thread_box = QComboBox()
+        self.thread_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.thread_box.setToolTip("Every thread, or one (busiest first: CPU, then samples)")
         self.thread_box.currentIndexChanged.connect(self._show_rows)
         self.view_box = QComboBox()
