@@ -13,7 +13,8 @@ CPU and wall: each thread's own CPU clock (Linux: ``clock_gettime`` on the kerne
 CPU clock, as glibc's ``pthread_getcpuclockid`` builds it; it keeps the GIL and fails cleanly for
 a thread gone) says how long the thread ran since its previous sample, and that CPU time is
 what the sample weighs in the CPU figures: a sleeping or waiting thread (no CPU) adds nothing to
-them however many samples it has, a thread that ran 1 ms in 10 weighs a tenth of a busy one.
+them however many samples it has, a thread that ran 1 ms in 10 weighs a tenth of a busy one
+(a thread started during the profile brings its CPU since it started to its first sample).
 Every sample also counts once in the wall figures: where the threads were, waits included (a
 hung service's profile). A thread that has not run since its previous sample cannot have moved:
 its previous stack is counted again without walking it, so an idle thread costs one clock read.
@@ -76,11 +77,12 @@ class _Thread:
 
     __slots__ = (
         "clock", "cpu_ns", "entries", "last_ns", "last_self", "last_total", "name", "native_id",
-        "samples", "tries",
+        "new", "samples", "tries",
     )  # fmt: skip
 
-    def __init__(self, name: str, native_id: int | None) -> None:
+    def __init__(self, name: str, native_id: int | None, new: bool) -> None:
         self.name = name
+        self.new = new  # started after the profile: its CPU so far is the profile's
         self.native_id = native_id
         self.clock = _cpu_clock(native_id)
         self.tries = 0 if native_id is None else _NAME_TRIES
@@ -185,10 +187,10 @@ class SamplingProfile:
 
     def _new_thread(self, name: str, native_id: int | None) -> _Thread:
         if len(self._every) < MAX_THREADS:
-            self._every.append(_Thread(name, native_id))
+            self._every.append(_Thread(name, native_id, new=self.ticks > 0))
             return self._every[-1]
         if self._other is None:
-            self._other = _Thread(OTHER_THREADS, None)
+            self._other = _Thread(OTHER_THREADS, None, new=False)
             self._other.tries = 0
         return self._other  # no clock: its stacks are walked each time, its CPU unknown
 
@@ -219,6 +221,8 @@ class SamplingProfile:
                     counters.samples += 1
                     _count(counters.last_self, counters.last_total, 0)
                     return
+            elif now is not None and counters.new:  # a short-lived thread's CPU counts too
+                weight = now
             counters.last_ns = now
         counters.samples += 1
         counters.cpu_ns += weight
