@@ -4,7 +4,7 @@ Four charts (threads alive/busy/OS, the depth of each queue the program register
 CPU), the Threads table and the Timeline for every thread of the program, the stacks page
 (searchable dump annotated with locks, stuck threads), and the Log; for a program run with
 the agent also the Memory page (tracemalloc inside the program), the Locks page (its
-tracked locks) and the Profile page (cProfile of the threads it starts meanwhile), read
+tracked locks) and the Profile page (every thread sampled by the agent), read
 through the agent's requests off the GUI thread and ticked every ``TICK_MS``; for an
 attached process those three tabs say why they are empty and what to do instead. The Log
 has the program's own output (stdout as INFO, stderr as WARNING; lines dropped while the
@@ -54,7 +54,7 @@ from gui.diagnostics.agent_sources import AgentLocks, AgentProfiler, AgentTracem
 from gui.diagnostics.locks import LocksPage
 from gui.diagnostics.memory import MemoryPage
 from gui.diagnostics.page import DiagnosticsPage
-from gui.diagnostics.profiling import ProfilePage
+from gui.diagnostics.profiling import SampledProfilePage
 from gui.diagnostics.remote import RemoteThreads, SampleLocks
 from gui.diagnostics.stacks import StacksPage
 from gui.follow import follow_action
@@ -76,15 +76,11 @@ ALERT_MS = 30_000  # a hang or growth alert stays in the status bar this long
 OUTPUT_LEVELS = {STDOUT: logging.INFO, STDERR: logging.WARNING}
 
 TICK_MS = 250  # the Memory and Locks pages' pace, as in the crawl window's Diagnostics
-PROFILE_COVERS = (
-    "Start the profile: it covers the threads the program starts from then on (before "
-    "Python 3.12 cProfile can reach a thread only from inside it), not those already running."
-)
 # The pages py-spy cannot fill (attach): what each needs from inside the program.
 AGENT_ONLY = (
     ("Memory", "tracemalloc's top allocations and snapshot diffs are taken inside the program"),
     ("Locks", "locks are tracked from inside the program, from its first line"),
-    ("Profile", "cProfile runs inside the program"),
+    ("Profile", "the sampling profiler runs inside the program"),
 )
 RUN_INSTEAD = (
     "This process is attached through py-spy, which reads its threads and stacks from outside "
@@ -178,7 +174,7 @@ class WatchWindow(QMainWindow):
         self.pages: list[DiagnosticsPage] = []
         self.memory: MemoryPage | None = None
         self.locks: LocksPage | None = None
-        self.profile: ProfilePage | None = None
+        self.profile: SampledProfilePage | None = None
         if session.feed.launched:  # the agent answers requests; py-spy (attach) does not
             client = partial(getattr, session.feed, "client", None)
             self.memory = MemoryPage(AgentTracemalloc(client), self.jobs)
@@ -186,12 +182,8 @@ class WatchWindow(QMainWindow):
                 AgentLocks(client, lambda: session.latest), self.threads_model, self.jobs
             )
             self.locks.deadlockFound.connect(lambda report: self._log("WARNING", report))
-            self.profile = ProfilePage(
-                partial(AgentProfiler, client), self._running_threads, self.jobs, True, "threads"
-            )
-            self.profile.status.setText(PROFILE_COVERS)
+            self.profile = SampledProfilePage(partial(AgentProfiler, client), self.jobs)
             self.pages = [self.memory, self.locks, self.profile]
-        self._profile_checked = False
         self.page_timer = QTimer(self)
         self.page_timer.setInterval(TICK_MS)
         self.page_timer.timeout.connect(self._tick_pages)
@@ -344,23 +336,6 @@ class WatchWindow(QMainWindow):
         self._refresh_threads()
         self.timeline.set_now(session.now())
         self._update_status()
-        if not self._profile_checked and session.latest is not None:
-            self._profile_checked = True
-            self._check_profile(session.latest.python)
-
-    def _check_profile(self, python: str) -> None:
-        """The agent's per-thread profile needs the program on 3.10 or 3.11: from 3.12
-        cProfile is one profiler for the whole interpreter (``core.agent.profile``)."""
-        version = tuple(int(part) for part in python.split()[-1].split(".")[:2] if part.isdigit())
-        if self.profile is None or version < (3, 12):
-            return
-        self.profile.profile_button.setEnabled(False)
-        self.profile.status.setText(
-            f"Not for this program: it runs Python {python.split()[-1]}, and the agent profiles "
-            "a program's threads only on Python 3.10 or 3.11 (from 3.12 cProfile is one "
-            "profiler shared by every thread, which mixes their timings). Run it on 3.11 to "
-            "profile it here, or use py-spy record."
-        )
 
     def _refresh_threads(self) -> None:
         session = self.session
@@ -404,10 +379,6 @@ class WatchWindow(QMainWindow):
             self.stacks.dump_stacks()
         elif isinstance(page, DiagnosticsPage):
             page.refresh()
-
-    def _running_threads(self) -> list[str]:
-        """The program's threads now: a profile does not cover them (the page says so)."""
-        return [key for key, track in self.session.tracks.items() if track.alive]
 
     def _tick_pages(self) -> None:
         for page in self.pages:

@@ -4,7 +4,6 @@ and what an attached process's window says instead (offscreen)."""
 from __future__ import annotations
 
 import os
-import pstats
 import signal
 import subprocess
 import sys
@@ -116,70 +115,6 @@ def test_memory_page_of_a_program_traced_from_its_first_line(qtbot, open_window)
     qtbot.waitUntil(lambda: page.trace_button.text() == "Stop tracing", timeout=20_000)
     assert page.trace_button.isChecked()
     assert page.snapshot_button.isEnabled()
-
-
-def test_profile_page_lists_the_functions_of_threads_started_meanwhile(
-    qtbot, open_window, tmp_path
-) -> None:
-    window = open_window("batch_jobs.py", "--duration", "30")
-    page = window.profile
-    assert page is not None
-    window.tabs.setCurrentWidget(page)
-    page.profile_button.click()
-    assert page.profile_button.text() == "Stop profile"
-    assert "not covered" in page.status.text()  # MainThread was running already
-    started = window.session.samples
-    qtbot.waitUntil(lambda: window.session.samples > started + 10, timeout=20_000)  # 0.5 s
-    page.profile_button.click()
-    qtbot.waitUntil(lambda: bool(page.functions_model.rows()), timeout=20_000)
-    functions = [row.function for row in page.functions_model.rows()]
-    assert any(f.endswith("(checksum)") and "batch_jobs.py" in f for f in functions)
-    assert not any(f.endswith("(main)") for f in functions)
-    assert "calls in the profiled threads" in page.status.text()
-    assert page.export_button.isEnabled()
-    saved = page.export_profile(tmp_path / "program.prof")
-    assert any(name == "checksum" for (_f, _l, name) in pstats.Stats(str(saved)).stats)  # type: ignore[attr-defined]
-
-
-PYTHON312 = next(iter(sorted(Path("/root/.pyenv/versions").glob("3.1[2-9]*/bin/python3"))), None)
-
-
-def test_profile_page_says_which_threads_it_covers(qtbot, open_window) -> None:
-    window = open_window("hang.py", "--duration", "30")  # its threads start at once, then none
-    page = window.profile
-    assert page is not None
-    assert page.profile_button.isEnabled()  # a 3.11 program
-    assert "threads the program starts from then on" in page.status.text()
-    assert "not those already running" in page.status.text()
-    names = {"MainThread", "worker-a", "worker-b"}
-    qtbot.waitUntil(lambda: set(window._running_threads()) >= names, timeout=20_000)
-    page.profile_button.click()
-    assert page.status.text() == "Profiling… (3 threads already running are not covered)"
-    page.profile_button.click()
-    qtbot.waitUntil(lambda: page.status.text().startswith("Failed: "), timeout=20_000)
-    assert page.status.text() == (
-        "Failed: nothing to show: the program started no thread during the profile (it covers "
-        "only threads started after Start)"
-    )
-
-
-@pytest.mark.skipif(PYTHON312 is None, reason="no Python 3.12 or newer here")
-def test_profile_page_says_plainly_a_312_program_is_not_profiled(qtbot) -> None:
-    assert PYTHON312 is not None
-    feed = LaunchFeed(
-        [str(PYTHON312), str(EXAMPLES / "batch_jobs.py"), "--duration", "30"], interval_ms=50
-    )
-    window = WatchWindow(WatchSession(feed))
-    qtbot.addWidget(window)
-    page = window.profile
-    assert page is not None
-    qtbot.waitUntil(lambda: not page.profile_button.isEnabled(), timeout=20_000)
-    assert window.session.latest is not None
-    assert window.session.latest.python.startswith("cpython 3.1")
-    version = window.session.latest.python.split()[1]
-    assert f"it runs Python {version}" in page.status.text()
-    assert "only on Python 3.10 or 3.11" in page.status.text()
-    window.close()
 
 
 def test_an_attached_process_says_which_pages_need_the_agent(qtbot) -> None:

@@ -14,10 +14,12 @@ interval; a client may send requests, each answered by one message of the same `
 - ``locks`` -> ``{"tracking": bool, "locks": [...], "left_off": N}``, ``locks.snapshot()``;
 - ``lock_waits`` -> ``{"tracking": bool, "bounds": [...], "kinds": {...}}``, the waits for
   tracked locks since the program started (``locks.wait_histogram()``);
-- ``profile_start`` -> ``{"covers": ...}``; ``profile_stop`` ``{"limit": N}`` -> the top
-  functions of the threads started meanwhile ``{"threads", "total_calls", "total_tt",
-  "rows": [{"file", "line", "name", "ncalls", "primitive_calls", "tottime", "cumtime"}]}``
-  (see ``profile`` for what a profile covers).
+- ``profile_start`` -> ``{"covers", "hz"}``: every thread sampled until ``profile_stop``
+  ``{"limit": N}`` -> ``{"hz", "seconds", "ticks", "late_ticks", "capped", "error",
+  "cpu_measured", "sampler_cpu_s", "samples", "cpu_s", "functions", "rows": [{"file", "line",
+  "function", "self_cpu_s", "total_cpu_s", "self_samples", "total_samples"}], "threads":
+  [{"name", "native_id", "samples", "cpu_s", "rows"}], "threads_left_off"}``, rows by self CPU
+  (see ``sampling_profile``).
 """
 
 from __future__ import annotations

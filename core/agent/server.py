@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from . import memory, protocol, sampling
-from .profile import ThreadsProfile
+from .sampling_profile import SamplingProfile
 
 _MAX_PENDING = 32 * 1024 * 1024  # a client that lets this much pile up is cut off
 _MAX_REQUEST = 64 * 1024
@@ -52,7 +52,7 @@ class Agent:
         self._selector = selectors.DefaultSelector()
         self._clients: dict[int, _Client] = {}
         self._stop = False
-        self._profile: ThreadsProfile | None = None  # one for the program, whoever asked
+        self._profile: SamplingProfile | None = None  # one for the program, whoever asked
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._thread = threading.Thread(
             target=self._run, name=protocol.AGENT_THREAD_NAME, daemon=True
@@ -191,8 +191,8 @@ class Agent:
         if kind == "profile_start":
             if self._profile is not None:
                 raise RuntimeError("a profile is already running")
-            self._profile = ThreadsProfile()
-            return {"covers": "threads the program starts from now on"}
+            self._profile = SamplingProfile()
+            return self._profile.start()
         if kind == "profile_stop":
             running, self._profile = self._profile, None
             if running is None:

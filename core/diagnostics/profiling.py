@@ -18,8 +18,6 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from core.agent.profile import StatsSnapshot
-
 
 @dataclass(frozen=True, slots=True)
 class FunctionRow:
@@ -31,6 +29,18 @@ class FunctionRow:
 
 
 _SORT_FIELDS = {"cumulative": "cumtime_s", "tottime": "tottime_s", "ncalls": "ncalls"}
+
+
+class StatsSnapshot:
+    """What ``pstats.Stats`` accepts (``create_stats()`` and ``stats``), read without
+    disabling another thread's profiler."""
+
+    def __init__(self, profiler: cProfile.Profile) -> None:
+        profiler.snapshot_stats()
+        self.stats = profiler.stats
+
+    def create_stats(self) -> None:
+        pass
 
 
 def top_functions(

@@ -8,7 +8,8 @@ refreshes that state each time the page ticks (``finish_stop``). ``client()`` is
 :class:`AgentClient`, None until the agent has answered (or when the program has none).
 
 ``AgentProfiler``'s ``start`` goes to its own thread too; its ``stop`` waits for the agent
-(the Profile page runs it on the jobs thread). What a profile covers: ``core.agent.profile``.
+(the Profile page runs it on the jobs thread). What a profile is: ``core.agent.sampling_profile``
+(every thread sampled at 100 Hz, CPU time and wall samples per function).
 
 Stopping tracemalloc: before Python 3.12 the agent cannot stop it safely while the program's
 threads run (see ``core.agent.memory``), so it clears the traces and traces on; this source
@@ -18,10 +19,10 @@ then shows "not tracing" (the traces are gone) although the program still pays f
 from __future__ import annotations
 
 import contextlib
-import pstats
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from core.diagnostics import AllocationDiffRow, AllocationRow
@@ -143,24 +144,107 @@ class AgentLocks:
         }
 
 
-class _Entries:
-    """What ``pstats.Stats`` accepts: ``stats`` as cProfile keeps them (without callers)."""
+CPU = "cpu"  # a view: the CPU time the threads used where they ran
+WALL = "wall"  # a view: every sample, waits included
 
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self.stats: dict[tuple[str, int, str], tuple[Any, ...]] = {
-            (r["file"], r["line"], r["name"]): (
-                r["primitive_calls"], r["ncalls"], r["tottime"], r["cumtime"], {}
+
+@dataclass(frozen=True, slots=True)
+class SampledRow:
+    """One function in a sampled profile's view; the percentages are of the view's total (the
+    CPU time, or the samples, of every thread or of the one thread shown)."""
+
+    function: str  # "file:line name" (the line the function starts on)
+    self_pct: float
+    total_pct: float
+    self_cpu_s: float
+    total_cpu_s: float
+    self_samples: int
+    total_samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class SampledThread:
+    name: str
+    native_id: int | None
+    samples: int
+    cpu_s: float
+    rows: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SampledProfile:
+    """The agent's ``profile_stop`` reply (``core.agent.sampling_profile``), as the page reads
+    it: ``rows(thread, view)`` for every thread (None) or one of ``threads`` (its index)."""
+
+    hz: int
+    seconds: float
+    ticks: int
+    late_ticks: int
+    capped: bool
+    error: str | None
+    cpu_measured: bool
+    sampler_cpu_s: float
+    samples: int
+    cpu_s: float
+    threads: tuple[SampledThread, ...]
+    all_rows: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def from_reply(cls, reply: dict[str, Any]) -> SampledProfile:
+        threads = tuple(
+            SampledThread(t["name"], t["native_id"], t["samples"], t["cpu_s"], tuple(t["rows"]))
+            for t in reply["threads"]
+        )
+        return cls(
+            hz=reply["hz"],
+            seconds=reply["seconds"],
+            ticks=reply["ticks"],
+            late_ticks=reply["late_ticks"],
+            capped=reply["capped"],
+            error=reply["error"],
+            cpu_measured=reply["cpu_measured"],
+            sampler_cpu_s=reply["sampler_cpu_s"],
+            samples=reply["samples"],
+            cpu_s=reply["cpu_s"],
+            threads=threads,
+            all_rows=tuple(reply["rows"]),
+        )
+
+    def rows(self, thread: int | None = None, view: str = CPU) -> list[SampledRow]:
+        """Sorted by self, biggest first."""
+        one = None if thread is None else self.threads[thread]
+        raw = self.all_rows if one is None else one.rows
+        if view == CPU:
+            whole = self.cpu_s if one is None else one.cpu_s
+            own, anywhere = "self_cpu_s", "total_cpu_s"
+        else:
+            whole = self.samples if one is None else one.samples
+            own, anywhere = "self_samples", "total_samples"
+        scale = 100.0 / whole if whole else 0.0
+        rows = [
+            SampledRow(
+                f"{r['file']}:{r['line']} {r['function']}" if r["file"] else r["function"],
+                r[own] * scale,
+                r[anywhere] * scale,
+                r["self_cpu_s"],
+                r["total_cpu_s"],
+                r["self_samples"],
+                r["total_samples"],
             )
-            for r in rows
-        }  # fmt: skip
+            for r in raw
+        ]
+        rows.sort(key=lambda row: (row.self_pct, row.total_pct), reverse=True)
+        return rows
 
-    def create_stats(self) -> None:
-        pass
+    @property
+    def rate_hz(self) -> float:
+        """The rate the sampler kept (it waits for the GIL and for a busy machine)."""
+        return self.ticks / self.seconds if self.seconds else 0.0
 
 
 class AgentProfiler:
-    """A ``Profiler`` (gui.diagnostics.profiling): cProfile in the program's threads started
-    while it runs; ``stop()`` returns the agent's top functions as ``pstats.Stats``."""
+    """A ``SamplingProfiler`` (gui.diagnostics.profiling): the agent samples every thread of
+    the program while it runs; ``stop()`` returns its figures."""
 
     LIMIT = 500
 
@@ -172,7 +256,7 @@ class AgentProfiler:
     def start(self) -> None:
         self._started = self._worker.submit(_ask, self._client, "profile_start")
 
-    def stop(self) -> pstats.Stats:
+    def stop(self) -> SampledProfile:
         """Waits for the agent: on the jobs thread. ``WatchError`` when the start failed."""
         try:
             if self._started is not None:
@@ -180,9 +264,4 @@ class AgentProfiler:
             reply = _ask(self._client, "profile_stop", limit=self.LIMIT)
         finally:
             self._worker.shutdown(wait=False)
-        if not reply["rows"]:  # pstats cannot hold an empty profile
-            raise WatchError(
-                "nothing to show: the program started no thread during the profile (it "
-                "covers only threads started after Start)"
-            )
-        return pstats.Stats(_Entries(reply["rows"]))  # type: ignore[arg-type]
+        return SampledProfile.from_reply(reply)
