@@ -53,6 +53,13 @@ def test_send_nowait_sends_says_full_and_raises_when_the_peer_is_gone(path: str)
     try:
         assert gilheld.send_nowait(mine, bytearray(b"sample\n")) == 7
         assert theirs.recv(64) == b"sample\n"
+        pending = bytearray(os.urandom(1 << 20))  # a slow client's backlog: a prefix goes
+        sent = gilheld.send_nowait(mine, pending)
+        assert 0 < sent <= len(pending)
+        got = bytearray()
+        while len(got) < sent:
+            got += theirs.recv(sent - len(got))
+        assert got == pending[:sent]
         chunk, taken = b"x" * 65536, []
         for _ in range(1000):  # a socket buffer is a few hundred KiB at most
             taken.append(gilheld.send_nowait(mine, chunk))

@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 _SEND_FLAGS = getattr(socket, "MSG_DONTWAIT", 0) | getattr(socket, "MSG_NOSIGNAL", 0)
+_SEND_MAX = 256 * 1024  # per call: more than a Unix socket's buffer takes at once
 
 
 def _libc() -> Any:
@@ -85,7 +86,8 @@ def send_nowait(sock: socket.socket, data: bytes | bytearray) -> int:
             return sock.send(data)
         except (BlockingIOError, InterruptedError):
             return 0
-    sent = libc.send(sock.fileno(), bytes(data), len(data), _SEND_FLAGS)
+    chunk = bytes(data[:_SEND_MAX])  # a bounded copy, however much is pending
+    sent = libc.send(sock.fileno(), chunk, len(chunk), _SEND_FLAGS)
     if sent >= 0:
         return int(sent)
     error = _ctypes.get_errno()
