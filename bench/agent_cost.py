@@ -1,40 +1,58 @@
 """What the agent of ``threadscope run`` costs the program it watches (issue 12: <= 2 %).
 
-A CPU-bound program (threads counting in pure Python, a fixed amount of work) and an I/O-bound
-one (threads doing round trips over socket pairs to an echo thread) each time their own work
-and print the seconds and the agent thread's CPU seconds (from /proc). Each is run plainly and
-under ``threadscope run --headless`` at the given interval, alternating which goes first, in
-several adjacent pairs: the machine drifts between minutes, a pair cancels it.
-Slowdown = median(with / without) - 1. On a crowded machine that ratio is mostly noise; the
-agent's CPU share of the run is the steadier figure (sampling holds the GIL, so it bounds the
-time taken from a GIL-bound program).
+Two programs, each timing its own work: a CPU-bound one (two threads counting down in pure
+Python, a fixed count) and an I/O-bound one (eight threads doing a fixed number of round trips
+over socket pairs to a peer process that answers each message after ``LATENCY_MS``, like a
+backend; the peer is a separate, unwatched process, so the timed work is the program's threads
+waiting on I/O and not a GIL convoy of in-process echo threads, whose run time once varied 4×
+between runs). Each is run plainly and under ``threadscope run --headless`` at the given
+interval, in adjacent pairs that alternate which goes first: the machine drifts between
+minutes, a pair cancels it. Slowdown = median(with / without) - 1 of the work's wall time,
+with the pairs' spread; the same ratio of the work's CPU time (the program's process CPU while
+it works, the agent thread's included) is steadier on a crowded machine, where wall time is
+mostly other programs' scheduling. Also per run: the agent thread's CPU (its thread CPU
+clock, exact; ``/proc``'s 10 ms ticks read 0 for a thread that runs in short bursts) and the
+``threadscope run`` process's own CPU during the work (decoding samples, the table), which
+competes with the program for the cores.
 
-    python -m bench.agent_cost [--pairs 7] [--interval 100]   (make bench: section "Agent cost")
+    python -m bench.agent_cost [--pairs 15] [--interval 100]   (make bench: section "Agent cost")
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench.pairs import alternating, median, ratios
 
-# Each program ends by printing its work's wall seconds and the agent thread's CPU seconds.
+# Each program ends by printing: its work's wall seconds, its process CPU seconds during the
+# work, and the agent thread's and the parent's CPU seconds during the work.
 REPORT = """
-import os, threading
-agent = [t for t in threading.enumerate() if t.name == "threadscope-agent"]
-cpu = 0.0
-if agent:
-    with open(f"/proc/self/task/{agent[0].native_id}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-print(seconds, cpu)
+print(seconds, cpu, agent_cpu() - agent_before, parent_cpu() - parent_before)
+"""
+
+# The agent thread's CPU seconds (its thread CPU clock, exact), and the parent's from /proc
+# (10 ms ticks): under the agent, the parent is ``threadscope run``.
+CLOCKS = """\
+import os, threading, time
+def agent_cpu():
+    agent = [t for t in threading.enumerate() if t.name == "threadscope-agent"]
+    return time.clock_gettime(time.pthread_getcpuclockid(agent[0].ident)) if agent else 0.0
+def parent_cpu():
+    try:
+        with open(f"/proc/{os.getppid()}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
 """
 
 CPU_BOUND = """\
@@ -43,50 +61,92 @@ def count(n):
     while n:
         n -= 1
 threads = [threading.Thread(target=count, args=({count},), name=f"count-{i}") for i in range(2)]
-start = time.perf_counter()
+agent_before, parent_before = agent_cpu(), parent_cpu()
+start, cpu = time.perf_counter(), time.process_time()
 for t in threads: t.start()
 for t in threads: t.join()
-seconds = time.perf_counter() - start
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 """
 
 IO_BOUND = """\
-import socket, threading, time
-def echo(sock):
-    while data := sock.recv(64):
-        sock.sendall(data)
+import socket, subprocess, sys, threading, time
+PEER = '''
+import heapq, selectors, socket, sys, time
+latency = float(sys.argv[1])
+socks = {int(fd): socket.socket(fileno=int(fd)) for fd in sys.argv[2:]}
+selector, due, left = selectors.DefaultSelector(), [], len(socks)
+for sock in socks.values():
+    selector.register(sock, selectors.EVENT_READ)
+while left:
+    timeout = max(0.0, due[0][0] - time.monotonic()) if due else None
+    for key, _ in selector.select(timeout):
+        data = key.fileobj.recv(64)
+        if data:
+            heapq.heappush(due, (time.monotonic() + latency, key.fd, data))
+        else:
+            selector.unregister(key.fileobj)
+            left -= 1
+    while due and due[0][0] <= time.monotonic():
+        _, fd, data = heapq.heappop(due)
+        socks[fd].sendall(data)
+'''
+pairs = [socket.socketpair() for _ in range(8)]
+ends = [peer_end.fileno() for _, peer_end in pairs]
+peer = subprocess.Popen([sys.executable, "-c", PEER, str({latency_ms} / 1000), *map(str, ends)],
+                        pass_fds=ends)
+for _, peer_end in pairs:
+    peer_end.close()
 def client(sock, n):
     for _ in range(n):
         sock.sendall(b"ping")
         sock.recv(64)
-    sock.close()
-pairs = [socket.socketpair() for _ in range(8)]
-for _, server in pairs:
-    threading.Thread(target=echo, args=(server,), daemon=True, name="echo").start()
+for sock, _ in pairs:
+    client(sock, 1)  # the peer is up
 threads = [threading.Thread(target=client, args=(c, {trips}), name=f"client-{i}")
            for i, (c, _) in enumerate(pairs)]
-start = time.perf_counter()
+agent_before, parent_before = agent_cpu(), parent_cpu()
+start, cpu = time.perf_counter(), time.process_time()
 for t in threads: t.start()
 for t in threads: t.join()
-seconds = time.perf_counter() - start
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+for sock, _ in pairs:
+    sock.close()
+peer.wait()
 """
 
-PROGRAMS = {"cpu-bound": CPU_BOUND + REPORT, "io-bound": IO_BOUND + REPORT}
-WORK = {"count": 25_000_000, "trips": 20_000}  # about 2-3 s each on this VM at scale 1
+PROGRAMS = {"cpu-bound": CLOCKS + CPU_BOUND + REPORT, "io-bound": CLOCKS + IO_BOUND + REPORT}
+# About 1 s each on this VM at scale 1: short runs, many pairs (the drift cancels in a pair).
+WORK = {"count": 12_000_000, "trips": 800}
+LATENCY_MS = 1.0
 
 
-def _seconds(command: list[str]) -> tuple[float, float]:
-    """(the work's wall seconds, the agent thread's CPU seconds over the whole run)."""
+@dataclass(frozen=True, slots=True)
+class Run:
+    seconds: float  # the work's wall time
+    cpu: float  # the program's process CPU during the work (the agent thread's included)
+    agent_cpu: float  # the agent thread's during the work
+    parent_cpu: float  # the parent's during the work: threadscope run's (ticks of 10 ms)
+
+
+def _run(command: list[str]) -> Run:
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
-    seconds, agent_cpu = done.stdout.strip().splitlines()[-1].split()
-    return float(seconds), float(agent_cpu)
+    return Run(*map(float, done.stdout.strip().splitlines()[-1].split()))
 
 
-def _one_of(plain: list[str], watched: list[str], with_agent: bool) -> tuple[float, float]:
-    return _seconds(watched if with_agent else plain)
+def _one_of(plain: list[str], watched: list[str], with_agent: bool) -> Run:
+    return _run(watched if with_agent else plain)
 
 
-def measure(pairs: int = 7, interval_ms: int = 100, scale: float = 1.0) -> dict[str, Any]:
-    """Per program: the with/without ratio of each pair, their median and the slowdown %.
+def _spread(values: list[float]) -> list[float]:
+    """Min, lower quartile, median, upper quartile, max."""
+    if len(values) < 2:
+        return [values[0]] * 5 if values else []
+    low, mid, high = statistics.quantiles(values, n=4, method="inclusive")
+    return [min(values), low, mid, high, max(values)]
+
+
+def measure(pairs: int = 15, interval_ms: int = 100, scale: float = 1.0) -> dict[str, Any]:
+    """Per program: each pair's with/without ratio (wall and CPU), their median, the slowdown %.
 
     ``scale`` shrinks the programs' work (``--quick`` runs them at a few percent).
     """
@@ -97,7 +157,9 @@ def measure(pairs: int = 7, interval_ms: int = 100, scale: float = 1.0) -> dict[
         for name, source in PROGRAMS.items():
             script = Path(tmp, f"{name}.py")
             script.write_text(
-                source.replace("{count}", str(work["count"])).replace("{trips}", str(work["trips"]))
+                source.replace("{count}", str(work["count"]))
+                .replace("{trips}", str(work["trips"]))
+                .replace("{latency_ms}", str(LATENCY_MS))
             )
             plain = [sys.executable, str(script)]
             watched = [
@@ -106,37 +168,48 @@ def measure(pairs: int = 7, interval_ms: int = 100, scale: float = 1.0) -> dict[
                 "run", "--headless", "--interval", str(interval_ms), "--", *plain,
             ]  # fmt: skip
             bare, agent = alternating(partial(_one_of, plain, watched), pairs)
-            pair_ratios = ratios([s for s, _ in bare], [s for s, _ in agent])
-            middle = median(pair_ratios)
+            wall = ratios([r.seconds for r in bare], [r.seconds for r in agent])
+            cpu = ratios([r.cpu for r in bare], [r.cpu for r in agent])
             results[name] = {
                 "interval_ms": interval_ms,
-                "without_s": [round(s, 3) for s, _ in bare],
-                "with_s": [round(s, 3) for s, _ in agent],
-                "ratios": [round(r, 4) for r in pair_ratios],
-                "median_ratio": round(middle, 4),
-                "slowdown_pct": round(100 * (middle - 1), 2),
-                # The agent holds the GIL while it samples, so its CPU share of the run bounds
-                # what it takes from a GIL-bound program, whatever the machine's noise.
-                "agent_cpu_pct": round(100 * median([cpu / s for s, cpu in agent]), 2),
+                "without_s": [round(r.seconds, 3) for r in bare],
+                "with_s": [round(r.seconds, 3) for r in agent],
+                "ratios": [round(r, 4) for r in wall],
+                "ratio_spread": [round(r, 4) for r in _spread(wall)],
+                "median_ratio": round(median(wall), 4),
+                "slowdown_pct": round(100 * (median(wall) - 1), 2),
+                "without_cpu_s": [round(r.cpu, 3) for r in bare],
+                "with_cpu_s": [round(r.cpu, 3) for r in agent],
+                "cpu_ratios": [round(r, 4) for r in cpu],
+                "cpu_slowdown_pct": round(100 * (median(cpu) - 1), 2),
+                # Sampling holds the GIL, so the agent's CPU share of the work bounds what it
+                # takes from a GIL-bound program, whatever the machine's noise.
+                "agent_cpu_pct": round(100 * median([r.agent_cpu / r.seconds for r in agent]), 2),
+                "launcher_cpu_pct": round(
+                    100 * median([r.parent_cpu / r.seconds for r in agent]), 2
+                ),
             }
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=7)
+    parser.add_argument("--pairs", type=int, default=15)
     parser.add_argument("--interval", type=int, default=100, help="agent interval in ms")
+    parser.add_argument("--scale", type=float, default=1.0, help="the programs' work, 1 = ~1 s")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    results = measure(args.pairs, args.interval)
+    results = measure(args.pairs, args.interval, args.scale)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     for name, r in results.items():
+        low, q1, _mid, q3, high = r["ratio_spread"]
         print(
             f"{name:10} slowdown {r['slowdown_pct']:+.2f} % (median of {args.pairs} pairs, "
-            f"interval {args.interval} ms), agent CPU {r['agent_cpu_pct']:.2f} % of the run; "
-            f"ratios {r['ratios']}"
+            f"interval {args.interval} ms; pairs {low:.3f} [{q1:.3f} {q3:.3f}] {high:.3f}); "
+            f"CPU {r['cpu_slowdown_pct']:+.2f} %; agent thread {r['agent_cpu_pct']:.2f} % and "
+            f"threadscope run {r['launcher_cpu_pct']:.2f} % of a core"
         )
     return 0
 

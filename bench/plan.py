@@ -23,8 +23,8 @@ class Plan:
     long_warmup: int = 10_000
     stop_threads: int = 64
     stop_trials: int = 20
-    agent_pairs: int = 7  # with/without pairs per sample program (issue 12)
-    agent_scale: float = 1.0  # the sample programs' work: ~2-3 s each at 1
+    agent_pairs: int = 15  # with/without pairs per sample program (issue 12)
+    agent_scale: float = 1.0  # the sample programs' work: ~1 s each at 1
     lock_pairs: int = 7  # tracked/untracked pairs, micro-benchmark and crawl (issue 13)
     lock_ops: int = 200_000  # acquire/release per micro-benchmark run
     lock_pages: int = 10_000  # per crawl, on the zero-latency server

@@ -513,24 +513,28 @@ class _Report:
         interval = next(iter(programs.values()))["interval_ms"]
         self.add(
             "Two sample programs (`bench/agent_cost.py`): CPU-bound (two threads counting down in "
-            "pure Python) and I/O-bound (eight threads doing round trips over socket pairs), each "
-            "timing its own work, run plainly and under `threadscope run --headless` at the "
+            "pure Python) and I/O-bound (eight threads doing a fixed number of round trips over "
+            "socket pairs to a peer process that answers after 1 ms), each timing its own work, "
+            "run plainly and under `threadscope run --headless` at the "
             f"default {interval} ms interval, in {data['pairs']} adjacent pairs that alternate "
-            "which goes first. Slowdown = median of the pairs' with/without ratios − 1. The "
-            "agent thread's CPU time (from `/proc`) as a share of the run is the steadier "
-            "figure: sampling holds the GIL, so it bounds what the agent takes from a GIL-bound "
-            "program whatever the machine's noise.",
+            "which goes first. Slowdown = median of the pairs' with/without wall-time ratios − 1 "
+            "(spread: min [quartiles] max). CPU = the same for the program's process CPU during "
+            "its work (the agent thread's included), steadier on a crowded machine; for the "
+            "I/O-bound program it is the agent's CPU next to a program that mostly waits, not a "
+            "slowdown. Agent thread and `threadscope run`: their CPU during the work as a share "
+            "of its wall time.",
             "",
-            "| program | without: s (runs) | with agent: s (runs) | pairs' ratios, sorted "
-            "| slowdown | agent thread CPU |",
-            "|---|---|---|---|---:|---:|",
+            "| program | without: s (runs) | with agent: s (runs) | pairs' spread "
+            "| slowdown | CPU | agent thread CPU | threadscope run CPU |",
+            "|---|---|---|---|---:|---:|---:|---:|",
         )
         for name, r in programs.items():
             runs = [", ".join(f"{x:.2f}" for x in r[key]) for key in ("without_s", "with_s")]
-            ratios = ", ".join(f"{x:.3f}" for x in r["ratios"])
+            low, q1, _mid, q3, high = r["ratio_spread"]
             self.add(
-                f"| {name} | {runs[0]} | {runs[1]} | {ratios} | **{r['slowdown_pct']:+.1f} %** "
-                f"| {r['agent_cpu_pct']:.2f} % |"
+                f"| {name} | {runs[0]} | {runs[1]} | {low:.3f} [{q1:.3f} {q3:.3f}] {high:.3f} "
+                f"| **{r['slowdown_pct']:+.1f} %** | {r['cpu_slowdown_pct']:+.1f} % "
+                f"| {r['agent_cpu_pct']:.2f} % | {r['launcher_cpu_pct']:.2f} % |"
             )
             self.target(
                 f"agent cost, {name}, {interval} ms",

@@ -1,12 +1,16 @@
 """Per-thread CPU time and OS state, and process RSS, from ``/proc`` (Linux; elsewhere None).
 
 Used inside the target (pid = itself) and by ``threadscope attach`` for another process.
+Files are read by ``gilheld.read_small``: one open, one read, one close, the GIL kept (``open()``
+made nine calls, each releasing the GIL: fstat, ioctl, lseek, a second read for EOF).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+from .gilheld import read_small
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -33,10 +37,8 @@ class TaskStat:
 
 def task_stat(pid: int, tid: int) -> TaskStat | None:
     """One thread's state and CPU seconds; None when it is gone or /proc is missing."""
-    try:
-        with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
+    raw = read_small(f"/proc/{pid}/task/{tid}/stat")
+    if raw is None:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     fields = raw[raw.rfind(b")") + 2 :].split()
@@ -57,10 +59,12 @@ class SchedStat:
 
 def schedstat(pid: int, tid: int) -> SchedStat | None:
     """One thread's scheduler counters; None when it is gone or the kernel keeps none."""
+    raw = read_small(f"/proc/{pid}/task/{tid}/schedstat")
+    if raw is None:
+        return None
     try:
-        with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
-            run_ns, wait_ns, runs = (int(n) for n in f.read().split()[:3])
-    except (OSError, ValueError):
+        run_ns, wait_ns, runs = (int(n) for n in raw.split()[:3])
+    except ValueError:
         return None
     return SchedStat(run_ns, wait_ns, runs)
 
@@ -73,8 +77,8 @@ def task_ids(pid: int) -> list[int]:
 
 
 def rss_bytes(pid: int) -> int | None:
+    raw = read_small(f"/proc/{pid}/statm")
     try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
+        return int(raw.split()[1]) * _PAGE if raw is not None else None
+    except (IndexError, ValueError):
         return None

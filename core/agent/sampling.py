@@ -33,6 +33,11 @@ def gil_disabled() -> bool:
     is_enabled = getattr(sys, "_is_gil_enabled", None)
     if is_enabled is not None:
         return not is_enabled()
+    return _built_without_gil()
+
+
+@functools.cache  # sysconfig's first lookup reads files, releasing the GIL: once, not per sample
+def _built_without_gil() -> bool:
     return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 

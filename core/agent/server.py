@@ -2,9 +2,10 @@
 
 It never blocks the program: the socket is non-blocking, and while a client still has the
 previous sample unsent the new one is dropped for that client and counted (the count goes
-out with the next sample it gets). Nothing is sampled while nobody is connected. The thread is
-a daemon named ``threadscope-agent``, so it never keeps the program alive; any error of its own
-ends it quietly, never the program. A forked child closes its copies of the sockets.
+out with the next sample it gets). Nothing is sampled, and the thread does not even wake, while
+nobody is connected. The thread is a daemon named ``threadscope-agent``, so it never keeps the
+program alive; any error of its own ends it quietly, never the program. A forked child closes
+its copies of the sockets. Its sends keep the GIL (``gilheld``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from typing import Any
 
 from . import memory, protocol, sampling
+from .gilheld import send_nowait
 from .sampling_profile import SamplingProfile
 
 _MAX_PENDING = 32 * 1024 * 1024  # a client that lets this much pile up is cut off
@@ -33,6 +35,7 @@ class _Client:
         self.out = bytearray()
         self.inbox = bytearray()
         self.dropped = 0
+        self.events = selectors.EVENT_READ  # what the selector watches it for
         self.snapshots: dict[int, Any] = {}  # this client's last two tracemalloc snapshots
         self.taken = 0  # snapshots taken for it so far (their numbers)
 
@@ -95,7 +98,10 @@ class Agent:
     def _loop(self) -> None:
         next_tick = time.monotonic()
         while not self._stop:
-            for key, events in self._selector.select(max(0.0, next_tick - time.monotonic())):
+            # Nobody connected: sleep until someone is. Each wake-up takes the GIL from the
+            # program (a switch interval's wait, then a forced hand-off both ways).
+            timeout = max(0.0, next_tick - time.monotonic()) if self._clients else None
+            for key, events in self._selector.select(timeout):
                 if key.fileobj is self._listener:
                     self._accept()
                     continue
@@ -241,15 +247,15 @@ class Agent:
 
     def _flush(self, client: _Client) -> None:
         try:
-            sent = client.sock.send(client.out)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
+            sent = send_nowait(client.sock, client.out)
         except OSError:
             self._drop(client)
             return
         del client.out[:sent]
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.out else 0)
-        self._selector.modify(client.sock, events)
+        if events != client.events:  # epoll_ctl releases the GIL: only when it changes
+            self._selector.modify(client.sock, events)
+            client.events = events
 
     def _drop(self, client: _Client) -> None:
         self._clients.pop(client.sock.fileno(), None)
