@@ -291,3 +291,27 @@ def test_one_host_spilling_page_by_page_costs_no_memory_per_item(spilling):
     assert used < 20_000, used  # was ~150 bytes per page: 3 MiB here
     assert drain(frontier) == [it for page in pages for it in page]
     assert frontier.drained
+
+
+def test_memory_per_host_of_the_per_host_records_with_100_000_hosts():
+    """Measured: what the crawl keeps per host it fetched besides its queue (the per-host
+    report's record with three response-time buckets, the politeness delays and turns)."""
+    from core.hosts import HostLedger
+    from core.politeness import HostTurns
+
+    hosts = [f"http://host{i}.test" for i in range(100_000)]
+    ledger = HostLedger()
+    turns = HostTurns(0.0, None)
+
+    def fill() -> None:
+        for host in hosts:
+            for ms in (3.0, 12.0, 40.0):
+                ledger.fetched(host, 1000, ms, 0, None)
+            turns.delay_for(host)
+            turns.reserve(host, 0.1)
+            turns.begin(host, 0.1)
+
+    used = _traced_bytes(fill)
+    assert len(ledger.rows()) == 100_000
+    print(f"host report + politeness: {used / 100_000:.0f} bytes per host")
+    assert used / 100_000 < 700
