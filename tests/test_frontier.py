@@ -239,20 +239,79 @@ def test_spill_keeps_fifo_per_host_and_bounds_memory(tmp_path):
     frontier.close()
 
 
-def test_memory_per_host_with_100_000_hosts():
-    """Measured: bytes per host with one queued URL each (the report quotes the figure)."""
+def _traced_bytes(fill) -> int:
+    """Bytes still allocated (tracemalloc) after ``fill()`` ran; the result stays alive."""
     import gc
     import tracemalloc
 
-    urls = [(f"http://host{i}.test/page", None, 1) for i in range(100_000)]
     gc.collect()
     tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    frontier = Frontier(1_000_000)
-    frontier.put_many(urls)
-    used = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = fill()
+        used: int = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    del kept
+    return used
+
+
+@pytest.mark.parametrize(("maxsize", "bound"), [(1_000_000, 400), (10, 550)])
+def test_memory_per_host_with_100_000_hosts(spilling, maxsize, bound):
+    """Measured: bytes per host with one URL each, queued in memory or all but ten spilled
+    (the report quotes the figures); a later link to each host joins its spilled segment."""
+    urls = [(f"http://host{i}.test/page", None, 1) for i in range(100_000)]
+    more = [(f"http://host{i}.test/next", None, 2) for i in range(100_000)]
+    frontier = spilling(maxsize)
+
+    def fill() -> None:
+        frontier.put_many(urls)
+        frontier.put_many(more)
+
+    used = _traced_bytes(fill)
     assert frontier.hosts == 100_000
-    assert len(frontier) == 100_000
-    print(f"frontier: {used / 100_000:.0f} bytes per host (URLs themselves not counted)")
-    assert used / 100_000 < 400
+    assert len(frontier) == 200_000
+    where = "in memory" if maxsize > len(frontier) else "spilled"
+    print(f"frontier, {where}: {used / 100_000:.0f} bytes per host (URLs themselves not counted)")
+    assert used / 100_000 < bound
+
+
+def test_one_host_spilling_page_by_page_costs_no_memory_per_item(spilling):
+    """A host's links spilled a page at a time (the long crawl: one host, links of each page
+    behind the bound) stay one segment, not one per page, and come back in order."""
+    frontier = spilling(10)
+    pages = [items(5 * p, 5 * p + 5, depth=1) for p in range(20_000)]
+
+    def fill() -> None:
+        for page in pages:
+            frontier.put_many(page)
+
+    used = _traced_bytes(fill)
+    assert frontier.spilled == 100_000 - 10
+    assert used < 20_000, used  # was ~150 bytes per page: 3 MiB here
+    assert drain(frontier) == [it for page in pages for it in page]
+    assert frontier.drained
+
+
+def test_memory_per_host_of_the_per_host_records_with_100_000_hosts():
+    """Measured: what the crawl keeps per host it fetched besides its queue (the per-host
+    report's record with three response-time buckets, the politeness delays and turns)."""
+    from core.hosts import HostLedger
+    from core.politeness import HostTurns
+
+    hosts = [f"http://host{i}.test" for i in range(100_000)]
+    ledger = HostLedger()
+    turns = HostTurns(0.0, None)
+
+    def fill() -> None:
+        for host in hosts:
+            for ms in (3.0, 12.0, 40.0):
+                ledger.fetched(host, 1000, ms, 0, None)
+            turns.delay_for(host)
+            turns.reserve(host, 0.1)
+            turns.begin(host, 0.1)
+
+    used = _traced_bytes(fill)
+    assert len(ledger.rows()) == 100_000
+    print(f"host report + politeness: {used / 100_000:.0f} bytes per host")
+    assert used / 100_000 < 700
