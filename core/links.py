@@ -15,7 +15,6 @@ import html
 import re
 from functools import lru_cache
 
-import numpy as np
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from core.urls import MAX_URL_LENGTH, normalize
@@ -133,12 +132,12 @@ def _tag_bound(body: bytes, limit: int) -> int:
     """An upper bound on the page's tags: its count of ``<``, or its length when that
     is within ``limit`` (then no guard needs a count).
 
-    The one pass over the body before the parser: numpy compares many bytes per instruction
-    where ``bytes.count(b"<")`` goes one by one (5 against 21 µs on 64 KiB).
+    The one pass over the body before the parser (~21 µs on 64 KiB). numpy counts 4× faster
+    alone but lets go of the GIL to do it: in a crawl, a hand-off to another thread per page.
     """
     if len(body) <= limit:
         return len(body)
-    return int(np.count_nonzero(np.frombuffer(body, np.uint8) == ord("<")))
+    return body.count(b"<")
 
 
 def _looks_deep(body: bytes) -> bool:
