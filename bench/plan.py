@@ -16,7 +16,7 @@ class Plan:
     scaling_seconds: float = 6.0  # target length of one scaling point at the latency bound
     cpu_threads: tuple[int, ...] = (1, 4, 16, 64)  # CPU per page vs threads, zero latency
     throughput_repeats: int = 3  # zero-latency runs per crawler, round-robin; medians reported
-    overhead_repeats: int = 9  # off/on pairs of overhead_pages each
+    overhead_repeats: int = 15  # off/on pairs of overhead_pages each (9 left ±2.4 % on the median)
     overhead_pages: int = 10_000
     visited_urls: int = 1_000_000
     long_pages: int = 200_000

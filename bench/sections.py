@@ -119,7 +119,12 @@ def cpu_by_threads(plan: Plan, server: Server) -> list[CrawlRun]:
 
 
 def overhead(plan: Plan, server: Server) -> dict:
-    """Engine with monitoring off and on in adjacent pairs; the median pair decides."""
+    """Engine with monitoring off and on in adjacent pairs; the median pair decides.
+
+    The crawl is CPU-bound (zero latency, about one core under the GIL), so what monitoring
+    costs is CPU: the pairs' CPU-per-page ratios measure it too, and move less than pages/s
+    when other programs share the cores.
+    """
     pages = plan.overhead_pages
     off, on = pairs.alternating(
         lambda monitored: crawl(
@@ -128,6 +133,7 @@ def overhead(plan: Plan, server: Server) -> dict:
         plan.overhead_repeats,
     )
     ratios = pairs.ratios([r.pages_per_s for r in off], [r.pages_per_s for r in on])
+    cpu = pairs.ratios([r.cpu_ms_per_page for r in off], [r.cpu_ms_per_page for r in on])
     return {
         "server": server.name,
         "off": [r.as_dict() for r in off],
@@ -136,6 +142,8 @@ def overhead(plan: Plan, server: Server) -> dict:
         "pages_per_s_on": pairs.median([r.pages_per_s for r in on]),
         "pair_ratios": ratios,
         "slowdown": 1 - pairs.median(ratios),
+        "cpu_pair_ratios": cpu,
+        "cpu_overhead": pairs.median(cpu) - 1,
     }
 
 

@@ -88,6 +88,22 @@ def test_a_million_links_are_capped_and_counted() -> None:
     assert links.cut == 29_500
 
 
+def test_the_cap_counts_a_tags_only_and_cuts_exactly_past_it() -> None:
+    filler = b"<p>no link here</p>" * 6000  # 12 000 tags, more than both guards' limits
+    at_cap = b"".join(b'<a href="/c/%d">%d</a>' % (i, i) for i in range(50))
+    links = extract_links(filler + at_cap + filler, BASE, max_links=50)
+    assert links == [f"http://site.test/c/{i}" for i in range(50)]
+    assert links.cut == 0
+    over = extract_links(filler + at_cap + b'<a href="/c/50">50</a>' + filler, BASE, max_links=50)
+    assert over == links
+    assert over.cut == 1
+
+
+def test_many_closed_tags_are_still_parsed_as_html() -> None:
+    body = b"<div><p>x</p></div>" * 5000 + b'<!-- <a href="/commented"> --><a href="/real">r</a>'
+    assert extract_links(body, BASE) == ["http://site.test/real"]
+
+
 def test_unterminated_tags_cost_bounded_work() -> None:
     body = b"<a <a " * 300_000 + b'<a href="/late">'
     links = extract_links(body, BASE, max_links=100)
