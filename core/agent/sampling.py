@@ -252,10 +252,12 @@ def encode(sample: dict[str, Any]) -> bytes:
 
 def _row_json(row: dict[str, Any]) -> str:
     ident = row.get("ident")
-    last = _rows.get(ident) if isinstance(ident, int) else None
+    if not isinstance(ident, int):
+        return json.dumps(row, separators=_SEPARATORS)
+    last = _rows.get(ident)
     if last is not None and last[0] is row:
         return last[1]
-    stack = _stacks.get(ident) if isinstance(ident, int) else None
+    stack = _stacks.get(ident)
     if stack is None or stack.dicts is not row.get("stack"):
         return json.dumps(row, separators=_SEPARATORS)
     fields = {k: v for k, v in row.items() if k != "stack"}
