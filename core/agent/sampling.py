@@ -66,7 +66,8 @@ class _Stack:
 
 _stacks: dict[int, _Stack] = {}  # by thread ident; only threads of the last sample
 _rows: dict[int, tuple[dict[str, Any], str]] = {}  # by ident: the last row and its JSON
-_SEPARATORS = (",", ":")  # as protocol.encode
+# As protocol.encode, made once: json.dumps(separators=...) builds an encoder per call.
+_to_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _seen_stack(ident: int, frame: FrameType | None) -> _Stack:
@@ -90,7 +91,7 @@ def _seen_stack(ident: int, frame: FrameType | None) -> _Stack:
         fresh = _Stack(key, codes, seen.frames, seen.dicts, seen.json, seen.states)
     else:
         dicts = [{"file": f, "line": n, "function": fn} for f, n, fn in frames]
-        fresh = _Stack(key, codes, frames, dicts, json.dumps(dicts, separators=_SEPARATORS))
+        fresh = _Stack(key, codes, frames, dicts, _to_json(dicts))
     _stacks[ident] = fresh
     return fresh
 
@@ -244,7 +245,7 @@ def encode(sample: dict[str, Any]) -> bytes:
     """``protocol.encode(sample)`` of a ``take_sample`` result (keys in another order): a
     thread's row is encoded once and reused while it stays the same, its stack once per
     change. Encoding every row every time was a quarter of a sample's cost."""
-    head = json.dumps({k: v for k, v in sample.items() if k != "threads"}, separators=_SEPARATORS)
+    head = _to_json({k: v for k, v in sample.items() if k != "threads"})
     rows = ",".join(_row_json(row) for row in sample.get("threads", ()))
     comma = "," if len(head) > 2 else ""
     return f'{head[:-1]}{comma}"threads":[{rows}]}}\n'.encode()
@@ -253,14 +254,14 @@ def encode(sample: dict[str, Any]) -> bytes:
 def _row_json(row: dict[str, Any]) -> str:
     ident = row.get("ident")
     if not isinstance(ident, int):
-        return json.dumps(row, separators=_SEPARATORS)
+        return _to_json(row)
     last = _rows.get(ident)
     if last is not None and last[0] is row:
         return last[1]
     stack = _stacks.get(ident)
     if stack is None or stack.dicts is not row.get("stack"):
-        return json.dumps(row, separators=_SEPARATORS)
+        return _to_json(row)
     fields = {k: v for k, v in row.items() if k != "stack"}
-    text = f'{json.dumps(fields, separators=_SEPARATORS)[:-1]},"stack":{stack.json}}}'
+    text = f'{_to_json(fields)[:-1]},"stack":{stack.json}}}'
     _rows[ident] = (row, text)
     return text
