@@ -229,14 +229,13 @@ class Agent:
         return {"tracking": True, **snap, "left_off": max(0, len(every) - MAX_LOCKS)}
 
     def _broadcast(self) -> None:
-        sample = sampling.take_sample(self.locks)
+        body = sampling.encode(sampling.take_sample(self.locks))  # once for every client
         for client in list(self._clients.values()):
             if client.out:  # the last one is still on its way: drop this one, count it
                 client.dropped += 1
                 continue
-            message = {"type": "sample", "dropped": client.dropped, **sample}
+            self._send(client, b'{"type":"sample","dropped":%d,' % client.dropped + body[1:])
             client.dropped = 0
-            self._send(client, protocol.encode(message))
 
     def _send(self, client: _Client, data: bytes) -> None:
         client.out += data
