@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.agent.frames import current_frames
+from core.agent.frames import current_stacks
 from core.agent.waitgraph import lock_text
 from core.diagnostics import StuckDetector
 from core.diagnostics.threads import FrameInfo, stack_of
@@ -161,7 +161,7 @@ class StuckWatch:
     def _stuck_workers(self, workers: Sequence[WorkerInfo], now: float) -> list[StuckMark]:
         seen = {}
         marks = []
-        frames = None
+        stacks = None
         for info in workers:
             key = (info.state, info.url, info.pages)
             previous = self._workers.get(info.name)
@@ -172,8 +172,9 @@ class StuckWatch:
             stuck_for = now - max(info.state_since, first_seen)
             if stuck_for <= self.threshold_s:
                 continue
-            frames = frames if frames is not None else current_frames()
-            stack = stack_of(frames.get(info.ident)) if info.ident is not None else ()
+            stacks = stacks if stacks is not None else current_stacks()
+            raw = stacks.get(info.ident, ()) if info.ident is not None else ()
+            stack = stack_of(raw)
             at = f"{info.state} {info.url or ''}".strip()
             marks.append(
                 StuckMark(

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.agent import locks, procstat, protocol, queues, sampling
-from core.agent.frames import current_frames
+from core.agent.frames import current_stacks
 
 DEPTH = 20
 _KEEP: list[Any] = []  # the idle locks stay alive
@@ -72,19 +72,12 @@ def build(threads: int, stop: threading.Event) -> list[threading.Thread]:
         thread.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # every thread parked at the bottom of its stack
-        frames = current_frames()
-        if all(_depth(frames.get(t.ident)) > DEPTH for t in started):
+        stacks = current_stacks()
+        if all(len(stacks.get(t.ident or 0, ())) > DEPTH for t in started):
             break
         time.sleep(0.01)
     _KEEP.extend(extra)
     return started
-
-
-def _depth(frame: Any) -> int:
-    n = 0
-    while frame is not None:
-        n, frame = n + 1, frame.f_back
-    return n
 
 
 def one_sample() -> bytes:
@@ -104,7 +97,7 @@ def parts() -> dict[str, Callable[[], object]]:
         "take_sample": lambda: sampling.take_sample(locks),
         "locks.snapshot()": locks.snapshot,
         "locks.snapshot(per_site=False)": lambda: locks.snapshot(per_site=False),
-        "current_frames": current_frames,
+        "current_stacks": current_stacks,
         "/proc task stats": lambda: [procstat.task_stat(pid, n) for n in natives],
         "rss": lambda: procstat.rss_bytes(pid),
         "encode": lambda: encode({"type": "sample", **sample}),

@@ -1,10 +1,12 @@
 """One sample of the whole program, built inside it: threads, stacks, CPU, states, RSS, gc.
 
-Reading other threads' frames: ``sys._current_frames()`` is called with the cyclic GC paused
-(on CPython 3.11 a collection inside it can deadlock against an exiting thread,
-python/cpython#106883; ``frames``, shared with ``core.diagnostics``) and not at all on a
-free-threaded build, where walking another running thread's frames is documented as unsafe:
-there threads keep their names, CPU and OS state, and ``stacks`` says why they are missing.
+Reading other threads' frames: ``frames.current_stacks()`` (shared with ``core.diagnostics``)
+walks every thread's frames to code objects and lines with the cyclic GC paused and before any
+other thread can run (on CPython 3.11 a collection inside ``sys._current_frames()`` can deadlock
+against an exiting thread, and a frame walked after its thread moved on can crash the
+program), and not at all on a free-threaded build, where walking another running thread's
+frames is documented as unsafe: there threads keep their names, CPU and OS state, and
+``stacks`` says why they are missing.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import sysconfig
 import threading
 import time
 from dataclasses import dataclass, field
-from types import CodeType, FrameType
+from types import CodeType
 from typing import Any
 
 from . import classify, procstat, queues
-from .frames import current_frames
+from .frames import RawFrame, RawStack, current_stacks
 from .protocol import AGENT_THREAD_NAME, AGENT_VERSION
 
 _CALL_OPS = frozenset(i for i, name in enumerate(dis.opname) if name.startswith("CALL"))
@@ -56,7 +58,7 @@ class _Stack:
     """One thread's stack as last seen, in every form a sample needs, so a thread parked
     where it was costs a walk of its frames and no conversion, classification or encoding."""
 
-    key: list[int]  # id(code), lasti per frame, innermost first
+    key: tuple[tuple[int, int], ...]  # id(code), lasti per frame, outermost first
     codes: list[CodeType]  # held so the ids in ``key`` stay theirs
     frames: list[classify.Frame]
     dicts: list[dict[str, Any]]  # the sample's "stack" (shared by samples: never changed)
@@ -70,23 +72,14 @@ _rows: dict[int, tuple[dict[str, Any], str]] = {}  # by ident: the last row and 
 _to_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def _seen_stack(ident: int, frame: FrameType | None) -> _Stack:
+def _seen_stack(ident: int, raw: RawStack) -> _Stack:
     """``ident``'s stack now: the last one when its frames stopped at the same places."""
-    key = []
-    walk = frame
-    while walk is not None:
-        key.append(id(walk.f_code))
-        key.append(walk.f_lasti)
-        walk = walk.f_back
+    key = tuple((id(code), lasti) for code, _line, lasti in raw)
     seen = _stacks.get(ident)
     if seen is not None and seen.key == key:
         return seen
-    codes = []
-    walk = frame
-    while walk is not None:
-        codes.append(walk.f_code)
-        walk = walk.f_back
-    frames = _stack(frame)
+    codes = [code for code, _line, _lasti in raw]
+    frames = _stack(raw)
     if seen is not None and seen.frames == frames:  # moved within the same lines
         fresh = _Stack(key, codes, seen.frames, seen.dicts, seen.json, seen.states)
     else:
@@ -96,15 +89,10 @@ def _seen_stack(ident: int, frame: FrameType | None) -> _Stack:
     return fresh
 
 
-def _stack(frame: FrameType | None) -> list[classify.Frame]:
+def _stack(raw: RawStack) -> list[classify.Frame]:
     """Outermost first, without the agent's own frames (the lock tracker's wrappers sit
     between the program and ``threading``; the program did not write them)."""
-    frames = []
-    while frame is not None:
-        code = frame.f_code
-        frames.append((code.co_filename, frame.f_lineno or 0, code.co_name))
-        frame = frame.f_back
-    frames.reverse()
+    frames = [(code.co_filename, line, code.co_name) for code, line, _lasti in raw]
     program = [f for f in frames if not _ours(f[0])]
     start = 0  # the main thread starts in the bootstrap and runpy: the program starts after
     while start < len(program) and _is_boot(program[start][0]):
@@ -121,17 +109,15 @@ def _is_boot(file: str) -> bool:
     return file in ("<frozen runpy>", runpy.__file__) or file == _BOOT_MAIN
 
 
-def _innermost_program_frame(frame: FrameType | None) -> FrameType | None:
-    while frame is not None and _ours(frame.f_code.co_filename):
-        frame = frame.f_back
-    return frame
+def _innermost_program_frame(raw: RawStack) -> RawFrame | None:
+    return next((frame for frame in reversed(raw) if not _ours(frame[0].co_filename)), None)
 
 
-def _stopped_at(frame: FrameType | None) -> tuple[bool | None, bool]:
+def _stopped_at(frame: RawFrame | None) -> tuple[bool | None, bool]:
     """(at a call instruction, at a ``with`` entry) for the innermost frame."""
     if frame is None:
         return None, False
-    code, lasti = frame.f_code.co_code, frame.f_lasti
+    code, lasti = frame[0].co_code, frame[2]
     if not 0 <= lasti < len(code):
         return None, False
     op = code[lasti]
@@ -168,7 +154,7 @@ def _lock_view(snap: dict[str, Any], deadlocks: list[list[int]], names: dict[int
 def take_sample(locks: Any = None) -> dict[str, Any]:
     """The program right now, as plain JSON-able data (``locks``: the tracker module or None)."""
     pid = os.getpid()
-    frames = {} if gil_disabled() else current_frames()  # see the module docstring
+    frames = {} if gil_disabled() else current_stacks()  # see the module docstring
     threads = {t.ident: t for t in threading.enumerate()}
     names = {ident: t.name for ident, t in threads.items() if ident is not None}
     holds: dict[int, list[str]] = {}
@@ -187,11 +173,11 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
         if ident is None:
             continue
         thread = threads.get(ident)
-        frame = frames.get(ident)
+        raw = frames.get(ident, ())
         native_id = thread.native_id if thread is not None else None
         task = procstat.task_stat(pid, native_id) if native_id is not None else None
-        stack = _seen_stack(ident, frame)
-        at_call, in_with = _stopped_at(_innermost_program_frame(frame))
+        stack = _seen_stack(ident, raw)
+        at_call, in_with = _stopped_at(_innermost_program_frame(raw))
         inputs = (task.state if task else None, at_call, in_with, ident in waiting)
         state = stack.states.get(inputs)
         if state is None:

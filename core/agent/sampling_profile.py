@@ -29,8 +29,9 @@ the program more; slower would need minutes to rank functions at a few per cent.
 Bounded: at most ``MAX_FUNCTIONS`` functions and ``MAX_ENTRIES`` (thread, function) counters
 (past them, samples count under ``OTHER_FUNCTIONS``), ``MAX_THREADS`` threads (past them, one
 shared "other threads"), ``MAX_SECONDS`` of sampling (then it stops by itself and keeps its
-figures for ``profile_stop``). Safe: frames are read by ``frames.current_frames`` (the 3.11
-deadlock guard) and never kept past a sample; a free-threaded build, where the agent reads no
+figures for ``profile_stop``). Safe: stacks are read by ``frames.current_stacks`` (walked to
+code objects before any other thread runs: the 3.11 deadlock and crash guards); a
+free-threaded build, where the agent reads no
 stacks (``sampling``), is refused. The sampler's own lock is a raw one, out of the lock
 tracker's figures.
 """
@@ -41,10 +42,10 @@ import _thread
 import sys
 import threading
 import time
-from types import CodeType, FrameType
+from types import CodeType
 from typing import Any
 
-from .frames import current_frames
+from .frames import RawStack, current_stacks
 from .protocol import AGENT_THREAD_NAME
 from .sampling import _is_boot, _ours, gil_disabled
 
@@ -156,17 +157,17 @@ class SamplingProfile:
             self._ended = time.monotonic()
 
     def _tick(self) -> None:
-        frames = current_frames()
-        if frames.keys() != self._known:
-            self._meet(frames)
+        stacks = current_stacks()
+        if stacks.keys() != self._known:
+            self._meet(stacks)
         elif any(t.tries for t in self._threads.values()):
             self._name_pending()
         self.ticks += 1
-        for ident, frame in frames.items():
+        for ident, stack in stacks.items():
             if ident not in self._skip:
-                self._sample(self._threads[ident], frame)
+                self._sample(self._threads[ident], stack)
 
-    def _meet(self, frames: dict[int, FrameType]) -> None:
+    def _meet(self, frames: dict[int, RawStack]) -> None:
         """Threads new since the previous sample get counters of their own (an ident that
         reappears is another thread: a thread never leaves ``_current_frames`` and returns)."""
         fresh = frames.keys() - self._known
@@ -208,7 +209,7 @@ class SamplingProfile:
                 counters.name, counters.native_id = thread.name, thread.native_id
                 counters.clock, counters.tries = _cpu_clock(thread.native_id), 0
 
-    def _sample(self, counters: _Thread, frame: FrameType | None) -> None:
+    def _sample(self, counters: _Thread, stack: RawStack) -> None:
         weight = 0
         if counters.clock is not None:
             try:
@@ -231,8 +232,7 @@ class SamplingProfile:
         seen: set[int] = set()
         total: list[Entry] = []
         innermost: Entry | None = None
-        while frame is not None:
-            code = frame.f_code
+        for code, _line, _lasti in reversed(stack):  # innermost first
             index = index_of.get(id(code))
             if index is None:
                 index = self._learn(code)
@@ -245,7 +245,6 @@ class SamplingProfile:
                     total.append(entry)
                     if innermost is None:
                         innermost = entry
-            frame = frame.f_back
         counters.last_self, counters.last_total = innermost, total
         _count(innermost, total, weight)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
-from core.agent.frames import current_frames
+from core.agent.frames import current_stacks
 from core.diagnostics.threads import ThreadStack, stack_of
 
 
@@ -55,14 +55,14 @@ class StuckDetector:
         now = self._clock()
         skip = {threading.get_ident(), *ignore}
         threads = {t.ident: t for t in threading.enumerate()}
-        frames = current_frames()
+        stacks = current_stacks()
         stuck = []
         with self._lock:
             seen: dict[int, tuple[Hashable, float]] = {}
-            for ident, frame in frames.items():
+            for ident, raw in stacks.items():
                 if ident in skip:
                     continue
-                stack = stack_of(frame)
+                stack = stack_of(raw)
                 state = states.get(ident) if states else None
                 signature = (stack, state)
                 previous = self._seen.get(ident)

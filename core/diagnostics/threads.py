@@ -5,9 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import FrameType
 
-from core.agent.frames import current_frames
+from core.agent.frames import RawStack, current_stacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,21 +45,16 @@ class ThreadStack:
         return "\n".join([head, *(f"  {frame}" for frame in self.frames)])
 
 
-def stack_of(frame: FrameType | None) -> tuple[FrameInfo, ...]:
-    frames = []
-    while frame is not None:
-        code = frame.f_code
-        frames.append(FrameInfo(code.co_filename, frame.f_lineno, code.co_name))
-        frame = frame.f_back
-    return tuple(reversed(frames))
+def stack_of(raw: RawStack) -> tuple[FrameInfo, ...]:
+    return tuple(FrameInfo(code.co_filename, line, code.co_name) for code, line, _ in raw)
 
 
 def dump_threads() -> list[ThreadStack]:
     """Every thread with a Python frame right now, named from ``threading`` when known."""
     by_ident = {t.ident: t for t in threading.enumerate()}
     stacks = [
-        ThreadStack.of(ident, by_ident.get(ident), stack_of(frame))
-        for ident, frame in current_frames().items()
+        ThreadStack.of(ident, by_ident.get(ident), stack_of(raw))
+        for ident, raw in current_stacks().items()
     ]
     stacks.sort(key=lambda s: s.name)
     return stacks
