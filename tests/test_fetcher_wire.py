@@ -31,6 +31,7 @@ class CannedServer:
         self.answers = answers
         self.drop_after_each = drop_after_each
         self.connections = 0
+        self.hung_up = threading.Semaphore(0)  # released once per connection it has closed
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/"
@@ -56,6 +57,7 @@ class CannedServer:
                         break
                 else:
                     self._hold(conn)
+            self.hung_up.release()
 
     def _hold(self, conn: socket.socket) -> None:
         """Say nothing more until the client hangs up or the test ends."""
@@ -153,6 +155,7 @@ def test_an_idle_connection_is_checked_before_reuse(canned, monkeypatch) -> None
     monkeypatch.setattr("core.fetcher.FRESH_S", 0.0)
     monkeypatch.setattr("core.fetcher.BACKOFF_BASE", 5.0)  # a retry would wait 5 s first
     first = fetcher.fetch(server.url)
+    assert server.hung_up.acquire(timeout=5)  # the drop has happened before the reuse is tried
     started = time.monotonic()
     second = fetcher.fetch(server.url + "again")
     assert (first.error, second.error, second.body) == (None, None, PAGE)
