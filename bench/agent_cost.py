@@ -8,12 +8,14 @@ waiting on I/O and not a GIL convoy of in-process echo threads, whose run time o
 between runs). Each is run plainly and under ``threadscope run --headless`` at the given
 interval, in adjacent pairs that alternate which goes first: the machine drifts between
 minutes, a pair cancels it. Slowdown = median(with / without) - 1 of the work's wall time,
-with the pairs' spread; the same ratio of the work's CPU time (the program's process CPU while
-it works, the agent thread's included) is steadier on a crowded machine, where wall time is
-mostly other programs' scheduling. Also per run: the agent thread's CPU (its thread CPU
-clock, exact; ``/proc``'s 10 ms ticks read 0 for a thread that runs in short bursts) and the
-``threadscope run`` process's own CPU during the work (decoding samples, the table), which
-competes with the program for the cores.
+with the pairs' spread. The wall time is the working threads' CPU for the work divided by
+their share of the wall (CPU seconds per second), and both are reported the same way: the
+agent can make the work cost more CPU (caches, migrations, hand-offs) or leave the threads
+less of the time (the GIL it holds while sampling). The share does not move with the host's
+speed, which on a VM changes in steps of up to 2x within a second. Also per run: the agent
+thread's CPU (its thread CPU clock, exact; ``/proc``'s 10 ms ticks read 0 for a thread that
+runs in short bursts) and the ``threadscope run`` process's own CPU during the work (decoding
+samples, the table), which competes with the program for the cores.
 
     python -m bench.agent_cost [--pairs 15] [--interval 100]   (make bench: section "Agent cost")
 """
@@ -33,16 +35,17 @@ from typing import Any
 
 from bench.pairs import alternating, median, ratios
 
-# Each program ends by printing: its work's wall seconds, its process CPU seconds during the
-# work, and the agent thread's and the parent's CPU seconds during the work.
+# Each program ends by printing: its work's wall seconds, its working threads' own CPU seconds,
+# and the agent thread's and the parent's CPU seconds during the work.
 REPORT = """
-print(seconds, cpu, agent_cpu() - agent_before, parent_cpu() - parent_before)
+print(seconds, sum(worked), agent_cpu() - agent_before, parent_cpu() - parent_before)
 """
 
 # The agent thread's CPU seconds (its thread CPU clock, exact), and the parent's from /proc
 # (10 ms ticks): under the agent, the parent is ``threadscope run``.
 CLOCKS = """\
 import os, threading, time
+worked = []  # each working thread's CPU seconds, appended as it ends
 def agent_cpu():
     agent = [t for t in threading.enumerate() if t.name == "threadscope-agent"]
     return time.clock_gettime(time.pthread_getcpuclockid(agent[0].ident)) if agent else 0.0
@@ -60,12 +63,13 @@ import threading, time
 def count(n):
     while n:
         n -= 1
+    worked.append(time.thread_time())
 threads = [threading.Thread(target=count, args=({count},), name=f"count-{i}") for i in range(2)]
 agent_before, parent_before = agent_cpu(), parent_cpu()
-start, cpu = time.perf_counter(), time.process_time()
+start = time.perf_counter()
 for t in threads: t.start()
 for t in threads: t.join()
-seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+seconds = time.perf_counter() - start
 """
 
 IO_BOUND = """\
@@ -100,30 +104,33 @@ def client(sock, n):
     for _ in range(n):
         sock.sendall(b"ping")
         sock.recv(64)
+def work(sock, n):
+    client(sock, n)
+    worked.append(time.thread_time())
 for sock, _ in pairs:
     client(sock, 1)  # the peer is up
-threads = [threading.Thread(target=client, args=(c, {trips}), name=f"client-{i}")
+threads = [threading.Thread(target=work, args=(c, {trips}), name=f"client-{i}")
            for i, (c, _) in enumerate(pairs)]
 agent_before, parent_before = agent_cpu(), parent_cpu()
-start, cpu = time.perf_counter(), time.process_time()
+start = time.perf_counter()
 for t in threads: t.start()
 for t in threads: t.join()
-seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+seconds = time.perf_counter() - start
 for sock, _ in pairs:
     sock.close()
 peer.wait()
 """
 
 PROGRAMS = {"cpu-bound": CLOCKS + CPU_BOUND + REPORT, "io-bound": CLOCKS + IO_BOUND + REPORT}
-# About 1 s each on this VM at scale 1: short runs, many pairs (the drift cancels in a pair).
-WORK = {"count": 12_000_000, "trips": 800}
+# About 1 s each on this VM at scale 1, 10 samples or more: many pairs (a pair cancels drift).
+WORK = {"count": 30_000_000, "trips": 800}
 LATENCY_MS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class Run:
     seconds: float  # the work's wall time
-    cpu: float  # the program's process CPU during the work (the agent thread's included)
+    threads_cpu: float  # the working threads' own CPU (wall = threads_cpu / their share)
     agent_cpu: float  # the agent thread's during the work
     parent_cpu: float  # the parent's during the work: threadscope run's (ticks of 10 ms)
 
@@ -131,6 +138,11 @@ class Run:
 def _run(command: list[str]) -> Run:
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
     return Run(*map(float, done.stdout.strip().splitlines()[-1].split()))
+
+
+def _share(run: Run) -> float:
+    """The working threads' CPU per second of the work's wall time."""
+    return run.threads_cpu / run.seconds if run.seconds else 0.0
 
 
 def _one_of(plain: list[str], watched: list[str], with_agent: bool) -> Run:
@@ -169,7 +181,8 @@ def measure(pairs: int = 15, interval_ms: int = 100, scale: float = 1.0) -> dict
             ]  # fmt: skip
             bare, agent = alternating(partial(_one_of, plain, watched), pairs)
             wall = ratios([r.seconds for r in bare], [r.seconds for r in agent])
-            cpu = ratios([r.cpu for r in bare], [r.cpu for r in agent])
+            work_cpu = ratios([r.threads_cpu for r in bare], [r.threads_cpu for r in agent])
+            share = ratios([_share(r) for r in bare], [_share(r) for r in agent])
             results[name] = {
                 "interval_ms": interval_ms,
                 "without_s": [round(r.seconds, 3) for r in bare],
@@ -178,10 +191,14 @@ def measure(pairs: int = 15, interval_ms: int = 100, scale: float = 1.0) -> dict
                 "ratio_spread": [round(r, 4) for r in _spread(wall)],
                 "median_ratio": round(median(wall), 4),
                 "slowdown_pct": round(100 * (median(wall) - 1), 2),
-                "without_cpu_s": [round(r.cpu, 3) for r in bare],
-                "with_cpu_s": [round(r.cpu, 3) for r in agent],
-                "cpu_ratios": [round(r, 4) for r in cpu],
-                "cpu_slowdown_pct": round(100 * (median(cpu) - 1), 2),
+                "without_threads_cpu_s": [round(r.threads_cpu, 3) for r in bare],
+                "with_threads_cpu_s": [round(r.threads_cpu, 3) for r in agent],
+                # wall = the threads' CPU for the work / their share of the wall: the agent can
+                # make the work take more CPU (caches, hand-offs) or give them less of the time.
+                "work_cpu_pct": round(100 * (median(work_cpu) - 1), 2),
+                "work_cpu_spread": [round(r, 4) for r in _spread(work_cpu)],
+                "share_lost_pct": round(100 * (1 - median(share)), 2),
+                "share_spread": [round(r, 4) for r in _spread(share)],
                 # Sampling holds the GIL, so the agent's CPU share of the work bounds what it
                 # takes from a GIL-bound program, whatever the machine's noise.
                 "agent_cpu_pct": round(100 * median([r.agent_cpu / r.seconds for r in agent]), 2),
@@ -208,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name:10} slowdown {r['slowdown_pct']:+.2f} % (median of {args.pairs} pairs, "
             f"interval {args.interval} ms; pairs {low:.3f} [{q1:.3f} {q3:.3f}] {high:.3f}); "
-            f"CPU {r['cpu_slowdown_pct']:+.2f} %; agent thread {r['agent_cpu_pct']:.2f} % and "
+            f"work's CPU {r['work_cpu_pct']:+.2f} %, threads' share of the wall "
+            f"-{r['share_lost_pct']:.2f} %; agent thread {r['agent_cpu_pct']:.2f} % and "
             f"threadscope run {r['launcher_cpu_pct']:.2f} % of a core"
         )
     return 0

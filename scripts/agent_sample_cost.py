@@ -89,7 +89,7 @@ def one_sample() -> bytes:
 def parts() -> dict[str, Callable[[], object]]:
     """The sample's parts, each alone (their sum is near, not exactly, the whole)."""
     pid = os.getpid()
-    natives = [t.native_id for t in threading.enumerate() if t.native_id is not None]
+    threads = [(t.ident, t.native_id) for t in threading.enumerate() if t.native_id is not None]
     encode = getattr(sampling, "encode", protocol.encode)
     sample = sampling.take_sample(locks)
     return {
@@ -98,7 +98,10 @@ def parts() -> dict[str, Callable[[], object]]:
         "locks.snapshot()": locks.snapshot,
         "locks.snapshot(per_site=False)": lambda: locks.snapshot(per_site=False),
         "current_stacks": current_stacks,
-        "/proc task stats": lambda: [procstat.task_stat(pid, n) for n in natives],
+        "/proc task stats": lambda: [procstat.task_stat(pid, n) for _, n in threads],
+        "threads' states and CPU": lambda: [
+            sampling._task(pid, i or 0, n, time.monotonic()) for i, n in threads
+        ],
         "rss": lambda: procstat.rss_bytes(pid),
         "encode": lambda: encode({"type": "sample", **sample}),
     }

@@ -6,8 +6,10 @@ Real threads in this process, parked on events; ``sampling.encode`` must say exa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -80,6 +82,55 @@ def test_a_thread_gone_is_forgotten() -> None:
     assert all(t["name"] != "short-lived" for t in sample["threads"])
     assert ident not in sampling._stacks
     assert ident not in sampling._rows
+
+
+def _row(sample: dict, name: str) -> dict:
+    return next(t for t in sample["threads"] if t["name"] == name)
+
+
+def test_a_threads_cpu_is_its_own_clock_to_the_microsecond() -> None:
+    """/proc counts 10 ms ticks; the thread's CPU clock says what it used."""
+    used, done = [], threading.Event()
+
+    def spin_then_park() -> None:
+        start = time.thread_time()
+        while time.thread_time() - start < 0.035:
+            pass
+        used.append(time.thread_time())
+        done.wait(10)
+
+    thread = threading.Thread(target=spin_then_park, name="spinner")
+    thread.start()
+    try:
+        wait_until(lambda: used)
+        assert _row(sampling.take_sample(), "spinner")["cpu_s"] == pytest.approx(used[0], abs=1e-3)
+    finally:
+        done.set()
+        thread.join(10)
+
+
+def test_a_parked_thread_that_starts_working_is_seen_running(monkeypatch) -> None:
+    """Its state letter is reused while it has not run, read again once it has."""
+    monkeypatch.setattr(sampling, "STATE_MAX_AGE_S", 600.0)  # only having run renews it
+    go, stop = threading.Event(), threading.Event()
+    block = b"x" * (1 << 20)
+
+    def park_then_hash() -> None:
+        go.wait(10)
+        while not stop.is_set():
+            hashlib.sha256(block).digest()  # hashing 1 MiB runs without the GIL
+
+    thread = threading.Thread(target=park_then_hash, name="hasher")
+    thread.start()
+    try:
+        wait_until(lambda: _row(sampling.take_sample(), "hasher")["os_state"] == "S")
+        sampling.take_sample()  # parked: the letter read above is reused
+        go.set()
+        wait_until(lambda: _row(sampling.take_sample(), "hasher")["os_state"] == "R")
+    finally:
+        go.set()
+        stop.set()
+        thread.join(10)
 
 
 def test_a_lock_taken_shows_in_the_next_sample_of_a_parked_thread() -> None:

@@ -45,6 +45,7 @@ def _built_without_gil() -> bool:
     return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
+@functools.cache
 def python_version() -> str:
     return f"{sys.implementation.name} {sys.version.split()[0]}"
 
@@ -66,7 +67,22 @@ class _Stack:
     states: dict[tuple[Any, ...], str] = field(default_factory=dict)  # classify()'s, by input
 
 
+@dataclass(frozen=True, slots=True)
+class _Task:
+    """One thread's OS state and CPU as last read."""
+
+    state: str | None  # /proc's letter: R, S, D, ...
+    cpu_s: float | None
+    cpu_ns: int | None  # its CPU clock, when it has one
+    read_at: float  # when ``state`` was read (monotonic)
+
+
+# A thread's state letter is read again once it has run, and at least this often: one that has
+# not run cannot have gone from S to D or back (it would have to run to change), only woken.
+STATE_MAX_AGE_S = 1.0
+
 _stacks: dict[int, _Stack] = {}  # by thread ident; only threads of the last sample
+_tasks: dict[int, _Task] = {}  # by ident, as _stacks
 _rows: dict[int, tuple[dict[str, Any], str]] = {}  # by ident: the last row and its JSON
 # As protocol.encode, made once: json.dumps(separators=...) builds an encoder per call.
 _to_json = json.JSONEncoder(separators=(",", ":")).encode
@@ -113,6 +129,33 @@ def _innermost_program_frame(raw: RawStack) -> RawFrame | None:
     return next((frame for frame in reversed(raw) if not _ours(frame[0].co_filename)), None)
 
 
+def _task(pid: int, ident: int, native_id: int, now: float) -> _Task | None:
+    """``native_id``'s state and CPU: its CPU clock read each sample (exact, one call that keeps
+    the GIL), its /proc stat file (three calls, the kernel formatting 52 fields: most of a
+    sample's cost) only when the thread has run since it was read, or the reading is
+    ``STATE_MAX_AGE_S`` old. The agent's own thread is running, as it reads this."""
+    cpu_ns = procstat.thread_cpu_ns(procstat.thread_cpu_clock(native_id))
+    cpu_s = cpu_ns / 1e9 if cpu_ns is not None else None
+    last = _tasks.get(ident)
+    if native_id == threading.get_native_id():
+        fresh = _Task("R", cpu_s, cpu_ns, now)
+    elif (
+        last is not None
+        and cpu_ns is not None
+        and cpu_ns == last.cpu_ns
+        and now - last.read_at < STATE_MAX_AGE_S
+    ):
+        return last
+    else:
+        stat = procstat.task_stat(pid, native_id)
+        if stat is None:
+            _tasks.pop(ident, None)
+            return None
+        fresh = _Task(stat.state, cpu_s if cpu_s is not None else stat.cpu_s, cpu_ns, now)
+    _tasks[ident] = fresh
+    return fresh
+
+
 def _stopped_at(frame: RawFrame | None) -> tuple[bool | None, bool]:
     """(at a call instruction, at a ``with`` entry) for the innermost frame."""
     if frame is None:
@@ -154,7 +197,8 @@ def _lock_view(snap: dict[str, Any], deadlocks: list[list[int]], names: dict[int
 def take_sample(locks: Any = None) -> dict[str, Any]:
     """The program right now, as plain JSON-able data (``locks``: the tracker module or None)."""
     pid = os.getpid()
-    frames = {} if gil_disabled() else current_stacks()  # see the module docstring
+    free_threaded = gil_disabled()
+    frames = {} if free_threaded else current_stacks()  # see the module docstring
     threads = {t.ident: t for t in threading.enumerate()}
     names = {ident: t.name for ident, t in threads.items() if ident is not None}
     holds: dict[int, list[str]] = {}
@@ -169,13 +213,14 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
         except Exception as exc:  # the tracker's fault must not cost the sample
             notes.append(f"lock tracking failed: {exc!r}")
     rows = []
+    now = time.monotonic()
     for ident in sorted(set(threads) | set(frames), key=lambda i: names.get(i or 0, "~")):
         if ident is None:
             continue
         thread = threads.get(ident)
         raw = frames.get(ident, ())
         native_id = thread.native_id if thread is not None else None
-        task = procstat.task_stat(pid, native_id) if native_id is not None else None
+        task = _task(pid, ident, native_id, now) if native_id is not None else None
         stack = _seen_stack(ident, raw)
         at_call, in_with = _stopped_at(_innermost_program_frame(raw))
         inputs = (task.state if task else None, at_call, in_with, ident in waiting)
@@ -204,7 +249,7 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
         }
         last = _rows.get(ident)
         rows.append(last[0] if last is not None and last[0] == row else row)  # see encode()
-    for cache in (_stacks, _rows):  # forget threads gone
+    for cache in (_stacks, _rows, _tasks):  # forget threads gone
         for ident in [i for i in list(cache) if i not in threads and i not in frames]:
             cache.pop(ident, None)
     return {
@@ -213,7 +258,7 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
         "agent": True,
         "agent_version": AGENT_VERSION,
         "time": time.time(),
-        "stacks": "unavailable on a free-threaded build" if gil_disabled() else "ok",
+        "stacks": "unavailable on a free-threaded build" if free_threaded else "ok",
         "notes": notes,
         "rss_bytes": procstat.rss_bytes(pid),
         "gc": {

@@ -39,13 +39,13 @@ tracker's figures.
 from __future__ import annotations
 
 import _thread
-import sys
 import threading
 import time
 from types import CodeType
 from typing import Any
 
 from .frames import RawStack, current_stacks
+from .procstat import thread_cpu_clock, thread_cpu_ns
 from .protocol import AGENT_THREAD_NAME
 from .sampling import _is_boot, _ours, gil_disabled
 
@@ -66,13 +66,6 @@ _NAME_TRIES = 10  # ticks a thread is looked up by name (a thread not yet in thr
 Entry = list[int]
 
 
-def _cpu_clock(native_id: int | None) -> int | None:
-    """The thread's CPU clock id (Linux: ``CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED`` of its tid)."""
-    if native_id is None or not sys.platform.startswith("linux"):
-        return None
-    return (~native_id << 3) | 6
-
-
 class _Thread:
     """One sampled thread's counters, and its previous sample (counted again while idle)."""
 
@@ -85,7 +78,7 @@ class _Thread:
         self.name = name
         self.new = new  # started after the profile: its CPU so far is the profile's
         self.native_id = native_id
-        self.clock = _cpu_clock(native_id)
+        self.clock = thread_cpu_clock(native_id)
         self.tries = 0 if native_id is None else _NAME_TRIES
         self.samples = 0
         self.cpu_ns = 0
@@ -207,15 +200,12 @@ class SamplingProfile:
                 if thread.name.startswith(AGENT_THREAD_NAME):
                     self._skip.add(ident)
                 counters.name, counters.native_id = thread.name, thread.native_id
-                counters.clock, counters.tries = _cpu_clock(thread.native_id), 0
+                counters.clock, counters.tries = thread_cpu_clock(thread.native_id), 0
 
     def _sample(self, counters: _Thread, stack: RawStack) -> None:
         weight = 0
         if counters.clock is not None:
-            try:
-                now: int | None = time.clock_gettime_ns(counters.clock)
-            except OSError:  # it ended meanwhile
-                now = None
+            now = thread_cpu_ns(counters.clock)  # None: it ended meanwhile
             if now is not None and counters.last_ns is not None:
                 weight = max(0, now - counters.last_ns)
                 if weight == 0 and counters.last_total is not None:  # did not run: same stack
