@@ -133,6 +133,38 @@ def test_a_parked_thread_that_starts_working_is_seen_running(monkeypatch) -> Non
         thread.join(10)
 
 
+@pytest.mark.parametrize("crunchers", [1, 3])
+def test_of_the_threads_running_python_one_is_running_and_the_others_wait_for_the_gil(
+    crunchers: int,
+) -> None:
+    """Sampling takes the GIL, so each cruncher is stopped waiting for it when looked at; the one
+    the sampler interrupted runs (a lone one always), the others wait."""
+    go_on = [True]  # read in bytecode: a call (Event.is_set) would be a place of its own
+
+    def crunch() -> None:
+        n = 0
+        while go_on[0]:
+            n += 1
+
+    threads = [threading.Thread(target=crunch, name=f"cruncher-{i}") for i in range(crunchers)]
+    for thread in threads:
+        thread.start()
+    states: list[str] = []
+
+    def seen() -> bool:
+        sample = sampling.take_sample()
+        states[:] = sorted(_row(sample, t.name)["state"] for t in threads)
+        return "running" in states
+
+    try:
+        wait_until(seen)
+        assert states == ["running"] + ["waiting for GIL"] * (crunchers - 1)
+    finally:
+        go_on[0] = False
+        for thread in threads:
+            thread.join(10)
+
+
 def test_a_lock_taken_shows_in_the_next_sample_of_a_parked_thread() -> None:
     """Rows are reused only while equal: holds and waiting_for still change them."""
     with locks.tracking():

@@ -71,6 +71,7 @@ class _Stack:
 class _Task:
     """One thread's OS state and CPU as last read."""
 
+    native_id: int  # a thread ident is reused once its thread is gone: this says whose it is
     state: str | None  # /proc's letter: R, S, D, ...
     cpu_s: float | None
     cpu_ns: int | None  # its CPU clock, when it has one
@@ -129,31 +130,56 @@ def _innermost_program_frame(raw: RawStack) -> RawFrame | None:
     return next((frame for frame in reversed(raw) if not _ours(frame[0].co_filename)), None)
 
 
-def _task(pid: int, ident: int, native_id: int, now: float) -> _Task | None:
-    """``native_id``'s state and CPU: its CPU clock read each sample (exact, one call that keeps
-    the GIL), its /proc stat file (three calls, the kernel formatting 52 fields: most of a
-    sample's cost) only when the thread has run since it was read, or the reading is
+def _task(pid: int, ident: int, native_id: int, now: float) -> tuple[_Task | None, int]:
+    """``native_id``'s state and CPU, and the CPU nanoseconds it ran since the last sample (since
+    it started, at its first). Its CPU clock is read each sample (exact, one call that keeps the
+    GIL), its /proc stat file (three calls, the kernel formatting 52 fields: most of a sample's
+    cost) only when the thread has run since it was read, or the reading is
     ``STATE_MAX_AGE_S`` old. The agent's own thread is running, as it reads this."""
     cpu_ns = procstat.thread_cpu_ns(procstat.thread_cpu_clock(native_id))
     cpu_s = cpu_ns / 1e9 if cpu_ns is not None else None
     last = _tasks.get(ident)
+    if last is not None and (
+        last.native_id != native_id or (cpu_ns or 0) < (last.cpu_ns or 0)
+    ):  # another thread's, gone
+        last = None
+    before = last.cpu_ns if last is not None and last.cpu_ns is not None else 0
+    ran = cpu_ns - before if cpu_ns is not None else 0
     if native_id == threading.get_native_id():
-        fresh = _Task("R", cpu_s, cpu_ns, now)
+        fresh = _Task(native_id, "R", cpu_s, cpu_ns, now)
     elif (
         last is not None
+        and ran == 0
         and cpu_ns is not None
-        and cpu_ns == last.cpu_ns
         and now - last.read_at < STATE_MAX_AGE_S
     ):
-        return last
+        return last, 0
     else:
         stat = procstat.task_stat(pid, native_id)
         if stat is None:
             _tasks.pop(ident, None)
-            return None
-        fresh = _Task(stat.state, cpu_s if cpu_s is not None else stat.cpu_s, cpu_ns, now)
+            return None, 0
+        fresh = _Task(
+            native_id, stat.state, cpu_s if cpu_s is not None else stat.cpu_s, cpu_ns, now
+        )
     _tasks[ident] = fresh
-    return fresh
+    return fresh, ran
+
+
+def _show_the_interrupted_one(rows: list[dict[str, Any]], ran: dict[int, int]) -> None:
+    """The sampler holds the GIL while it looks, so every thread running Python code looks as
+    if it waited for the GIL: one of them held it until the sampler took it. Of those that ran
+    since the last sample the one that ran most is shown running (one thread runs Python at a
+    time); the others do wait for it. A CPU-bound thread alone is then running, not waiting."""
+    stopped = [
+        row
+        for row in rows
+        if row["state"] == classify.WAIT_GIL
+        and ran.get(row["ident"], 0) > 0
+        and not row["name"].startswith(AGENT_THREAD_NAME)
+    ]
+    if stopped:
+        max(stopped, key=lambda row: ran[row["ident"]])["state"] = classify.RUNNING
 
 
 def _stopped_at(frame: RawFrame | None) -> tuple[bool | None, bool]:
@@ -212,7 +238,8 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
             holds, waiting, lock_list, cycles = _lock_view(snap, locks.find_deadlocks(snap), names)
         except Exception as exc:  # the tracker's fault must not cost the sample
             notes.append(f"lock tracking failed: {exc!r}")
-    rows = []
+    fresh: list[dict[str, Any]] = []
+    ran: dict[int, int] = {}
     now = time.monotonic()
     for ident in sorted(set(threads) | set(frames), key=lambda i: names.get(i or 0, "~")):
         if ident is None:
@@ -220,7 +247,7 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
         thread = threads.get(ident)
         raw = frames.get(ident, ())
         native_id = thread.native_id if thread is not None else None
-        task = _task(pid, ident, native_id, now) if native_id is not None else None
+        task, ran[ident] = _task(pid, ident, native_id, now) if native_id is not None else (None, 0)
         stack = _seen_stack(ident, raw)
         at_call, in_with = _stopped_at(_innermost_program_frame(raw))
         inputs = (task.state if task else None, at_call, in_with, ident in waiting)
@@ -233,21 +260,28 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
                 blocked_in_with=in_with,
                 waiting_for_lock=inputs[3],
             )
-        row = {
-            "name": names.get(ident, f"<unknown {ident}>"),
-            "native_id": native_id,
-            "ident": ident,
-            "daemon": thread.daemon if thread is not None else None,
-            "alive": thread.is_alive() if thread is not None else True,
-            "state": state,
-            "os_state": inputs[0],
-            "cpu_s": task.cpu_s if task else None,
-            "stack": stack.dicts,
-            "holds": holds.get(ident, []),
-            "waiting_for": waiting.get(ident),
-            "agent": names.get(ident) == AGENT_THREAD_NAME,
-        }
-        last = _rows.get(ident)
+        if state == classify.RUNNING and at_call is False:  # can't be: this thread has the GIL
+            state = classify.WAIT_GIL  # on a CPU in the GIL's wait (_show_the_interrupted_one)
+        fresh.append(
+            {
+                "name": names.get(ident, f"<unknown {ident}>"),
+                "native_id": native_id,
+                "ident": ident,
+                "daemon": thread.daemon if thread is not None else None,
+                "alive": thread.is_alive() if thread is not None else True,
+                "state": state,
+                "os_state": inputs[0],
+                "cpu_s": task.cpu_s if task else None,
+                "stack": stack.dicts,
+                "holds": holds.get(ident, []),
+                "waiting_for": waiting.get(ident),
+                "agent": names.get(ident) == AGENT_THREAD_NAME,
+            }
+        )
+    _show_the_interrupted_one(fresh, ran)
+    rows = []
+    for row in fresh:
+        last = _rows.get(row["ident"])
         rows.append(last[0] if last is not None and last[0] == row else row)  # see encode()
     for cache in (_stacks, _rows, _tasks):  # forget threads gone
         for ident in [i for i in list(cache) if i not in threads and i not in frames]:
