@@ -90,6 +90,15 @@ def parts() -> dict[str, Callable[[], object]]:
     """The sample's parts, each alone (their sum is near, not exactly, the whole)."""
     pid = os.getpid()
     threads = [(t.ident, t.native_id) for t in threading.enumerate() if t.native_id is not None]
+
+    def states_and_cpu() -> list[object]:
+        clocks = [procstat.thread_cpu_ns(procstat.thread_cpu_clock(n)) for _, n in threads]
+        now = time.monotonic()
+        return [
+            sampling._task(pid, i or 0, n, c, now)
+            for (i, n), c in zip(threads, clocks, strict=True)
+        ]
+
     encode = getattr(sampling, "encode", protocol.encode)
     sample = sampling.take_sample(locks)
     return {
@@ -97,11 +106,10 @@ def parts() -> dict[str, Callable[[], object]]:
         "take_sample": lambda: sampling.take_sample(locks),
         "locks.snapshot()": locks.snapshot,
         "locks.snapshot(per_site=False)": lambda: locks.snapshot(per_site=False),
+        "locks in use (a sample's)": lambda: locks.snapshot(per_site=False, in_use_only=True),
         "current_stacks": current_stacks,
         "/proc task stats": lambda: [procstat.task_stat(pid, n) for _, n in threads],
-        "threads' states and CPU": lambda: [
-            sampling._task(pid, i or 0, n, time.monotonic()) for i, n in threads
-        ],
+        "threads' states and CPU": states_and_cpu,
         "rss": lambda: procstat.rss_bytes(pid),
         "encode": lambda: encode({"type": "sample", **sample}),
     }

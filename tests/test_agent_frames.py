@@ -103,3 +103,18 @@ def test_walking_while_threads_start_end_and_run_generators_never_crashes(tmp_pa
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert int(run.stdout) > 100  # it really walked, many times
+
+
+def test_threads_skipped_are_left_out_and_the_rest_walked() -> None:
+    done = threading.Event()
+    parked = threading.Thread(target=done.wait, args=(10,), name="parked")
+    parked.start()
+    try:
+        everyone = current_stacks()
+        some = current_stacks(skip={parked.ident or 0})
+        assert parked.ident in everyone
+        assert parked.ident not in some
+        assert threading.get_ident() in some
+    finally:
+        done.set()
+        parked.join(10)

@@ -208,3 +208,38 @@ def test_snapshot_per_site_false_has_the_same_locks_without_sites() -> None:
     ids = {lock.id for lock in kept}
     assert ids <= {entry["id"] for entry in lean["locks"]}
     assert [e["id"] for e in full["locks"]] == [e["id"] for e in lean["locks"]]
+
+
+def test_a_sample_lists_the_locks_in_use_as_a_thread_dump_does() -> None:
+    """Held or waited for: listed; idle: left to the ``locks`` request (``snapshot()``)."""
+    with locks.tracking():
+        idle, held = threading.Lock(), threading.Lock()
+        waits = threading.Condition()
+        release, ready = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with held:
+                ready.set()
+                release.wait(10)
+
+        def wait_for_notify() -> None:
+            with waits:
+                waits.wait(10)
+
+        threads = [threading.Thread(target=hold), threading.Thread(target=wait_for_notify)]
+        for thread in threads:
+            thread.start()
+        try:
+            assert ready.wait(10)
+            wait_until(lambda: any(e["notify_waiters"] for e in locks.snapshot()["locks"]))
+            listed = {entry["id"] for entry in sampling.take_sample(locks)["locks"]}
+            assert held.id in listed
+            assert waits._lock.id in listed  # type: ignore[attr-defined]
+            assert idle.id not in listed
+            assert idle.id in {entry["id"] for entry in locks.snapshot()["locks"]}
+        finally:
+            release.set()
+            with waits:
+                waits.notify_all()
+            for thread in threads:
+                thread.join(10)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Collection
 from types import CodeType, FrameType
 
 WALK_INTERVAL_S = 0.05  # a waiter that starts waiting during the walk waits this long at most
@@ -35,8 +36,9 @@ RawFrame = tuple[CodeType, int, int]  # code, line (0 when unknown), last instru
 RawStack = tuple[RawFrame, ...]  # outermost first
 
 
-def current_stacks() -> dict[int, RawStack]:
-    """Every thread's stack by ident, walked while no other thread can move it."""
+def current_stacks(skip: Collection[int] = ()) -> dict[int, RawStack]:
+    """Every thread's stack by ident, walked while no other thread can move it; threads in
+    ``skip`` (known not to have run since the caller last walked them) are left out."""
     interval = sys.getswitchinterval()
     enabled = gc.isenabled()
     gc.disable()
@@ -44,6 +46,8 @@ def current_stacks() -> dict[int, RawStack]:
     try:
         stacks: dict[int, RawStack] = {}
         for ident, top in sys._current_frames().items():
+            if ident in skip:
+                continue
             walked = []
             frame: FrameType | None = top
             while frame is not None:

@@ -544,18 +544,22 @@ def _sites(locks: list[_Tracked]) -> list[dict[str, Any]]:
     return list(sites.values())
 
 
-def snapshot(per_site: bool = True) -> dict[str, Any]:
+def snapshot(per_site: bool = True, in_use_only: bool = False) -> dict[str, Any]:
     """Every live tracked lock, plain JSON-able data; reads per-lock state, never waits on it.
 
     ``since_s`` is how long ago (seconds) an owner took the lock or a waiter began to wait;
     ``monotonic`` is the snapshot's own time on the monotonic clock; ``threads`` names idents.
     ``per_site=False`` leaves out ``sites`` (folding every site's totals was a fifth of an
-    agent sample's cost, and a sample reports locks, not sites).
+    agent sample's cost, and a sample reports locks, not sites). ``in_use_only``: only locks
+    held or waited for, as a thread dump lists them (an idle lock says nothing of any thread;
+    describing every one was most of the tracker's part of a sample).
     """
     with _state_lock:
         now = monotonic()
         locks = [lock for ref in list(_live.values()) if (lock := ref()) is not None]
         sites = _sites(locks) if per_site else None
+    if in_use_only:
+        locks = [lock for lock in locks if lock.waiters or lock.notify_waiters or lock.owners()]
     snap = {
         "monotonic": now,
         "pid": os.getpid(),

@@ -22,7 +22,6 @@ import sysconfig
 import threading
 import time
 from dataclasses import dataclass, field
-from types import CodeType
 from typing import Any
 
 from . import classify, procstat, queues
@@ -60,7 +59,7 @@ class _Stack:
     where it was costs a walk of its frames and no conversion, classification or encoding."""
 
     key: tuple[tuple[int, int], ...]  # id(code), lasti per frame, outermost first
-    codes: list[CodeType]  # held so the ids in ``key`` stay theirs
+    raw: RawStack  # as walked; holds the code objects, so the ids in ``key`` stay theirs
     frames: list[classify.Frame]
     dicts: list[dict[str, Any]]  # the sample's "stack" (shared by samples: never changed)
     json: str  # ``dicts`` encoded
@@ -95,13 +94,12 @@ def _seen_stack(ident: int, raw: RawStack) -> _Stack:
     seen = _stacks.get(ident)
     if seen is not None and seen.key == key:
         return seen
-    codes = [code for code, _line, _lasti in raw]
     frames = _stack(raw)
     if seen is not None and seen.frames == frames:  # moved within the same lines
-        fresh = _Stack(key, codes, seen.frames, seen.dicts, seen.json, seen.states)
+        fresh = _Stack(key, raw, seen.frames, seen.dicts, seen.json, seen.states)
     else:
         dicts = [{"file": f, "line": n, "function": fn} for f, n, fn in frames]
-        fresh = _Stack(key, codes, frames, dicts, _to_json(dicts))
+        fresh = _Stack(key, raw, frames, dicts, _to_json(dicts))
     _stacks[ident] = fresh
     return fresh
 
@@ -130,13 +128,28 @@ def _innermost_program_frame(raw: RawStack) -> RawFrame | None:
     return next((frame for frame in reversed(raw) if not _ours(frame[0].co_filename)), None)
 
 
-def _task(pid: int, ident: int, native_id: int, now: float) -> tuple[_Task | None, int]:
+def _unmoved(clocks: dict[int, int | None]) -> set[int]:
+    """Threads whose CPU clock has not moved since their stack was last walked: a thread's
+    Python stack changes only when it runs, so the last walk still stands (each is read
+    before the walk, so a thread that ran after a sample's reading is walked at the next)."""
+    return {
+        ident
+        for ident, cpu_ns in clocks.items()
+        if cpu_ns is not None
+        and (last := _tasks.get(ident)) is not None
+        and last.cpu_ns == cpu_ns
+        and ident in _stacks
+    }
+
+
+def _task(
+    pid: int, ident: int, native_id: int, cpu_ns: int | None, now: float
+) -> tuple[_Task | None, int]:
     """``native_id``'s state and CPU, and the CPU nanoseconds it ran since the last sample (since
-    it started, at its first). Its CPU clock is read each sample (exact, one call that keeps the
-    GIL), its /proc stat file (three calls, the kernel formatting 52 fields: most of a sample's
-    cost) only when the thread has run since it was read, or the reading is
-    ``STATE_MAX_AGE_S`` old. The agent's own thread is running, as it reads this."""
-    cpu_ns = procstat.thread_cpu_ns(procstat.thread_cpu_clock(native_id))
+    it started, at its first). Its CPU clock ``cpu_ns`` is read each sample (exact, one call
+    that keeps the GIL), its /proc stat file (three calls, the kernel formatting 52 fields:
+    most of a sample's cost) only when the thread has run since it was read, or the reading
+    is ``STATE_MAX_AGE_S`` old. The agent's own thread is running, as it reads this."""
     cpu_s = cpu_ns / 1e9 if cpu_ns is not None else None
     last = _tasks.get(ident)
     if last is not None and (
@@ -224,8 +237,17 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
     """The program right now, as plain JSON-able data (``locks``: the tracker module or None)."""
     pid = os.getpid()
     free_threaded = gil_disabled()
-    frames = {} if free_threaded else current_stacks()  # see the module docstring
     threads = {t.ident: t for t in threading.enumerate()}
+    clocks = {
+        ident: procstat.thread_cpu_ns(procstat.thread_cpu_clock(t.native_id))
+        for ident, t in threads.items()
+        if ident is not None
+    }
+    frames: dict[int, RawStack] = {}
+    if not free_threaded:  # see the module docstring
+        unmoved = _unmoved(clocks)
+        frames = current_stacks(unmoved)
+        frames.update((ident, _stacks[ident].raw) for ident in unmoved)
     names = {ident: t.name for ident, t in threads.items() if ident is not None}
     holds: dict[int, list[str]] = {}
     waiting: dict[int, str] = {}
@@ -234,7 +256,7 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
     notes = []
     if locks is not None:
         try:
-            snap = locks.snapshot(per_site=False)
+            snap = locks.snapshot(per_site=False, in_use_only=True)
             holds, waiting, lock_list, cycles = _lock_view(snap, locks.find_deadlocks(snap), names)
         except Exception as exc:  # the tracker's fault must not cost the sample
             notes.append(f"lock tracking failed: {exc!r}")
@@ -247,7 +269,11 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
         thread = threads.get(ident)
         raw = frames.get(ident, ())
         native_id = thread.native_id if thread is not None else None
-        task, ran[ident] = _task(pid, ident, native_id, now) if native_id is not None else (None, 0)
+        task, ran[ident] = (
+            _task(pid, ident, native_id, clocks.get(ident), now)
+            if native_id is not None
+            else (None, 0)
+        )
         stack = _seen_stack(ident, raw)
         at_call, in_with = _stopped_at(_innermost_program_frame(raw))
         inputs = (task.state if task else None, at_call, in_with, ident in waiting)
