@@ -150,21 +150,39 @@ class SamplingProfile:
             self._ended = time.monotonic()
 
     def _tick(self) -> None:
-        stacks = current_stacks()
-        if stacks.keys() != self._known:
-            self._meet(stacks)
+        idle = self._idle()
+        stacks = current_stacks(idle)
+        present = stacks.keys() | idle
+        if present != self._known:
+            self._meet(present)
         elif any(t.tries for t in self._threads.values()):
             self._name_pending()
         self.ticks += 1
+        for ident in idle:
+            counters = self._threads[ident]
+            counters.samples += 1
+            _count(counters.last_self, counters.last_total or [], 0)
         for ident, stack in stacks.items():
             if ident not in self._skip:
                 self._sample(self._threads[ident], stack)
 
-    def _meet(self, frames: dict[int, RawStack]) -> None:
+    def _idle(self) -> set[int]:
+        """Threads whose CPU clock has not moved since their previous sample (their stack
+        cannot have moved: see the module docstring); a thread gone has no clock."""
+        return {
+            ident
+            for ident, counters in self._threads.items()
+            if counters.clock is not None
+            and counters.last_total is not None
+            and counters.last_ns is not None
+            and thread_cpu_ns(counters.clock) == counters.last_ns
+        }
+
+    def _meet(self, present: set[int]) -> None:
         """Threads new since the previous sample get counters of their own (an ident that
         reappears is another thread: a thread never leaves ``_current_frames`` and returns)."""
-        fresh = frames.keys() - self._known
-        self._known = set(frames)
+        fresh = present - self._known
+        self._known = present
         for ident in set(self._threads) - self._known:
             del self._threads[ident]
         self._skip &= self._known
