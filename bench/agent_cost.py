@@ -17,7 +17,7 @@ thread's CPU (its thread CPU clock, exact; ``/proc``'s 10 ms ticks read 0 for a 
 runs in short bursts) and the ``threadscope run`` process's own CPU during the work (decoding
 samples, the table), which competes with the program for the cores.
 
-    python -m bench.agent_cost [--pairs 15] [--interval 100]   (make bench: section "Agent cost")
+    python -m bench.agent_cost [--pairs 21] [--interval 100]   (make bench: section "Agent cost")
 """
 
 from __future__ import annotations
@@ -125,6 +125,7 @@ PROGRAMS = {"cpu-bound": CLOCKS + CPU_BOUND + REPORT, "io-bound": CLOCKS + IO_BO
 # About 1 s each on this VM at scale 1, 10 samples or more: many pairs (a pair cancels drift).
 WORK = {"count": 30_000_000, "trips": 800}
 LATENCY_MS = 1.0
+PAIRS = 21  # the wall time's pairs spread ±15 % on this VM: the median needs many
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +158,7 @@ def _spread(values: list[float]) -> list[float]:
     return [min(values), low, mid, high, max(values)]
 
 
-def measure(pairs: int = 15, interval_ms: int = 100, scale: float = 1.0) -> dict[str, Any]:
+def measure(pairs: int = PAIRS, interval_ms: int = 100, scale: float = 1.0) -> dict[str, Any]:
     """Per program: each pair's with/without ratio (wall and CPU), their median, the slowdown %.
 
     ``scale`` shrinks the programs' work (``--quick`` runs them at a few percent).
@@ -211,9 +212,16 @@ def measure(pairs: int = 15, interval_ms: int = 100, scale: float = 1.0) -> dict
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=15)
-    parser.add_argument("--interval", type=int, default=100, help="agent interval in ms")
-    parser.add_argument("--scale", type=float, default=1.0, help="the programs' work, 1 = ~1 s")
+    parser.add_argument("--pairs", type=int, default=PAIRS, help="default %(default)s")
+    parser.add_argument(
+        "--interval", type=int, default=100, help="agent interval in ms (default %(default)s)"
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="the programs' work, 1 = ~1 s (default %(default)s)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     results = measure(args.pairs, args.interval, args.scale)
@@ -226,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:10} slowdown {r['slowdown_pct']:+.2f} % (median of {args.pairs} pairs, "
             f"interval {args.interval} ms; pairs {low:.3f} [{q1:.3f} {q3:.3f}] {high:.3f}); "
             f"work's CPU {r['work_cpu_pct']:+.2f} %, threads' share of the wall "
-            f"-{r['share_lost_pct']:.2f} %; agent thread {r['agent_cpu_pct']:.2f} % and "
+            f"{-r['share_lost_pct']:+.2f} %; agent thread {r['agent_cpu_pct']:.2f} % and "
             f"threadscope run {r['launcher_cpu_pct']:.2f} % of a core"
         )
     return 0

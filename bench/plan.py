@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
+from bench import agent_cost
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -23,7 +25,7 @@ class Plan:
     long_warmup: int = 10_000
     stop_threads: int = 64
     stop_trials: int = 20
-    agent_pairs: int = 15  # with/without pairs per sample program (issue 12)
+    agent_pairs: int = agent_cost.PAIRS  # with/without pairs per sample program (issue 12)
     agent_scale: float = 1.0  # the sample programs' work: ~1 s each at 1
     lock_pairs: int = 7  # tracked/untracked pairs, micro-benchmark and crawl (issue 13)
     lock_ops: int = 200_000  # acquire/release per micro-benchmark run
