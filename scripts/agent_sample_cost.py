@@ -95,7 +95,7 @@ def parts() -> dict[str, Callable[[], object]]:
         clocks = [procstat.thread_cpu_ns(procstat.thread_cpu_clock(n)) for _, n in threads]
         now = time.monotonic()
         return [
-            sampling._task(pid, i or 0, n, c, now)
+            sampling._task(pid, i or 0, n, c, now, True)
             for (i, n), c in zip(threads, clocks, strict=True)
         ]
 

@@ -143,13 +143,15 @@ def _unmoved(clocks: dict[int, int | None]) -> set[int]:
 
 
 def _task(
-    pid: int, ident: int, native_id: int, cpu_ns: int | None, now: float
+    pid: int, ident: int, native_id: int, cpu_ns: int | None, now: float, letter_needed: bool
 ) -> tuple[_Task | None, int]:
     """``native_id``'s state and CPU, and the CPU nanoseconds it ran since the last sample (since
     it started, at its first). Its CPU clock ``cpu_ns`` is read each sample (exact, one call
     that keeps the GIL), its /proc stat file (three calls, the kernel formatting 52 fields:
-    most of a sample's cost) only when the thread has run since it was read, or the reading
-    is ``STATE_MAX_AGE_S`` old. The agent's own thread is running, as it reads this."""
+    most of a sample's cost) only when the thread has run since it was read and its state
+    letter is needed, or the reading is ``STATE_MAX_AGE_S`` old. Not needed for a thread
+    stopped between bytecodes: sleeping or on a CPU, it waits for the GIL the sampler holds
+    (``_show_the_interrupted_one``). The agent's own thread is running, as it reads this."""
     cpu_s = cpu_ns / 1e9 if cpu_ns is not None else None
     last = _tasks.get(ident)
     if last is not None and (
@@ -162,11 +164,13 @@ def _task(
         fresh = _Task(native_id, "R", cpu_s, cpu_ns, now)
     elif (
         last is not None
-        and ran == 0
         and cpu_ns is not None
         and now - last.read_at < STATE_MAX_AGE_S
+        and (ran == 0 or not letter_needed)
     ):
-        return last, 0
+        if ran == 0:
+            return last, 0
+        fresh = _Task(native_id, last.state, cpu_s, cpu_ns, last.read_at)  # the letter as read
     else:
         stat = procstat.task_stat(pid, native_id)
         if stat is None:
@@ -269,13 +273,13 @@ def take_sample(locks: Any = None) -> dict[str, Any]:
         thread = threads.get(ident)
         raw = frames.get(ident, ())
         native_id = thread.native_id if thread is not None else None
+        stack = _seen_stack(ident, raw)
+        at_call, in_with = _stopped_at(_innermost_program_frame(raw))
         task, ran[ident] = (
-            _task(pid, ident, native_id, clocks.get(ident), now)
+            _task(pid, ident, native_id, clocks.get(ident), now, at_call is not False)
             if native_id is not None
             else (None, 0)
         )
-        stack = _seen_stack(ident, raw)
-        at_call, in_with = _stopped_at(_innermost_program_frame(raw))
         inputs = (task.state if task else None, at_call, in_with, ident in waiting)
         state = stack.states.get(inputs)
         if state is None:
