@@ -124,7 +124,8 @@ class WorkerStateChanged(Event):
     ``FETCHING`` a URL covers its robots.txt check too; ``WAITING_HOST`` (``url``: the host,
     an origin) is a worker waiting for a host's turn: in the ``bounded`` strategy for the
     earliest host to be ready (with nothing ready), in the others before the request to that
-    host, whose ``FETCHING`` follows.
+    host, whose ``FETCHING`` follows. ``PARSING`` is not published on its own: the page's
+    ``FetchFinished`` says when it began (``parse_started``), one event fewer per page.
     """
 
     name: str
@@ -134,8 +135,12 @@ class WorkerStateChanged(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FetchFinished(Event):
+    """A page's result; ``parse_started``: when ``worker`` began parsing its body (state
+    ``PARSING`` from then until ``t``), None when nothing was parsed."""
+
     worker: str
     result: PageResult
+    parse_started: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -273,27 +278,30 @@ class Subscription(Mailbox[Event]):
 
 
 class EventStream:
-    """Fan-out of events to any number of subscribers; ``publish`` never blocks."""
+    """Fan-out of events to any number of subscribers; ``publish`` never blocks.
+
+    ``active`` is a plain attribute, set under the lock whenever a subscriber comes or goes,
+    because workers read it several times a page: False when nobody listens, so publishers
+    can skip building events.
+    """
 
     def __init__(self) -> None:
         self._subscribers: tuple[Subscription, ...] = ()
         self._lock = threading.Lock()
+        self.active = False
 
     def subscribe(self, maxlen: int = 100_000) -> Subscription:
         sub = Subscription(self, maxlen)
         with self._lock:
             self._subscribers = (*self._subscribers, sub)
+            self.active = True
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
             self._subscribers = tuple(s for s in self._subscribers if s is not sub)
+            self.active = bool(self._subscribers)
 
     def publish(self, event: Event) -> None:
         for sub in self._subscribers:
             sub.offer(event)
-
-    @property
-    def active(self) -> bool:
-        """False when nobody listens, so publishers can skip building events."""
-        return bool(self._subscribers)
