@@ -22,6 +22,7 @@ the visited set's once per in-scope link). Events are built only when someone su
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from core.budget import Budget
@@ -225,8 +226,8 @@ class Pipeline:
             if self._results is not None:
                 self._results.write(result)
             if self._events.active:
-                event = FetchFinished(worker=w.name, result=result, parse_started=parsed)
-                self._events.publish(event)
+                now = time.monotonic()
+                self._events.publish(FetchFinished.make(now, w.name, result, parsed))
         return new
 
 

@@ -204,7 +204,7 @@ class WorkerPool:
         w.url = url
         w.since = since = time.monotonic()
         if self._events.active:
-            self._events.publish(WorkerStateChanged(name=w.name, state=state, url=url, t=since))
+            self._events.publish(WorkerStateChanged.make(since, w.name, state, url))
 
     def release(self, w: Worker, reason: str) -> None:
         """A worker has finished (its thread has exited or will take no more URLs)."""

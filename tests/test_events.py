@@ -3,9 +3,20 @@ subscriber falls behind."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 
-from core.events import EventStream, Marker
+import pytest
+
+from core.events import (
+    EventStream,
+    FetchFinished,
+    Marker,
+    PageResult,
+    WorkerState,
+    WorkerStateChanged,
+)
 
 
 def test_publishing_reaches_every_subscriber_and_drops_are_counted_per_subscriber():
@@ -52,3 +63,21 @@ def test_concurrent_publishers_lose_nothing_below_the_bound():
     for n in range(4):  # each publisher's events in its own order
         mine = [t for t in texts if t.startswith(f"p{n}-")]
         assert mine == [f"p{n}-{i}" for i in range(per_thread)]
+
+
+def test_per_page_events_build_fast_yet_behave_as_frozen_dataclasses():
+    before = time.monotonic()
+    built = WorkerStateChanged(name="w1", state=WorkerState.FETCHING)
+    assert before <= built.t <= time.monotonic()  # the default factory still runs
+    assert built.url is None
+    made = WorkerStateChanged.make(1.5, "w1", WorkerState.PARSING, "http://x/1")
+    assert made == WorkerStateChanged(t=1.5, name="w1", state=WorkerState.PARSING, url="http://x/1")
+    assert dataclasses.replace(made, url="http://x/2").url == "http://x/2"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.url = "http://x/3"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        WorkerStateChanged(name="w1")  # type: ignore[call-arg]
+    result = PageResult("http://x/1", None, 0, 200, 10, 1.0, 2)
+    finished = FetchFinished.make(2.0, "w1", result, 1.75)
+    assert finished == FetchFinished(worker="w1", result=result, parse_started=1.75, t=2.0)
+    assert FetchFinished(worker="w1", result=result).parse_started is None
