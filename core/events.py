@@ -32,27 +32,31 @@ E = TypeVar("E", bound=type)
 
 
 def _quick(cls: E) -> E:
-    """Faster construction for the frozen, slotted events a crawl builds per page.
+    """Faster construction for the frozen, slotted records a crawl builds per page.
 
     A frozen dataclass's own ``__init__`` calls ``object.__setattr__`` per field; this one has
-    the same keyword arguments, defaults and immutability but writes each slot through its
-    member descriptor (about half the instructions). ``cls.make(t, *fields)`` (every field
-    positional, in declaration order) also skips the class call and its keyword dict: the
-    workers' per-page events use it.
+    the same parameters, defaults and immutability but writes each slot through its member
+    descriptor (a third fewer instructions). ``cls.make(*fields)`` (every field positional,
+    in declaration order: an event's ``t`` first) also skips the class call and its keyword
+    dict (half the instructions): the pipeline and the workers use it.
     """
     scope: dict[str, Any] = {"_MISSING": MISSING, "_cls": cls, "_new": object.__new__}
     names = [f.name for f in fields(cls)]
-    params = []
+    params: list[str] = []
+    keywords: list[str] = []
     for f in fields(cls):
+        into = keywords if f.kw_only else params
         scope[f"_set_{f.name}"] = getattr(cls, f.name).__set__
         if f.default_factory is not MISSING:
             scope[f"_factory_{f.name}"] = f.default_factory
-            params.append(f"{f.name}=_MISSING")
+            into.append(f"{f.name}=_MISSING")
         elif f.default is not MISSING:
             scope[f"_default_{f.name}"] = f.default
-            params.append(f"{f.name}=_default_{f.name}")
+            into.append(f"{f.name}=_default_{f.name}")
         else:
-            params.append(f.name)
+            into.append(f.name)
+    if keywords:
+        params += ["*", *keywords]
     sets = "".join(f"    _set_{name}(self, {name})\n" for name in names)
     factories = "".join(
         f"    if {name} is _MISSING:\n        {name} = _factory_{name}()\n"
@@ -60,7 +64,7 @@ def _quick(cls: E) -> E:
         if f"_factory_{name}" in scope
     )
     source = (
-        f"def __init__(self, *, {', '.join(params)}):\n{factories}{sets}"
+        f"def __init__(self, {', '.join(params)}):\n{factories}{sets}"
         f"def make({', '.join(names)}):\n    self = _new(_cls)\n{sets}    return self\n"
     )
     exec(source, scope)  # the source is made of the class's own field names
@@ -98,6 +102,7 @@ class ErrorInfo:
         return {"kind": self.kind, "message": self.message}
 
 
+@_quick
 @dataclass(frozen=True, slots=True)
 class PageResult:
     """One record per URL; ``as_dict`` gives the JSONL keys.
@@ -114,6 +119,12 @@ class PageResult:
     links: int
     error: ErrorInfo | None = None
     truncated: bool = False
+    make: ClassVar[
+        Callable[
+            [str, str | None, int, int | None, int, float, int, ErrorInfo | None, bool],
+            PageResult,
+        ]
+    ]
 
     @property
     def failed(self) -> bool:

@@ -144,7 +144,7 @@ class Pipeline:
                 encoding=_charset(content_type),
                 max_url_length=self._max_url_length,
             )
-        result = PageResult(
+        result = PageResult.make(
             url,
             parent,
             depth,

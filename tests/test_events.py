@@ -10,6 +10,7 @@ import time
 import pytest
 
 from core.events import (
+    ErrorInfo,
     EventStream,
     FetchFinished,
     Marker,
@@ -81,3 +82,9 @@ def test_per_page_events_build_fast_yet_behave_as_frozen_dataclasses():
     finished = FetchFinished.make(2.0, "w1", result, 1.75)
     assert finished == FetchFinished(worker="w1", result=result, parse_started=1.75, t=2.0)
     assert FetchFinished(worker="w1", result=result).parse_started is None
+    assert PageResult.make("http://x/1", None, 0, 200, 10, 1.0, 2, None, False) == result
+    failed = PageResult("http://x/2", "http://x/1", 1, None, 0, 0.5, 0, error=ErrorInfo("a", "b"))
+    assert failed.failed
+    assert dataclasses.replace(failed, truncated=True).truncated
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.links = 3  # type: ignore[misc]
