@@ -1,17 +1,23 @@
 """What monitoring costs the engine per page: one crawl of the embedded test site, in this process.
 
-``--monitored``: one subscriber on the crawl's events, drained every 50 ms on a thread of its
-own (as the window's bridge and ``bench.engine_runner`` do); no sampler (its ~0.1 ms per tick
-is not per page). Unmonitored: nobody subscribes, so the engine builds no events. The site
-runs in a child process (valgrind does not trace it), so under callgrind the counts are the
-crawler's alone. Instruction counts are repeatable where CPU time on this VM is not; subtract
-a short crawl from a long one to cancel the start-up::
+``--monitored``: one subscriber on the crawl's events, drained on a thread of its own every
+``--drain-interval`` seconds (the window's bridge and ``bench.engine_runner`` drain every
+50 ms); no sampler (its ~0.1 ms per tick is not per page). Unmonitored: nobody subscribes, so
+the engine builds no events. The site runs in a child process (valgrind does not trace it),
+so under callgrind the counts are the crawler's alone. Instruction counts are repeatable where
+CPU time on this VM is not; subtract a short crawl from a long one to cancel the start-up::
 
     for m in "" --monitored; do for n in 200 2200; do
       PYTHONHASHSEED=0 OPENBLAS_NUM_THREADS=1 valgrind --tool=callgrind \\
-        --callgrind-out-file=/tmp/cg$m$n .venv/bin/python scripts/monitor_cost.py --pages $n $m
+        --callgrind-out-file=/tmp/cg$m$n .venv/bin/python scripts/monitor_cost.py \\
+        --pages $n --threads 1 --drain-interval 2.5 $m
     done; done
     (total of cg2200 - total of cg200) / 2000 = instructions per page
+
+Under valgrind the crawl runs ~50 times slower, so ``--drain-interval 2.5`` keeps the pages
+per drain (~150) what 50 ms gives at full speed (at 50 ms each page would pay ~3 k
+instructions of wake-ups it does not pay outside valgrind). One thread repeats to ~0.2 %
+between runs; 16 threads (the bench's) to ~0.7 %, from how the GIL hands over.
 
 ``.venv/bin/python scripts/monitor_cost.py [--pages 2000] [--threads 16] [--monitored]``
 """
