@@ -8,10 +8,10 @@
    (state ``WAITING_HOST``; not when the strategy's frontier schedules hosts itself,
    ``wait_turns`` False); a stop cuts the wait short and the URL is never fetched;
 3. fetch (state ``FETCHING``: its event marks the request's start);
-4. parse an HTML body's links (state ``PARSING``);
+4. parse an HTML body's links (state ``PARSING``, recorded without an event of its own);
 5. account: count the result (also per host, ``core.hosts``), write it to ``results_path``,
-   publish ``FetchFinished``, and return the in-scope links never seen before that fit the
-   budgets (``core.budget``) as items for the strategy to schedule.
+   publish ``FetchFinished`` (with when parsing began), and return the in-scope links never
+   seen before that fit the budgets (``core.budget``) as items for the strategy to schedule.
 
 Anything raised while visiting a URL becomes that URL's result (error kind ``unexpected``);
 what accounting raises is the engine's own bookkeeping failing and reaches the worker (which
@@ -22,6 +22,7 @@ the visited set's once per in-scope link). Events are built only when someone su
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from core.budget import Budget
@@ -101,44 +102,49 @@ class Pipeline:
         url, parent, depth = item
         links: list[str] = []
         redirects = 0
+        parsed: float | None = None
         try:
-            result, links, redirects = self._visit(w, url, parent, depth)
+            result, links, redirects, parsed = self._visit(w, url, parent, depth)
         except Exception as exc:  # a bad page must never kill a worker
             error = ErrorInfo("unexpected", f"{type(exc).__name__}: {exc}"[:500])
             result = PageResult(url, parent, depth, None, 0, 0.0, 0, error)
-        return self._account(w, item, result, links, redirects)
+            if w.state is WorkerState.PARSING and w.url == url:
+                parsed = w.since  # the parser raised
+        return self._account(w, item, result, links, redirects, parsed)
 
     def _visit(
         self, w: Worker, url: str, parent: str | None, depth: int
-    ) -> tuple[PageResult | None, list[str], int]:
-        """The URL's result (None: the crawl ended first), its links and redirects followed."""
+    ) -> tuple[PageResult | None, list[str], int, float | None]:
+        """The URL's result (None: the crawl ended first), its links, redirects followed and
+        when parsing began (None: not parsed)."""
         robots = self._robots
         if robots is not None:
             self._set_state(w, WorkerState.FETCHING, url)
             if not robots.allowed(url):
                 if self._ended.is_set():  # robots.txt was cut off by stop(): not a verdict
-                    return None, [], 0
+                    return None, [], 0, None
                 why = ErrorInfo("robots", robots.why_disallowed(url))
-                return PageResult(url, parent, depth, None, 0, 0.0, 0, why), [], 0
+                return PageResult(url, parent, depth, None, 0, 0.0, 0, why), [], 0, None
         host = origin(url)
         delay = self._delay_for(host)  # known from here on (robots.txt has been read)
         if delay > 0 and not self._wait_turn(w, host, delay):
-            return None, [], 0  # stopped while waiting: the URL was never fetched
+            return None, [], 0, None  # stopped while waiting: the URL was never fetched
         self._set_state(w, WorkerState.FETCHING, url)  # its event marks the fetch's start
         outcome = self._fetch(url)
         if self._observe is not None:
             self._throttle(host, outcome.elapsed_ms / 1000, outcome.status, outcome.error)
         links: list[str] = []
+        parsed = None
         content_type = outcome.content_type or ""
         if outcome.error is None and outcome.body and "html" in content_type:
-            self._set_state(w, WorkerState.PARSING, url)
+            parsed = w.enter(WorkerState.PARSING)  # FetchFinished carries it: no event here
             links = extract_links(
                 outcome.body,
                 outcome.final_url or url,
                 encoding=_charset(content_type),
                 max_url_length=self._max_url_length,
             )
-        result = PageResult(
+        result = PageResult.make(
             url,
             parent,
             depth,
@@ -149,7 +155,7 @@ class Pipeline:
             outcome.error,
             outcome.truncated,
         )
-        return result, links, outcome.redirects
+        return result, links, outcome.redirects, parsed
 
     def _throttle(
         self, host: str, latency: float, status: int | None, error: ErrorInfo | None
@@ -180,7 +186,13 @@ class Pipeline:
                 return True
 
     def _account(
-        self, w: Worker, item: Item, result: PageResult | None, links: list[str], redirects: int
+        self,
+        w: Worker,
+        item: Item,
+        result: PageResult | None,
+        links: list[str],
+        redirects: int,
+        parsed: float | None,
     ) -> list[Item]:
         """Count the result, record and publish it, and return the admitted new links."""
         url, _, depth = item
@@ -214,7 +226,8 @@ class Pipeline:
             if self._results is not None:
                 self._results.write(result)
             if self._events.active:
-                self._events.publish(FetchFinished(worker=w.name, result=result))
+                now = time.monotonic()
+                self._events.publish(FetchFinished.make(now, w.name, result, parsed))
         return new
 
 

@@ -41,6 +41,13 @@ class Worker:
     since: float = 0.0
     retire: bool = False
 
+    def enter(self, state: WorkerState) -> float:
+        """Record ``state`` on the same URL without publishing it (the caller's own event
+        says when it began); returns that time."""
+        self.state = state
+        self.since = now = time.monotonic()
+        return now
+
 
 class WorkerPool:
     """Every thread of one crawl, from start to its goodbye; see the module docstring.
@@ -195,9 +202,9 @@ class WorkerPool:
             return
         w.state = state
         w.url = url
-        w.since = time.monotonic()
+        w.since = since = time.monotonic()
         if self._events.active:
-            self._events.publish(WorkerStateChanged(name=w.name, state=state, url=url))
+            self._events.publish(WorkerStateChanged.make(since, w.name, state, url))
 
     def release(self, w: Worker, reason: str) -> None:
         """A worker has finished (its thread has exited or will take no more URLs)."""

@@ -50,7 +50,8 @@ class EventBridge(QObject):
     """Drains a crawl's event stream on the GUI thread and re-emits it as batched signals."""
 
     pagesFinished = Signal(list)  # list[PageResult]
-    workerEvents = Signal(list)  # list[WorkerStarted | WorkerStateChanged | WorkerStopped]
+    # list[WorkerStarted | WorkerStateChanged | WorkerStopped | FetchFinished (parsed pages)]
+    workerEvents = Signal(list)
     stateChanged = Signal(str, str)  # CrawlState value, reason
     threadsChanged = Signal(int, int)  # old, new
     notice = Signal(str, str, str)  # level, message, name of the thread that raised it
@@ -107,6 +108,8 @@ class EventBridge(QObject):
         for event in events:
             if isinstance(event, FetchFinished):
                 pages.append(event.result)
+                if event.parse_started is not None:  # the worker's PARSING, for the Timeline
+                    workers.append(event)
             elif isinstance(event, WORKER_EVENTS):
                 workers.append(event)
             elif isinstance(event, CrawlStateChanged):

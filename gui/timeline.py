@@ -22,7 +22,7 @@ from PySide6.QtCore import QPointF, QTimer
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolTip, QVBoxLayout, QWidget
 
-from core.events import WorkerStarted, WorkerStateChanged, WorkerStopped
+from core.events import FetchFinished, WorkerStarted, WorkerStateChanged, WorkerStopped
 from gui.palette import STATE_COLORS
 
 MAX_SEGMENTS = 5_000
@@ -152,6 +152,10 @@ class TimelineView(QWidget):
             t = self._clock(event.t)
             if isinstance(event, WorkerStateChanged):
                 self.add_state(event.name, t, str(event.state), event.url or "")
+            elif isinstance(event, FetchFinished):  # the page was parsed from parse_started on
+                if event.parse_started is not None:
+                    parsed = self._clock(event.parse_started)
+                    self.add_state(event.worker, parsed, "parsing", event.result.url)
             elif isinstance(event, WorkerStarted):
                 self.add_state(event.name, t, "idle", "")
             elif isinstance(event, WorkerStopped):

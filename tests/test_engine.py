@@ -84,6 +84,20 @@ def test_full_crawl_fetches_every_page_exactly_once(site, tmp_path):
     assert started == stopped == {f"crawl-worker-{n}" for n in range(1, 9)}
 
 
+def test_a_page_is_two_events_its_result_saying_when_parsing_began(site):
+    crawler, events = run(CrawlSettings(site.url, threads=4, max_pages=40))
+    assert crawler.stats().pages == 40
+    states = [e for e in events if isinstance(e, WorkerStateChanged)]
+    assert WorkerState.PARSING not in {e.state for e in states}  # carried by FetchFinished
+    fetching = {(e.name, e.url): e.t for e in states if e.state == WorkerState.FETCHING}
+    finished = [e for e in events if isinstance(e, FetchFinished)]
+    assert len(finished) == len(fetching) == 40
+    for e in finished:  # every page is HTML with links: each was parsed
+        assert e.parse_started is not None
+        assert fetching[(e.worker, e.result.url)] <= e.parse_started <= e.t
+        assert e.result.links > 0
+
+
 def test_max_depth_limits_to_the_root_and_its_links(site):
     site.reset_stats()
     crawler, _ = run(CrawlSettings(site.url, threads=4, max_depth=1))

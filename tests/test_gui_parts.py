@@ -308,6 +308,41 @@ def test_timeline_segments_answer_hover_queries(qtbot):
     assert len(view._bars["fetching"].opts["x0"]) == 1
 
 
+def test_timeline_draws_parsing_from_the_pages_result(qtbot):
+    t0 = time.monotonic()
+    view = TimelineView(lambda t: t - t0)
+    qtbot.addWidget(view)
+    view.show()
+    bridge = EventBridge()
+    bridge.workerEvents.connect(view.add_events)
+    stream = EventStream()
+    bridge.attach(stream)
+    pages: list[PageResult] = []
+    bridge.pagesFinished.connect(pages.extend)
+    fetched = PageResult("http://x/1", None, 1, 200, 100, 1.5, 3)
+    failed = PageResult("http://x/2", None, 1, None, 0, 1.0, 0, ErrorInfo("timeout", "slow"))
+    for event in (
+        WorkerStateChanged(name="w1", state=WorkerState.FETCHING, url="http://x/1", t=t0 + 2),
+        FetchFinished(worker="w1", result=fetched, parse_started=t0 + 3, t=t0 + 3.5),
+        WorkerStateChanged(name="w1", state=WorkerState.FETCHING, url="http://x/2", t=t0 + 4),
+        FetchFinished(worker="w1", result=failed, t=t0 + 5),  # nothing parsed
+        WorkerStateChanged(name="w1", state=WorkerState.IDLE, t=t0 + 6),
+    ):
+        stream.publish(event)
+    qtbot.waitUntil(lambda: len(pages) == 2, timeout=2_000)
+    view.set_now(10.0)
+    state, url, start, end = view.segment_at("w1", 2.5)
+    assert (state, url) == ("fetching", "http://x/1")
+    assert (start, end) == (pytest.approx(2.0), pytest.approx(3.0))
+    state, url, start, end = view.segment_at("w1", 3.7)
+    assert (state, url) == ("parsing", "http://x/1")
+    assert (start, end) == (pytest.approx(3.0), pytest.approx(4.0))
+    state, url, start, end = view.segment_at("w1", 5.5)
+    assert (state, url) == ("fetching", "http://x/2")  # no parsing for the failed page
+    assert (start, end) == (pytest.approx(4.0), pytest.approx(6.0))
+    bridge.stop()
+
+
 def test_timeline_memory_is_shared_out_across_lanes(qtbot, monkeypatch):
     monkeypatch.setattr("gui.timeline.TOTAL_SEGMENTS", 1_000)
     view = TimelineView(lambda t: t)

@@ -106,6 +106,8 @@ def test_start_pause_resume_stop_with_live_data(qtbot, window):
     ]
     assert "stopped" in window.status_labels["state"].text()
     assert phases == ["starting", "running", "paused", "running", "stopping", "finished"]
+    lanes = window.timeline._lanes.values()  # parsing comes in each page's FetchFinished
+    assert any(window.timeline._codes["parsing"] in lane.codes for lane in lanes)
 
 
 def test_stop_button_ends_a_crawl_whose_requests_never_answer(qtbot, window, trap_site):
