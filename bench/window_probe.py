@@ -75,7 +75,8 @@ def _feed(stream, stop: threading.Event) -> int:
 
 
 def _engine_mix():
-    """A worker's events page after page: fetching, parsing, finished, and idle now and then."""
+    """A worker's events page after page, as the engine publishes them: fetching, then the
+    page's result (saying when its parsing began), and idle now and then."""
     from core.events import FetchFinished, PageResult, WorkerState, WorkerStateChanged
 
     names = [f"crawl-worker-{i + 1}" for i in range(WORKERS)]
@@ -83,8 +84,8 @@ def _engine_mix():
     while True:
         name, url = names[page % WORKERS], f"http://127.0.0.1:8080/page/{page}"
         yield WorkerStateChanged(name=name, state=WorkerState.FETCHING, url=url)
-        yield WorkerStateChanged(name=name, state=WorkerState.PARSING, url=url)
-        yield FetchFinished(worker=name, result=PageResult(url, None, 3, 200, 8192, 4.2, 10))
+        result = PageResult(url, None, 3, 200, 8192, 4.2, 10)
+        yield FetchFinished(worker=name, result=result, parse_started=time.monotonic())
         if page % 4 == 0:
             yield WorkerStateChanged(name=name, state=WorkerState.IDLE)
         page += 1

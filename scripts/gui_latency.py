@@ -35,7 +35,7 @@ from gui.app import delete_now
 from gui.window import MainWindow
 
 TICK_MS = 10
-STATES = (WorkerState.FETCHING, WorkerState.PARSING, WorkerState.IDLE)
+STATES = (WorkerState.FETCHING, WorkerState.IDLE)
 
 
 def publish(stream: EventStream, rate: int, workers: int, stop: threading.Event) -> int:
@@ -49,12 +49,12 @@ def publish(stream: EventStream, rate: int, workers: int, stop: threading.Event)
         for _ in range(per_burst):
             name = f"crawl-worker-{sent % workers + 1}"
             url = f"http://127.0.0.1/page/{sent}"
-            kind = sent % 4
-            if kind < 3:
-                event = WorkerStateChanged(name=name, state=STATES[kind], url=url)
-            else:
+            kind = sent % 3  # as a crawl: fetching, the page (parsed meanwhile), idle
+            if kind == 1:
                 result = PageResult(url, None, 2, 200, 8192, 3.2, 10)
-                event = FetchFinished(worker=name, result=result)
+                event = FetchFinished(worker=name, result=result, parse_started=time.monotonic())
+            else:
+                event = WorkerStateChanged(name=name, state=STATES[kind // 2], url=url)
             stream.publish(event)
             sent += 1
         ahead = started + sent / rate - time.monotonic()
