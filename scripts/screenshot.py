@@ -129,6 +129,7 @@ def main(out: str) -> int:
         controls.latency_ms.setValue(40)
         controls.error_rate.setValue(3.0)
         controls.fields["threads"].setValue(8)
+        controls.fields["per_host_threads"].setValue(32)  # one host: else 8 in flight at most
         controls.fields["max_pages"].setValue(100_000)
         window.crawl.start()
         pump(app, 6)
