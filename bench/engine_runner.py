@@ -15,6 +15,41 @@ from core.settings import CrawlSettings
 DRAIN_INTERVAL_S = 0.05  # the GUI bridge's tick
 
 
+def settings_for(
+    start_url: str, concurrency: int, max_pages: int, pin_workers: bool = True
+) -> CrawlSettings:
+    """The bench's crawl of one host: ``concurrency`` threads, all of them on that host."""
+    return CrawlSettings(
+        start_urls=(start_url,),
+        threads=concurrency,
+        per_host_threads=concurrency,  # one host, like the baselines' per-domain limit
+        max_pages=max_pages,
+        obey_robots=False,
+        pin_workers=pin_workers,
+    )
+
+
+def run_drained(crawler: Crawler, interval_s: float = DRAIN_INTERVAL_S) -> int:
+    """Run ``crawler`` to its end with one subscriber drained every ``interval_s`` on a thread
+    of its own, as the window's bridge does; the events it drained."""
+    subscription = crawler.events.subscribe(maxlen=100_000)
+    finished = threading.Event()
+    drained = [0]
+
+    def drain() -> None:
+        while not finished.wait(interval_s):
+            drained[0] += len(subscription.drain())
+        drained[0] += len(subscription.drain())
+
+    drainer = threading.Thread(target=drain, name="bench-drain")
+    drainer.start()
+    crawler.start()
+    crawler.join()
+    finished.set()
+    drainer.join()
+    return drained[0]
+
+
 def crawl(
     start_url: str,
     concurrency: int,
@@ -24,15 +59,7 @@ def crawl(
     pin_workers: bool = True,
 ) -> int:
     """Pages fetched without error; ``metrics_path`` (monitoring on) gets the sampler's CSV."""
-    settings = CrawlSettings(
-        start_urls=(start_url,),
-        threads=concurrency,
-        per_host_threads=concurrency,  # one host, like the baselines' per-domain limit
-        max_pages=max_pages,
-        obey_robots=False,
-        pin_workers=pin_workers,
-    )
-    crawler = Crawler(settings)
+    crawler = Crawler(settings_for(start_url, concurrency, max_pages, pin_workers))
     if not monitoring:
         crawler.start()
         crawler.join()
@@ -41,21 +68,8 @@ def crawl(
     from core.sampler import MetricsSampler
 
     sampler = MetricsSampler(source=crawler)
-    subscription = crawler.events.subscribe(maxlen=100_000)
-    finished = threading.Event()
-
-    def drain() -> None:
-        while not finished.wait(DRAIN_INTERVAL_S):
-            subscription.drain()
-        subscription.drain()
-
-    drainer = threading.Thread(target=drain, name="bench-drain")
     sampler.start()
-    drainer.start()
-    crawler.start()
-    crawler.join()
-    finished.set()
-    drainer.join()
+    run_drained(crawler)
     sampler.stop()
     sampler.join(2.0)
     if metrics_path:

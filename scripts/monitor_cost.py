@@ -25,47 +25,27 @@ between runs; 16 threads (the bench's) to ~0.7 %, from how the GIL hands over.
 from __future__ import annotations
 
 import argparse
-import threading
+import sys
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench is not installed
+
+from bench.engine_runner import DRAIN_INTERVAL_S, run_drained, settings_for
 from core.engine import Crawler
-from core.settings import CrawlSettings
 from core.testsite.process import TestSite
-
-DRAIN_INTERVAL_S = 0.05  # the GUI bridge's tick
 
 
 def crawl(
     url: str, pages: int, threads: int, monitored: bool, interval: float = DRAIN_INTERVAL_S
 ) -> tuple[int, int]:
     """Crawl ``pages`` pages of ``url``; returns (pages, events the subscriber drained)."""
-    settings = CrawlSettings(
-        start_urls=(url,),
-        threads=threads,
-        per_host_threads=threads,
-        max_pages=pages,
-        obey_robots=False,
-    )
-    crawler = Crawler(settings)
+    crawler = Crawler(settings_for(url, threads, pages))
     if not monitored:
         crawler.start()
         crawler.join()
         return crawler.stats().pages, 0
-    subscription = crawler.events.subscribe(maxlen=100_000)
-    finished = threading.Event()
-    drained = [0]
-
-    def drain() -> None:
-        while not finished.wait(interval):
-            drained[0] += len(subscription.drain())
-        drained[0] += len(subscription.drain())
-
-    drainer = threading.Thread(target=drain, name="monitor-cost-drain")
-    drainer.start()
-    crawler.start()
-    crawler.join()
-    finished.set()
-    drainer.join()
-    return crawler.stats().pages, drained[0]
+    drained = run_drained(crawler, interval)
+    return crawler.stats().pages, drained
 
 
 def main() -> None:
